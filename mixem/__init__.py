@@ -1,0 +1,46 @@
+"""mixem: finite mixture models fitted by expectation-maximisation.
+
+>>> import mixem
+>>> X = mixem.datasets.load_faithful()
+>>> result = mixem.MixtureModel(mixem.GaussianFull, n_components=2, random_state=0).fit(X)
+>>> result.n_components
+2
+"""
+
+from mixem import datasets
+from mixem._io import load
+from mixem._version import __version__
+from mixem.components import (
+    AdditiveStats,
+    Component,
+    GaussianDiagonal,
+    GaussianFull,
+    GaussianSpherical,
+    GaussianStats,
+    GaussianTied,
+    Stats,
+)
+from mixem.em.trace import Trace
+from mixem.exceptions import ConvergenceWarning, DegenerateComponentWarning, FitError
+from mixem.model import MixtureModel
+from mixem.result import MixtureResult
+
+__all__ = [
+    "AdditiveStats",
+    "Component",
+    "ConvergenceWarning",
+    "DegenerateComponentWarning",
+    "FitError",
+    "GaussianDiagonal",
+    "GaussianFull",
+    "GaussianSpherical",
+    "GaussianStats",
+    "GaussianTied",
+    "MixtureModel",
+    "MixtureResult",
+    "Stats",
+    "Trace",
+    "__version__",
+    "datasets",
+    "load",
+]

@@ -1,0 +1,126 @@
+"""Saving and loading fitted mixtures in a versioned, pickle-free format.
+
+Format ``mixem.MixtureResult`` version 1: a NumPy ``.npz`` archive (zip of ``.npy`` arrays)
+holding
+
+- ``__meta__``: a JSON document (0-d unicode array) with ``format``, ``format_version``,
+  ``mixem_version``, the scalar results (``loglik``, ``entropy``, ``n_obs``, ``n_iter``,
+  ``converged``, ``initial_loglik``), ``feature_names``, the model ``spec``, and
+  ``families``: for each family its class (``module.QualName``), ``n_components`` and the names
+  of its parameter arrays;
+- ``weights``; ``family{i}.{name}`` for every parameter array of family ``i``;
+- ``trace.loglik``, ``trace.change``, ``trace.seconds``, ``trace.reseeded``.
+
+Arrays are read back with ``allow_pickle=False``: loading never executes code from the file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from mixem.components.base import component_class
+from mixem.em.trace import Trace
+from mixem.result import MixtureResult
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "save_result", "load"]
+
+FORMAT = "mixem.MixtureResult"
+FORMAT_VERSION = 1
+
+
+def save_result(result: MixtureResult, path: str | Path) -> None:
+    """Write ``result`` to ``path`` (see the module docstring for the format)."""
+    from mixem import __version__
+
+    arrays: dict[str, np.ndarray] = {"weights": result.weights}
+    families = []
+    for i, comp in enumerate(result.components):
+        params = comp.params()
+        families.append(
+            {
+                "class": f"{type(comp).__module__}.{type(comp).__qualname__}",
+                "n_components": comp.n_components,
+                "params": sorted(params),
+            }
+        )
+        for name, value in params.items():
+            arrays[f"family{i}.{name}"] = np.asarray(value)
+    for name in ("loglik", "change", "seconds", "reseeded"):
+        arrays[f"trace.{name}"] = getattr(result.trace, name)
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "mixem_version": __version__,
+        "loglik": result.loglik,
+        "entropy": result.entropy,
+        "n_obs": result.n_obs,
+        "n_iter": result.n_iter,
+        "converged": result.converged,
+        "initial_loglik": result.trace.initial_loglik,
+        "feature_names": list(result.feature_names) if result.feature_names else None,
+        "spec": result.spec,
+        "families": families,
+    }
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+
+
+def load(path: str | Path) -> MixtureResult:
+    """Load a result saved by :meth:`MixtureResult.save`.
+
+    Parameters
+    ----------
+    path : str or Path
+        File written by ``result.save(path)``.
+
+    Returns
+    -------
+    MixtureResult
+        Predicts exactly as the saved result did.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a mixem result, has a newer format version, or names a component
+        class that has not been defined or imported in this session.
+    """
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path} is not a mixem result file: {err}") from err
+    with archive:
+        if "__meta__" not in archive.files:
+            raise ValueError(f"{path} is not a mixem result file (no __meta__ entry)")
+        meta = json.loads(str(archive["__meta__"]))
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{path} holds {meta.get('format')!r}, not {FORMAT!r}")
+        if meta["format_version"] > FORMAT_VERSION:
+            raise ValueError(
+                f"{path} has format version {meta['format_version']}; this mixem reads up to "
+                f"{FORMAT_VERSION}: upgrade mixem"
+            )
+        components = []
+        for i, fam in enumerate(meta["families"]):
+            cls = component_class(fam["class"])
+            components.append(cls(**{name: archive[f"family{i}.{name}"] for name in fam["params"]}))
+        trace = Trace(
+            meta["initial_loglik"],
+            *(archive[f"trace.{name}"] for name in ("loglik", "change", "seconds", "reseeded")),
+        )
+        names = meta["feature_names"]
+        return MixtureResult(
+            weights=archive["weights"],
+            components=tuple(components),
+            loglik=meta["loglik"],
+            entropy=meta["entropy"],
+            n_obs=meta["n_obs"],
+            n_iter=meta["n_iter"],
+            converged=meta["converged"],
+            trace=trace,
+            feature_names=tuple(names) if names else None,
+            spec=meta["spec"],
+        )

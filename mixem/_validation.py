@@ -1,0 +1,178 @@
+"""Input checks shared by the model, the result and the engine.
+
+Every check raises ``TypeError`` or ``ValueError`` whose message names the argument, what was
+expected and what was given.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "check_array",
+    "check_positive_int",
+    "check_random_state",
+    "check_sample_weight",
+    "check_nonnegative_float",
+]
+
+
+def _feature_names(X: Any) -> tuple[str, ...] | None:
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "dtypes"):
+        return None
+    return tuple(str(c) for c in columns)
+
+
+def _reject_non_numeric(X: Any, name: str, names: tuple[str, ...] | None) -> None:
+    if names is not None:
+        for col, dtype in zip(names, X.dtypes, strict=True):
+            kind = getattr(dtype, "kind", "O")
+            if kind not in "biuf":
+                raise TypeError(
+                    f"{name} must be numeric, but column {col!r} has dtype {dtype}; "
+                    "convert or drop it before fitting"
+                )
+
+
+def check_array(
+    X: Any,
+    name: str = "X",
+    *,
+    n_features: int | None = None,
+    min_rows: int = 1,
+) -> tuple[np.ndarray, tuple[str, ...] | None]:
+    """Return ``X`` as a C-contiguous float64 array of shape ``(n, d)`` and its feature names.
+
+    Parameters
+    ----------
+    X : array-like or pandas.DataFrame
+        Rows are observations. A 1-D input is one feature.
+    name : str
+        Argument name used in error messages.
+    n_features : int, optional
+        Required number of columns (for data scored by a fitted model).
+    min_rows : int
+        Smallest number of rows accepted.
+
+    Returns
+    -------
+    X : ndarray of shape (n, d)
+        The data as float64.
+    feature_names : tuple of str or None
+        Column names when ``X`` was a DataFrame.
+    """
+    if X is None:
+        raise TypeError(f"{name} must be a numeric array of shape (n, d), got None")
+    names = _feature_names(X)
+    _reject_non_numeric(X, name, names)
+    if isinstance(X, str | bytes):
+        raise TypeError(f"{name} must be a numeric array of shape (n, d), got a string")
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a numeric array of shape (n, d): {err}") from err
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} must be real-valued, got complex dtype {arr.dtype}")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must be numeric, got an array of dtype {arr.dtype}"
+            + (" (strings or mixed objects)" if arr.dtype.kind in "OUS" else "")
+        )
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be 1-D (one feature) or 2-D of shape (n, d), got {arr.ndim}-D "
+            f"with shape {arr.shape}"
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} is empty: shape {arr.shape}; at least one row and column needed")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        rows, cols = np.nonzero(bad)
+        kind = "NaN" if np.isnan(arr[rows[0], cols[0]]) else "infinite"
+        col = names[cols[0]] if names else cols[0]
+        raise ValueError(
+            f"{name} contains {bad.sum()} non-finite values (first: {kind} at row {rows[0]}, "
+            f"column {col!r}); drop or impute them before fitting"
+        )
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {arr.shape[1]} features, but the model was fitted with {n_features}"
+        )
+    if arr.shape[0] < min_rows:
+        raise ValueError(f"{name} has {arr.shape[0]} rows; at least {min_rows} are needed")
+    return arr, names
+
+
+def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
+    """Return ``value`` as an int, or raise naming ``name`` if it is not an integer >= minimum."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_nonnegative_float(value: Any, name: str) -> float:
+    """Return ``value`` as a float, or raise naming ``name`` if it is not finite and >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a non-negative number, got {value!r}")
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return float(value)
+
+
+def check_random_state(random_state: Any) -> np.random.Generator:
+    """Turn ``None``, an int or a ``numpy.random.Generator`` into a Generator."""
+    if random_state is None or isinstance(random_state, numbers.Integral | np.random.Generator):
+        if isinstance(random_state, bool):
+            raise TypeError(f"random_state must be None, an int or a Generator, got {random_state}")
+        return np.random.default_rng(random_state)
+    raise TypeError(
+        "random_state must be None, an int or a numpy.random.Generator, "
+        f"got {type(random_state).__name__}"
+    )
+
+
+def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
+    """Validate per-row weights: shape ``(n,)``, finite, non-negative, not all zero."""
+    if sample_weight is None:
+        return None
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"sample_weight must be numeric, got {sample_weight!r:.60}") from err
+    if w.ndim != 1 or w.shape[0] != n:
+        raise ValueError(f"sample_weight must have shape ({n},) to match X, got shape {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("sample_weight contains NaN or infinite values")
+    if np.any(w < 0):
+        raise ValueError(
+            f"sample_weight must be non-negative; row {int(np.argmin(w))} has {w.min():g}"
+        )
+    if not np.any(w > 0):
+        raise ValueError("sample_weight is zero for every row; at least one must be positive")
+    return np.ascontiguousarray(w)
+
+
+def as_int_sequence(value: int | Sequence[int], name: str, length: int) -> tuple[int, ...]:
+    """Broadcast an int or check a sequence of ints of the given length."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        values: tuple[Any, ...] = (value,) * length
+    else:
+        try:
+            values = tuple(value)  # type: ignore[arg-type]
+        except TypeError as err:
+            raise TypeError(f"{name} must be an int or a sequence of ints, got {value!r}") from err
+        if len(values) != length:
+            raise ValueError(
+                f"{name} has {len(values)} entries but {length} component families were given"
+            )
+    return tuple(check_positive_int(v, name) for v in values)

@@ -1,0 +1,125 @@
+"""The Component contract: what a component family must provide to be fitted by the EM engine."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from mixem.components.stats import Stats
+
+__all__ = ["Component", "component_class"]
+
+_REGISTRY: dict[str, type[Component]] = {}
+
+
+def _qualified_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def component_class(name: str) -> type[Component]:
+    """Return the Component subclass registered under ``module.QualName``.
+
+    Every subclass registers itself when its class statement runs, so a saved model whose family
+    was defined by the user loads once that class has been defined or imported again.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown component class {name!r}; import or define it before loading"
+        ) from None
+
+
+class Component(ABC):
+    """``k`` components of one family, their parameters stacked along a leading axis.
+
+    A family states three things: its log density (:meth:`log_prob`), the weighted sufficient
+    statistics it needs (:meth:`statistics`) and how to turn them into parameters
+    (:meth:`from_statistics`). Initialisation, restarts, convergence, chunking and criteria are
+    the engine's job. Objects are immutable: :meth:`from_statistics` returns a new one.
+
+    Subclasses must also accept, as constructor keyword arguments, exactly the arrays that
+    :meth:`params` returns, so that ``type(c)(**c.params())`` rebuilds ``c`` (this is how saved
+    models load and how ``init_params`` start a fit). Run :func:`mixem.testing.check_component`
+    on a new family.
+
+    Attributes
+    ----------
+    param_dims : dict of str to tuple of str
+        Dimension names of every array in :meth:`params` (``"component"`` for the leading axis),
+        used by exporters and plots.
+    """
+
+    param_dims: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[_qualified_name(cls)] = cls
+
+    @property
+    @abstractmethod
+    def n_components(self) -> int:
+        """Number of stacked components ``k``."""
+
+    @property
+    @abstractmethod
+    def n_features(self) -> int:
+        """Number of data columns ``d``."""
+
+    @abstractmethod
+    def log_prob(self, X: np.ndarray) -> np.ndarray:
+        """Log density of every row under every component, shape ``(n, k)``."""
+
+    @classmethod
+    @abstractmethod
+    def statistics(cls, X: np.ndarray, resp: np.ndarray) -> Stats:
+        """Weighted sufficient statistics of rows ``X`` with responsibilities ``resp`` (n, k).
+
+        Must merge: ``statistics(A ∪ B) == statistics(A) + statistics(B)``, also for an empty
+        chunk and for a column of zeros.
+        """
+
+    @classmethod
+    @abstractmethod
+    def from_statistics(cls, stats: Stats, *, reg_covar: float = 0.0) -> Self:
+        """The M-step: parameters that maximise the expected log-likelihood given ``stats``.
+
+        ``reg_covar`` is the model's regulariser; families without a covariance may ignore it.
+        """
+
+    @abstractmethod
+    def n_parameters(self) -> int:
+        """Number of free parameters of all ``k`` components (for BIC and AIC)."""
+
+    @abstractmethod
+    def sample(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Draw ``counts[j]`` rows from component ``j``; rows of component 0 come first."""
+
+    @abstractmethod
+    def params(self) -> dict[str, np.ndarray]:
+        """Named parameter arrays; the constructor accepts them back as keyword arguments."""
+
+    @classmethod
+    def min_count(cls, n_features: int) -> float:
+        """Fewest effective rows a component needs; below it the engine re-seeds the component.
+
+        The default is one row. Families whose M-step needs more (a full covariance needs
+        ``d + 1`` rows) override it.
+        """
+        return 1.0
+
+    @classmethod
+    def collapsed(cls, stats: Stats, data_variance: np.ndarray) -> np.ndarray:
+        """Which components' statistics describe a collapse onto a lower-dimensional set.
+
+        ``data_variance`` holds the per-feature variance of the whole data set, as a scale. The
+        default flags nothing; the engine re-seeds flagged components.
+        """
+        return np.zeros(stats.arrays()[next(iter(stats.arrays()))].shape[0], dtype=bool)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(n_components={self.n_components}, n_features={self.n_features})"
+        )

@@ -1,0 +1,153 @@
+"""Initialisation strategies. Each one only builds responsibilities; the M-step does the rest.
+
+A new component family therefore needs no initialisation code of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from mixem.components.base import Component
+from mixem.components.stats import Stats
+from mixem.em.passes import accumulate
+
+__all__ = ["INIT_METHODS", "initial_statistics", "seed_from_rows", "kmeans_plusplus"]
+
+#: ``"kmeans++"``: k-means++ seeding, each row assigned to its nearest seed;
+#: ``"random_rows"``: K distinct random rows as seeds, each row assigned to its nearest seed;
+#: ``"random"``: random responsibilities (each row a uniform draw, normalised).
+INIT_METHODS = ("kmeans++", "random_rows", "random")
+
+
+def _sq_dist_to(X: np.ndarray, centre: np.ndarray, chunk: int) -> np.ndarray:
+    out = np.empty(X.shape[0])
+    for start in range(0, X.shape[0], chunk):
+        diff = X[start : start + chunk] - centre
+        out[start : start + chunk] = np.einsum("ij,ij->i", diff, diff)
+    return out
+
+
+def kmeans_plusplus(
+    X: np.ndarray, sample_weight: np.ndarray | None, k: int, rng: np.random.Generator, chunk: int
+) -> np.ndarray:
+    """k-means++ seeds (D² sampling, weighted by ``sample_weight``), shape ``(k, d)``."""
+    w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    first = rng.choice(X.shape[0], p=w / w.sum())
+    seeds = [first]
+    dist = _sq_dist_to(X, X[first], chunk)
+    for _ in range(1, k):
+        p = w * dist
+        total = p.sum()
+        # Validation guarantees at least k distinct rows, so total > 0 here.
+        nxt = rng.choice(X.shape[0], p=p / total)
+        seeds.append(nxt)
+        np.minimum(dist, _sq_dist_to(X, X[nxt], chunk), out=dist)
+    return X[seeds].copy()
+
+
+def _random_rows(
+    X: np.ndarray, sample_weight: np.ndarray | None, k: int, rng: np.random.Generator
+) -> np.ndarray:
+    """K distinct rows drawn with probability proportional to their weight."""
+    _, first = np.unique(X, axis=0, return_index=True)
+    first = np.sort(first)
+    w = np.ones(first.size) if sample_weight is None else sample_weight[first]
+    pick = rng.choice(first.size, size=k, replace=False, p=w / w.sum())
+    return X[first[pick]].copy()
+
+
+def _nearest_seed_resp(seeds: np.ndarray):
+    def resp_of(rows: slice, Xc: np.ndarray) -> np.ndarray:
+        dist = np.empty((Xc.shape[0], seeds.shape[0]))
+        for j, seed in enumerate(seeds):
+            diff = Xc - seed
+            dist[:, j] = np.einsum("ij,ij->i", diff, diff)
+        resp = np.zeros_like(dist)
+        resp[np.arange(Xc.shape[0]), dist.argmin(axis=1)] = 1.0
+        return resp
+
+    return resp_of
+
+
+def _random_resp(rng: np.random.Generator, k: int):
+    def resp_of(rows: slice, Xc: np.ndarray) -> np.ndarray:
+        r = rng.random((Xc.shape[0], k))
+        return r / r.sum(axis=1, keepdims=True)
+
+    return resp_of
+
+
+def seed_from_rows(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    components: Sequence[type[Component]],
+    sizes: Sequence[int],
+    stats: list[Stats],
+    nk: np.ndarray,
+    j: int,
+    rows: np.ndarray,
+) -> None:
+    """Replace (in place in ``stats`` and ``nk``) component ``j``'s statistics by those of ``rows``."""
+    f = 0
+    local = j
+    while local >= sizes[f]:
+        local -= sizes[f]
+        f += 1
+    w = np.ones(rows.size) if sample_weight is None else sample_weight[rows]
+    resp = np.zeros((rows.size, sizes[f]))
+    resp[:, local] = w
+    seeded = components[f].statistics(X[rows], resp)
+    mask = np.zeros(sizes[f], dtype=bool)
+    mask[local] = True
+    stats[f] = stats[f].replace(mask, seeded)
+    nk[j] = w.sum()
+
+
+def seed_size(cls: type[Component], n_features: int, n_available: int) -> int:
+    """How many rows a (re-)seeded component starts from: twice its minimum, at least 5."""
+    return min(n_available, max(5, math.ceil(2 * cls.min_count(n_features))))
+
+
+def initial_statistics(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    components: Sequence[type[Component]],
+    sizes: Sequence[int],
+    method: str,
+    rng: np.random.Generator,
+    chunk: int,
+) -> tuple[np.ndarray, list[Stats]]:
+    """Statistics of the starting responsibilities built by ``method`` (see ``INIT_METHODS``).
+
+    A seed that attracts fewer rows than its family needs (``min_count``) starts instead from the
+    rows nearest to it, so every component begins with estimable parameters.
+    """
+    k = int(sum(sizes))
+    if method == "random":
+        seeds = None
+        resp_of = _random_resp(rng, k)
+    else:
+        seeds = (
+            kmeans_plusplus(X, sample_weight, k, rng, chunk)
+            if method == "kmeans++"
+            else _random_rows(X, sample_weight, k, rng)
+        )
+        resp_of = _nearest_seed_resp(seeds)
+    nk, stats = accumulate(X, sample_weight, components, sizes, resp_of, chunk)
+
+    total = nk.sum()
+    n = X.shape[0]
+    usable = np.arange(n) if sample_weight is None else np.flatnonzero(sample_weight > 0)
+    families = [cls for cls, size in zip(components, sizes, strict=True) for _ in range(size)]
+    for j, cls in enumerate(families):
+        if nk[j] * n / total >= cls.min_count(X.shape[1]):
+            continue
+        centre = seeds[j] if seeds is not None else X[rng.choice(usable)]
+        m = seed_size(cls, X.shape[1], usable.size)
+        dist = _sq_dist_to(X[usable], centre, chunk)
+        rows = usable[np.argpartition(dist, m - 1)[:m]]
+        seed_from_rows(X, sample_weight, components, sizes, stats, nk, j, rows)
+    return nk, stats

@@ -1,0 +1,175 @@
+"""Passes over the data in row chunks: the fused E-step and statistics accumulation.
+
+The ``(n, K)`` responsibility matrix never exists at once: each chunk is scored, normalised in
+the log domain and folded into mergeable statistics before the next chunk is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mixem.components.base import Component
+from mixem.components.stats import Stats
+from mixem.exceptions import FitError
+
+__all__ = [
+    "CHUNK_BYTES",
+    "EPass",
+    "chunk_rows",
+    "e_pass",
+    "accumulate",
+    "iter_log_prob",
+    "log_sum_exp",
+]
+
+#: Memory budget of one chunk's temporaries; about the size of a core's L2 cache.
+CHUNK_BYTES = 1 << 20
+
+
+def chunk_rows(n_features: int, n_components: int, chunk_size: int | None = None) -> int:
+    """Rows per chunk: ``chunk_size`` if given, else what fits ``CHUNK_BYTES`` of temporaries."""
+    if chunk_size is not None:
+        return chunk_size
+    per_row = 8 * (3 * n_components + 2 * n_features)
+    return max(256, CHUNK_BYTES // per_row)
+
+
+def log_sum_exp(a: np.ndarray) -> np.ndarray:
+    """Row-wise ``log(sum(exp(a)))``, stable for large and very negative entries."""
+    top = a.max(axis=1)
+    top = np.where(np.isfinite(top), top, 0.0)
+    return top + np.log(np.exp(a - top[:, None]).sum(axis=1))
+
+
+def _blocks(components: Sequence[Component]) -> list[slice]:
+    out, start = [], 0
+    for comp in components:
+        out.append(slice(start, start + comp.n_components))
+        start += comp.n_components
+    return out
+
+
+def weighted_log_prob(
+    X: np.ndarray, log_weights: np.ndarray, components: Sequence[Component]
+) -> np.ndarray:
+    """``log pi_k + log p_k(x)`` for every row and component, shape ``(n, K)``."""
+    if len(components) == 1:
+        out = components[0].log_prob(X)
+    else:
+        out = np.concatenate([c.log_prob(X) for c in components], axis=1)
+    out += log_weights
+    return out
+
+
+def iter_log_prob(
+    X: np.ndarray,
+    log_weights: np.ndarray,
+    components: Sequence[Component],
+    chunk: int,
+) -> Iterator[tuple[slice, np.ndarray]]:
+    """Yield ``(rows, weighted log densities)`` chunk by chunk."""
+    for start in range(0, X.shape[0], chunk):
+        rows = slice(start, min(start + chunk, X.shape[0]))
+        yield rows, weighted_log_prob(X[rows], log_weights, components)
+
+
+class _Accumulator:
+    """Folds chunks of (rows, responsibilities) into per-family statistics."""
+
+    def __init__(self, families: Sequence[type[Component]], blocks: list[slice]) -> None:
+        self.families = families
+        self.blocks = blocks
+        self.stats: list[Stats | None] = [None] * len(families)
+        self.nk = np.zeros(blocks[-1].stop)
+
+    def add(self, Xc: np.ndarray, resp: np.ndarray) -> None:
+        self.nk += resp.sum(axis=0)
+        for f, (cls, block) in enumerate(zip(self.families, self.blocks, strict=True)):
+            s = cls.statistics(Xc, resp[:, block])
+            self.stats[f] = s if self.stats[f] is None else self.stats[f] + s
+
+
+@dataclass(frozen=True)
+class EPass:
+    """What one pass over the data yields for the current parameters.
+
+    Attributes
+    ----------
+    loglik : float
+        Weighted total log-likelihood of the data under the current parameters.
+    entropy : float
+        Weighted classification entropy ``-sum_i sum_k r_ik log r_ik``.
+    nk : ndarray of shape (K,)
+        Weighted responsibility totals per component.
+    stats : list of Stats
+        Per-family statistics of the responsibility-weighted data (for the next M-step).
+    """
+
+    loglik: float
+    entropy: float
+    nk: np.ndarray
+    stats: list[Stats]
+
+
+def e_pass(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    log_weights: np.ndarray,
+    components: Sequence[Component],
+    chunk: int,
+) -> EPass:
+    """Fused E-step and statistics: one pass, memory O(chunk)."""
+    blocks = _blocks(components)
+    acc = _Accumulator([type(c) for c in components], blocks)
+    loglik = 0.0
+    entropy = 0.0
+    for rows, logp in iter_log_prob(X, log_weights, components, chunk):
+        lse = log_sum_exp(logp)
+        if not np.all(np.isfinite(lse)):
+            bad = rows.start + int(np.flatnonzero(~np.isfinite(lse))[0])
+            raise FitError(
+                f"row {bad} of X has log-likelihood {lse[bad - rows.start]} under every "
+                "component; the components do not cover it"
+            )
+        logp -= lse[:, None]
+        resp = np.exp(logp)
+        ent = -np.einsum("ij,ij->i", resp, np.where(resp > 0, logp, 0.0))
+        if sample_weight is None:
+            loglik += lse.sum()
+            entropy += ent.sum()
+        else:
+            w = sample_weight[rows]
+            loglik += w @ lse
+            entropy += w @ ent
+            resp *= w[:, None]
+        acc.add(X[rows], resp)
+    return EPass(float(loglik), float(entropy), acc.nk, acc.stats)  # type: ignore[arg-type]
+
+
+def accumulate(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    families: Sequence[type[Component]],
+    sizes: Sequence[int],
+    resp_of: Callable[[slice, np.ndarray], np.ndarray],
+    chunk: int,
+) -> tuple[np.ndarray, list[Stats]]:
+    """Statistics of responsibilities given chunk by chunk (used by initialisation).
+
+    ``resp_of(rows, X[rows])`` returns the responsibilities of those rows, shape ``(c, K)``.
+    """
+    blocks, start = [], 0
+    for size in sizes:
+        blocks.append(slice(start, start + size))
+        start += size
+    acc = _Accumulator(families, blocks)
+    for begin in range(0, X.shape[0], chunk):
+        rows = slice(begin, min(begin + chunk, X.shape[0]))
+        resp = np.array(resp_of(rows, X[rows]), dtype=np.float64)
+        if sample_weight is not None:
+            resp *= sample_weight[rows, None]
+        acc.add(X[rows], resp)
+    return acc.nk, acc.stats  # type: ignore[return-value]

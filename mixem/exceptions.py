@@ -1,0 +1,20 @@
+"""Warnings and errors raised by mixem."""
+
+from __future__ import annotations
+
+__all__ = ["ConvergenceWarning", "DegenerateComponentWarning", "FitError"]
+
+
+class ConvergenceWarning(UserWarning):
+    """EM stopped at ``max_iter`` before the log-likelihood change fell below ``tol``.
+
+    The fit is still returned; inspect ``result.trace`` to judge how far it was from converging.
+    """
+
+
+class DegenerateComponentWarning(UserWarning):
+    """A component became empty or collapsed during EM; the message says what the engine did."""
+
+
+class FitError(RuntimeError):
+    """EM could not produce a valid fit (for example, components kept collapsing)."""

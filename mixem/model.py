@@ -1,0 +1,407 @@
+"""MixtureModel: the specification of a mixture (families, sizes, EM options) and its fit."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from mixem._validation import (
+    as_int_sequence,
+    check_array,
+    check_nonnegative_float,
+    check_positive_int,
+    check_random_state,
+    check_sample_weight,
+)
+from mixem.components.base import Component
+from mixem.components.gaussian import GaussianDiagonal
+from mixem.em.init import INIT_METHODS, initial_statistics
+from mixem.em.loop import EMRun, run_em
+from mixem.em.passes import accumulate, chunk_rows
+from mixem.exceptions import ConvergenceWarning, FitError
+from mixem.result import MixtureResult
+
+__all__ = ["MixtureModel"]
+
+
+def _check_family(cls: Any) -> type[Component]:
+    if isinstance(cls, Component):
+        raise TypeError(
+            f"component must be a Component class, got an instance of {type(cls).__name__}; "
+            f"pass the class itself, e.g. {type(cls).__name__}"
+        )
+    if not (isinstance(cls, type) and issubclass(cls, Component)):
+        raise TypeError(
+            f"component must be a Component subclass such as mixem.GaussianFull, got {cls!r}"
+        )
+    if getattr(cls, "__abstractmethods__", None):
+        raise TypeError(f"component {cls.__name__} is abstract; use a concrete family")
+    return cls
+
+
+class MixtureModel:
+    """A finite mixture of components of one or several families, fitted by EM.
+
+    Parameters
+    ----------
+    component : Component subclass, or sequence of them
+        The family of the components, e.g. ``mixem.GaussianFull``. A sequence combines several
+        families in one model: ``MixtureModel([GaussianFull, GaussianSpherical],
+        n_components=[2, 1])`` has two full-covariance and one spherical component, numbered
+        0, 1 (full) and 2 (spherical) in the result.
+    n_components : int, or sequence of int
+        Components per family (one int per family when several are given).
+    n_init : int, default 1
+        EM runs from different starts; the one with the highest log-likelihood is kept.
+    init : {"kmeans++", "random_rows", "random"}, default "kmeans++"
+        How starting responsibilities are built: k-means++ seeds or random distinct rows, each
+        row assigned to its nearest seed, or random responsibilities. Parameters then come from
+        the M-step. Ignored when ``fit`` receives ``init_params``.
+    max_iter : int, default 1000
+        Most EM iterations (M-steps) per run. ``0`` evaluates the start without iterating.
+    tol : float, default 1e-6
+        Convergence threshold on the change of the *mean* log-likelihood per row, so it does
+        not depend on the number of rows.
+    reg_covar : float, default 1e-6
+        Added to every variance (covariance diagonal) in the M-step, keeping covariances
+        positive definite. It is absolute: scale the data, or this, when features are tiny.
+    random_state : None, int or numpy.random.Generator
+        Source of randomness of initialisation; the same seed gives the same fit.
+    chunk_size : int, optional
+        Rows per chunk in the E-step. By default chunks keep about 1 MiB of temporaries.
+    """
+
+    def __init__(
+        self,
+        component: type[Component] | Sequence[type[Component]],
+        n_components: int | Sequence[int],
+        *,
+        n_init: int = 1,
+        init: str = "kmeans++",
+        max_iter: int = 1000,
+        tol: float = 1e-6,
+        reg_covar: float = 1e-6,
+        random_state: int | np.random.Generator | None = None,
+        chunk_size: int | None = None,
+    ) -> None:
+        if isinstance(component, type) or isinstance(component, Component):
+            families: tuple[type[Component], ...] = (_check_family(component),)
+        else:
+            try:
+                families = tuple(_check_family(c) for c in component)
+            except TypeError as err:
+                if "not iterable" in str(err):
+                    raise TypeError(
+                        f"component must be a Component subclass, got {component!r}"
+                    ) from err
+                raise
+            if not families:
+                raise ValueError("component is an empty sequence; give at least one family")
+        self.component = component
+        self.n_components = n_components
+        self.families = families
+        self.sizes = as_int_sequence(n_components, "n_components", len(families))
+        if not isinstance(n_components, numbers.Integral) and len(families) == 1:
+            self.sizes = self.sizes[:1]
+        self.n_init = check_positive_int(n_init, "n_init")
+        if init not in INIT_METHODS:
+            raise ValueError(
+                f"init must be one of {', '.join(map(repr, INIT_METHODS))}; got {init!r}"
+            )
+        self.init = init
+        self.max_iter = check_positive_int(max_iter, "max_iter", minimum=0)
+        self.tol = check_nonnegative_float(tol, "tol")
+        self.reg_covar = check_nonnegative_float(reg_covar, "reg_covar")
+        check_random_state(random_state)
+        self.random_state = random_state
+        self.chunk_size = (
+            None if chunk_size is None else check_positive_int(chunk_size, "chunk_size")
+        )
+
+    @property
+    def total_components(self) -> int:
+        """K, the number of components over all families."""
+        return sum(self.sizes)
+
+    def __repr__(self) -> str:
+        fams = ", ".join(
+            f"{c.__name__}x{k}" for c, k in zip(self.families, self.sizes, strict=True)
+        )
+        return (
+            f"MixtureModel([{fams}], n_init={self.n_init}, init={self.init!r}, "
+            f"max_iter={self.max_iter}, tol={self.tol:g}, reg_covar={self.reg_covar:g})"
+        )
+
+    # -- fitting --------------------------------------------------------------------------
+    def fit(
+        self,
+        X: Any,
+        *,
+        sample_weight: Any = None,
+        init_params: Mapping[str, Any] | None = None,
+    ) -> MixtureResult:
+        """Fit the mixture to ``X`` by EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, d), or pandas.DataFrame
+            Rows are observations; a 1-D array is one feature. Column names of a DataFrame are
+            kept as ``result.feature_names``.
+        sample_weight : array-like of shape (n,), optional
+            Non-negative frequency weights: an integer weight ``w`` is the same as repeating the
+            row ``w`` times (``n_obs`` becomes their sum).
+        init_params : dict, optional
+            Either the starting parameters, ``{"weights": (K,), "means": (K, d),
+            "covariances": ...}`` with covariances shaped as ``result.covariances`` (the fit
+            starts from exactly these), or starting responsibilities ``{"resp": (n, K)}``.
+            For several families give ``{"weights": (K,), "components": [dict, ...]}`` with one
+            parameter dict per family. Implies a single run (``n_init`` must be 1).
+
+        Returns
+        -------
+        MixtureResult
+            The best run's parameters, log-likelihood, criteria and trace.
+
+        Warns
+        -----
+        ConvergenceWarning
+            When the best run stopped at ``max_iter`` before converging.
+        DegenerateComponentWarning
+            When a component emptied or collapsed and was re-seeded.
+        """
+        K = self.total_components
+        X, names = check_array(X, "X")
+        n, d = X.shape
+        if n < K:
+            raise ValueError(
+                f"X has {n} rows, fewer than n_components={K}; each component needs rows"
+            )
+        w = check_sample_weight(sample_weight, n)
+        _check_data_support(X, w, K)
+        for cls in self.families:
+            need = cls.min_count(d)
+            if n < need:
+                raise ValueError(
+                    f"X has {n} rows; a {cls.__name__} component in {d} dimensions needs at "
+                    f"least {need:g}"
+                )
+        chunk = chunk_rows(d, K, self.chunk_size)
+        data_variance = _data_variance(X, w, chunk)
+        rng = check_random_state(self.random_state)
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if init_params is not None:
+                if self.n_init != 1:
+                    raise ValueError(
+                        f"init_params fixes the start, so n_init must be 1 (got {self.n_init})"
+                    )
+                start = self._start_from(init_params, X, w, chunk)
+                runs = [self._run(X, w, start, chunk, data_variance)]
+            else:
+                runs = []
+                for _ in range(self.n_init):
+                    nk, stats = initial_statistics(
+                        X, w, self.families, self.sizes, self.init, rng, chunk
+                    )
+                    start = self._from_stats(nk, stats)
+                    runs.append(self._run(X, w, start, chunk, data_variance))
+        for warning in caught:
+            warnings.warn(warning.message, warning.category, stacklevel=2)
+        best = max(runs, key=lambda r: r.loglik)
+        if not best.converged and self.max_iter > 0:
+            warnings.warn(
+                f"EM did not converge in max_iter={self.max_iter} iterations (last change of "
+                f"mean log-likelihood {best.trace.change[-1]:.3g}, tol={self.tol:g}); "
+                "see result.trace, raise max_iter or tol",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return MixtureResult(
+            weights=best.weights,
+            components=best.components,
+            loglik=best.loglik,
+            entropy=best.entropy,
+            n_obs=float(n if w is None else w.sum()),
+            n_iter=best.n_iter,
+            converged=best.converged,
+            trace=best.trace,
+            feature_names=names,
+            spec=self._spec(),
+        )
+
+    def _spec(self) -> dict[str, Any]:
+        rs = self.random_state
+        return {
+            "families": [f"{c.__module__}.{c.__qualname__}" for c in self.families],
+            "sizes": list(self.sizes),
+            "n_init": self.n_init,
+            "init": self.init,
+            "max_iter": self.max_iter,
+            "tol": self.tol,
+            "reg_covar": self.reg_covar,
+            "random_state": rs if isinstance(rs, numbers.Integral) else None,
+            "chunk_size": self.chunk_size,
+        }
+
+    def _run(
+        self,
+        X: np.ndarray,
+        w: np.ndarray | None,
+        start: tuple[np.ndarray, tuple[Component, ...]],
+        chunk: int,
+        data_variance: np.ndarray,
+    ) -> EMRun:
+        weights, components = start
+        return run_em(
+            X,
+            w,
+            weights,
+            components,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            reg_covar=self.reg_covar,
+            chunk=chunk,
+            data_variance=data_variance,
+        )
+
+    def _from_stats(self, nk: np.ndarray, stats: list) -> tuple[np.ndarray, tuple[Component, ...]]:
+        comps = []
+        for cls, s in zip(self.families, stats, strict=True):
+            try:
+                comps.append(cls.from_statistics(s, reg_covar=self.reg_covar))
+            except ValueError as err:
+                raise FitError(f"initial parameters of {cls.__name__} are invalid: {err}") from err
+        return nk / nk.sum(), tuple(comps)
+
+    def _start_from(
+        self, init_params: Mapping[str, Any], X: np.ndarray, w: np.ndarray | None, chunk: int
+    ) -> tuple[np.ndarray, tuple[Component, ...]]:
+        if not isinstance(init_params, Mapping):
+            raise TypeError(f"init_params must be a dict, got {type(init_params).__name__}")
+        if "resp" in init_params:
+            if len(init_params) != 1:
+                raise ValueError(
+                    "init_params takes either {'resp': ...} or parameters, not both; "
+                    f"got keys {sorted(init_params)}"
+                )
+            return self._start_from_resp(init_params["resp"], X, w, chunk)
+        return self._start_from_params(init_params)
+
+    def _start_from_resp(
+        self, resp: Any, X: np.ndarray, w: np.ndarray | None, chunk: int
+    ) -> tuple[np.ndarray, tuple[Component, ...]]:
+        K = self.total_components
+        n, d = X.shape
+        try:
+            r = np.array(resp, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"init_params['resp'] must be numeric: {err}") from err
+        if r.shape != (n, K):
+            raise ValueError(f"init_params['resp'] must have shape ({n}, {K}), got {r.shape}")
+        if not np.all(np.isfinite(r)) or np.any(r < 0):
+            raise ValueError("init_params['resp'] must be finite and non-negative")
+        sums = r.sum(axis=1, keepdims=True)
+        if np.any(sums <= 0):
+            row = int(np.flatnonzero(sums[:, 0] <= 0)[0])
+            raise ValueError(f"init_params['resp'] row {row} is all zeros; every row needs weight")
+        r /= sums
+        nk, stats = accumulate(X, w, self.families, self.sizes, lambda rows, _: r[rows], chunk)
+        per_comp = [c for c, k in zip(self.families, self.sizes, strict=True) for _ in range(k)]
+        total = nk.sum()
+        for j, cls in enumerate(per_comp):
+            eff = nk[j] * n / total
+            if eff < cls.min_count(d):
+                raise ValueError(
+                    f"init_params['resp'] column {j} carries {eff:.3g} effective rows; "
+                    f"{cls.__name__} needs at least {cls.min_count(d):g}"
+                )
+        return self._from_stats(nk, stats)
+
+    def _start_from_params(
+        self, params: Mapping[str, Any]
+    ) -> tuple[np.ndarray, tuple[Component, ...]]:
+        K = self.total_components
+        if "weights" not in params:
+            raise ValueError("init_params needs 'weights' (shape (K,)) besides the parameters")
+        try:
+            weights = np.array(params["weights"], dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"init_params['weights'] must be numeric: {err}") from err
+        if weights.shape != (K,):
+            raise ValueError(f"init_params['weights'] must have shape ({K},), got {weights.shape}")
+        if not np.all(np.isfinite(weights)) or np.any(weights <= 0):
+            raise ValueError("init_params['weights'] must be finite and positive")
+        if abs(weights.sum() - 1.0) > 1e-6:
+            raise ValueError(f"init_params['weights'] must sum to 1, got {weights.sum():.8g}")
+        weights = weights / weights.sum()
+        if len(self.families) == 1:
+            per_family = [{k: v for k, v in params.items() if k != "weights"}]
+        else:
+            if set(params) != {"weights", "components"}:
+                raise ValueError(
+                    "with several families init_params must be {'weights': ..., "
+                    f"'components': [dict per family]}}; got keys {sorted(params)}"
+                )
+            per_family = list(params["components"])
+            if len(per_family) != len(self.families):
+                raise ValueError(
+                    f"init_params['components'] has {len(per_family)} entries for "
+                    f"{len(self.families)} families"
+                )
+        comps = []
+        for cls, k, p in zip(self.families, self.sizes, per_family, strict=True):
+            try:
+                comp = cls(**p)
+            except TypeError as err:
+                raise ValueError(
+                    f"init_params for {cls.__name__} must have keys {sorted(cls.param_dims)}, "
+                    f"got {sorted(p)}"
+                ) from err
+            except ValueError as err:
+                raise ValueError(f"init_params: {err}") from err
+            if comp.n_components != k:
+                raise ValueError(
+                    f"init_params for {cls.__name__} describe {comp.n_components} components, "
+                    f"the model has {k}"
+                )
+            comps.append(comp)
+        return weights, tuple(comps)
+
+
+def _data_variance(X: np.ndarray, w: np.ndarray | None, chunk: int) -> np.ndarray:
+    """Per-feature (weighted) variance of the data, from centred chunk statistics."""
+    resp = np.ones((X.shape[0], 1)) if w is None else w[:, None]
+    nk, (stats,) = accumulate(X, None, [GaussianDiagonal], [1], lambda rows, _: resp[rows], chunk)
+    return stats.scatter[0] / nk[0]
+
+
+def _check_data_support(X: np.ndarray, w: np.ndarray | None, K: int) -> None:
+    """Reject data on which K components cannot be estimated: constant features, too few rows."""
+    used = X if w is None else X[w > 0]
+    if used.shape[0] < K:
+        raise ValueError(
+            f"sample_weight is positive on {used.shape[0]} rows, fewer than n_components={K}"
+        )
+    if used.shape[0] > 1:
+        spread = np.ptp(used, axis=0)
+        const = np.flatnonzero(spread == 0)
+        if const.size:
+            raise ValueError(
+                f"X feature {int(const[0])} is constant (every value {used[0, const[0]]:g}); "
+                "a mixture cannot estimate its variance: drop it"
+            )
+    # Distinct rows, counted through a random projection (one pass, no sort of full rows);
+    # the full sort runs only when the first rows do not already show K distinct values.
+    proj = used @ np.random.default_rng(0).standard_normal(used.shape[1])
+    if np.unique(proj[: 10 * K]).size >= K:
+        return
+    distinct = np.unique(proj).size
+    if distinct < K:
+        raise ValueError(
+            f"X has only {distinct} distinct rows (duplicates), fewer than n_components={K}"
+        )

@@ -1,0 +1,215 @@
+"""MixtureResult: a fitted mixture, its trace and criteria, and what it predicts."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mixem._validation import check_array, check_random_state, check_sample_weight
+from mixem.components.base import Component
+from mixem.components.gaussian import _Gaussian
+from mixem.em.passes import chunk_rows, iter_log_prob, log_sum_exp
+from mixem.em.trace import Trace
+
+if TYPE_CHECKING:
+    from mixem.summary import Summary
+
+__all__ = ["MixtureResult"]
+
+
+@dataclass(frozen=True, eq=False)
+class MixtureResult:
+    """A fitted finite mixture. Returned by :meth:`mixem.MixtureModel.fit`; immutable.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (K,)
+        Mixing proportions, on the simplex.
+    components : tuple of Component
+        The fitted families, in model order; their components are numbered consecutively.
+    loglik : float
+        Total log-likelihood of the training data under exactly these parameters (weighted by
+        ``sample_weight`` when one was given).
+    entropy : float
+        Classification entropy ``-sum_i sum_k r_ik log r_ik`` of the training data.
+    n_obs : float
+        Number of observations: rows, or the sum of ``sample_weight`` (frequency weights).
+    n_iter : int
+        EM iterations (M-steps) of the returned run.
+    converged : bool
+        Whether the change of mean log-likelihood fell below ``tol`` within ``max_iter``.
+    trace : Trace
+        One row per iteration: ``loglik``, ``change``, ``seconds``.
+    feature_names : tuple of str or None
+        Column names when the model was fitted on a DataFrame.
+    spec : dict
+        The model specification (families, sizes, options), as saved.
+    """
+
+    weights: np.ndarray
+    components: tuple[Component, ...]
+    loglik: float
+    entropy: float
+    n_obs: float
+    n_iter: int
+    converged: bool
+    trace: Trace
+    feature_names: tuple[str, ...] | None = None
+    spec: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        w = np.array(self.weights, dtype=np.float64)
+        w.setflags(write=False)
+        object.__setattr__(self, "weights", w)
+        object.__setattr__(self, "components", tuple(self.components))
+
+    # -- sizes and criteria ---------------------------------------------------------------
+    @property
+    def n_components(self) -> int:
+        """Total number of components K over all families."""
+        return int(self.weights.size)
+
+    @property
+    def n_features(self) -> int:
+        """Number of features d."""
+        return self.components[0].n_features
+
+    @property
+    def n_parameters(self) -> int:
+        """Free parameters: every family's own plus ``K - 1`` mixing weights."""
+        return sum(c.n_parameters() for c in self.components) + self.n_components - 1
+
+    @property
+    def bic(self) -> float:
+        """Bayesian information criterion ``-2 logL + p log n`` (lower is better).
+
+        mclust reports the same number with the opposite sign (higher is better there).
+        """
+        return -2.0 * self.loglik + self.n_parameters * math.log(self.n_obs)
+
+    @property
+    def aic(self) -> float:
+        """Akaike information criterion ``-2 logL + 2 p`` (lower is better)."""
+        return -2.0 * self.loglik + 2.0 * self.n_parameters
+
+    @property
+    def icl(self) -> float:
+        """Integrated completed likelihood: BIC plus twice the classification entropy."""
+        return self.bic + 2.0 * self.entropy
+
+    # -- Gaussian conveniences ------------------------------------------------------------
+    def _single_gaussian(self, name: str) -> _Gaussian:
+        if len(self.components) != 1 or not isinstance(self.components[0], _Gaussian):
+            families = ", ".join(type(c).__name__ for c in self.components)
+            raise AttributeError(
+                f"{name} is defined for a model with one Gaussian family, this one has "
+                f"[{families}]; read the parameters from result.components instead"
+            )
+        return self.components[0]
+
+    @property
+    def means(self) -> np.ndarray:
+        """Component means ``(K, d)`` (single Gaussian family)."""
+        return self._single_gaussian("means").means
+
+    @property
+    def covariances(self) -> np.ndarray:
+        """Covariances shaped as scikit-learn's ``covariances_`` for the family.
+
+        Full ``(K, d, d)``, diagonal ``(K, d)``, spherical ``(K,)``, tied ``(d, d)``.
+        """
+        return self._single_gaussian("covariances").covariances
+
+    # -- prediction -----------------------------------------------------------------------
+    def _check(self, X: Any) -> np.ndarray:
+        arr, _ = check_array(X, "X", n_features=self.n_features)
+        return arr
+
+    def _chunks(self, X: np.ndarray):
+        chunk = chunk_rows(self.n_features, self.n_components, self.spec.get("chunk_size"))
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(self.weights)
+        return iter_log_prob(X, log_weights, self.components, chunk)
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Log-likelihood of every row, ``log sum_k pi_k p_k(x)``, shape ``(n,)``."""
+        X = self._check(X)
+        out = np.empty(X.shape[0])
+        for rows, logp in self._chunks(X):
+            out[rows] = log_sum_exp(logp)
+        return out
+
+    def score(self, X: Any, sample_weight: Any = None) -> float:
+        """Mean log-likelihood per row (weighted mean when ``sample_weight`` is given)."""
+        ll = self.score_samples(X)
+        w = check_sample_weight(sample_weight, ll.size)
+        return float(ll.mean() if w is None else (w @ ll) / w.sum())
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Posterior probability of every component for every row, shape ``(n, K)``."""
+        X = self._check(X)
+        out = np.empty((X.shape[0], self.n_components))
+        for rows, logp in self._chunks(X):
+            logp -= log_sum_exp(logp)[:, None]
+            out[rows] = np.exp(logp)
+        return out
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable component of every row, shape ``(n,)``."""
+        X = self._check(X)
+        out = np.empty(X.shape[0], dtype=np.intp)
+        for rows, logp in self._chunks(X):
+            out[rows] = logp.argmax(axis=1)
+        return out
+
+    def sample(self, n: int, random_state: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n`` rows from the fitted mixture.
+
+        Returns
+        -------
+        X : ndarray of shape (n, d)
+            The draws, in random order.
+        labels : ndarray of shape (n,)
+            The component each row was drawn from.
+        """
+        from mixem._validation import check_positive_int
+
+        n = check_positive_int(n, "n")
+        rng = check_random_state(random_state)
+        counts = rng.multinomial(n, self.weights)
+        parts, start = [], 0
+        for comp in self.components:
+            k = comp.n_components
+            parts.append(comp.sample(counts[start : start + k], rng))
+            start += k
+        X = np.concatenate(parts, axis=0)
+        labels = np.repeat(np.arange(self.n_components), counts)
+        order = rng.permutation(n)
+        return X[order], labels[order]
+
+    # -- reporting and saving -------------------------------------------------------------
+    def summary(self) -> Summary:
+        """A printable summary (``str``, and HTML in notebooks)."""
+        from mixem.summary import Summary
+
+        return Summary(self)
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    def save(self, path: str | Path) -> None:
+        """Save to ``path`` in mixem's versioned ``.npz`` format (no pickle); see :func:`load`."""
+        from mixem._io import save_result
+
+        save_result(self, path)
+
+    def __repr__(self) -> str:
+        families = " + ".join(f"{type(c).__name__}x{c.n_components}" for c in self.components)
+        return (
+            f"MixtureResult({families}, n_obs={self.n_obs:g}, loglik={self.loglik:.6g}, "
+            f"bic={self.bic:.6g}, n_iter={self.n_iter}, converged={self.converged})"
+        )
