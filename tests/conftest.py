@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+import mixem
+
+FAMILIES = [
+    mixem.GaussianFull,
+    mixem.GaussianDiagonal,
+    mixem.GaussianSpherical,
+    mixem.GaussianTied,
+]
+SKLEARN_TYPE = {
+    mixem.GaussianFull: "full",
+    mixem.GaussianDiagonal: "diag",
+    mixem.GaussianSpherical: "spherical",
+    mixem.GaussianTied: "tied",
+}
+
+
+def make_blobs(n=600, d=2, k=3, seed=0, spread=6.0):
+    """Well-separated Gaussian clusters with random full covariances."""
+    rng = np.random.default_rng(seed)
+    means = rng.normal(scale=spread, size=(k, d))
+    X, labels = [], []
+    for j in range(k):
+        A = rng.normal(size=(d, d)) * 0.5
+        cov = A @ A.T + 0.5 * np.eye(d)
+        m = n // k
+        X.append(rng.multivariate_normal(means[j], cov, size=m))
+        labels.append(np.full(m, j))
+    return np.concatenate(X), np.concatenate(labels)
+
+
+def start_params(family, X, k, seed=1):
+    """Reasonable starting parameters for ``family`` on ``X``, in scikit-learn's shapes."""
+    rng = np.random.default_rng(seed)
+    n, d = X.shape
+    means = X[rng.choice(n, size=k, replace=False)]
+    var = X.var(axis=0)
+    weights = np.full(k, 1.0 / k)
+    if family is mixem.GaussianFull:
+        cov = np.stack([np.diag(var * (1 + 0.1 * j)) + 0.1 * np.sqrt(np.outer(var, var)) * (
+            1 - np.eye(d)) * (j % 2) for j in range(k)])
+    elif family is mixem.GaussianDiagonal:
+        cov = np.stack([var * (1 + 0.2 * j) for j in range(k)])
+    elif family is mixem.GaussianSpherical:
+        cov = var.mean() * (1 + 0.2 * np.arange(k))
+    else:
+        cov = np.cov(X.T).reshape(d, d)
+    return {"weights": weights, "means": means, "covariances": cov}
+
+
+@pytest.fixture(params=FAMILIES, ids=lambda f: f.__name__)
+def family(request):
+    return request.param

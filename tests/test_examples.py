@@ -1,0 +1,127 @@
+"""Run every script in examples/ and test the Poisson component written there."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import runpy
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import mixem
+from mixem.testing import check_component
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SCRIPTS = sorted(EXAMPLES.glob("*.py"))
+
+
+def _load_poisson():
+    name = "mixem_example_poisson_component"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, EXAMPLES / "poisson_component.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # inspect.getsource needs the module registered
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def poisson():
+    return _load_poisson()
+
+
+def test_examples_exist():
+    assert {p.name for p in SCRIPTS} >= {"poisson_component.py", "quickstart_faithful.py"}
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[p.name for p in SCRIPTS])
+def test_example_runs(script, capsys, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    runpy.run_path(str(script), run_name="__main__")
+    assert capsys.readouterr().out  # every example reports something
+
+
+def test_poisson_class_is_short(poisson):
+    lines = inspect.getsource(poisson.PoissonComponent).splitlines()
+    assert len(lines) < 60
+
+
+def test_poisson_passes_check_component(poisson):
+    rates = np.array([[0.5, 3.0, 12.0], [7.0, 1.5, 40.0]])
+    comp = poisson.PoissonComponent(rates)
+
+    def oracle(X):
+        return np.stack([stats.poisson.logpmf(X, r).sum(axis=1) for r in rates], axis=1)
+
+    check_component(comp, oracle=oracle)
+    check_component(comp, oracle=poisson.poisson_oracle(rates))
+
+
+@pytest.mark.parametrize(("k", "d"), [(1, 1), (2, 3), (4, 2)])
+def test_poisson_n_parameters(poisson, k, d):
+    comp = poisson.PoissonComponent(np.ones((k, d)))
+    assert comp.n_parameters() == k * d
+    assert (comp.n_components, comp.n_features) == (k, d)
+    assert comp.params()["rates"].shape == (k, d)
+
+
+@pytest.mark.parametrize(
+    "rates", [[1.0, 2.0], [[1.0, 0.0]], [[1.0, -1.0]], [[np.nan, 1.0]], [[np.inf, 1.0]], [[]]]
+)
+def test_poisson_rejects_bad_rates(poisson, rates):
+    with pytest.raises(ValueError, match="rates"):
+        poisson.PoissonComponent(rates)
+
+
+def test_poisson_zero_rate_is_floored(poisson):
+    X = np.array([[0.0, 3.0], [0.0, 5.0]])
+    fitted = poisson.PoissonComponent.from_statistics(
+        poisson.PoissonComponent.statistics(X, np.ones((2, 1)))
+    )
+    assert fitted.params()["rates"][0, 0] == poisson.MIN_RATE
+    assert np.all(np.isfinite(fitted.log_prob(X)))
+
+
+TRUE_RATES = np.array([[1.0, 1.0], [8.0, 8.0], [25.0, 25.0]])
+TRUE_WEIGHTS = np.array([0.2, 0.3, 0.5])
+
+
+@pytest.fixture(scope="module")
+def poisson_fit(poisson):
+    rng = np.random.default_rng(0)
+    counts = rng.multinomial(3000, TRUE_WEIGHTS)
+    X = poisson.PoissonComponent(TRUE_RATES).sample(counts, rng)
+    model = mixem.MixtureModel(poisson.PoissonComponent, n_components=3, random_state=0)
+    return X, model.fit(X)
+
+
+def test_poisson_fit_recovers_parameters(poisson_fit):
+    _, result = poisson_fit
+    assert result.converged
+    assert result.trace.monotone
+    rates = result.components[0].params()["rates"]
+    order = np.argsort(rates[:, 0])
+    np.testing.assert_allclose(result.weights[order], TRUE_WEIGHTS, atol=0.03)
+    np.testing.assert_allclose(rates[order], TRUE_RATES, rtol=0.10)
+    assert result.n_parameters == 3 * 2 + 2
+
+
+def test_poisson_fit_score_samples_matches_naive(poisson_fit):
+    X, result = poisson_fit
+    rates = result.components[0].params()["rates"]
+    dens = np.stack([stats.poisson.pmf(X, r).prod(axis=1) for r in rates], axis=1)
+    naive = np.log(dens @ result.weights)
+    np.testing.assert_allclose(result.score_samples(X), naive, rtol=1e-10)
+    assert result.loglik == pytest.approx(naive.sum(), rel=1e-10)
+
+
+def test_poisson_result_saves_and_loads(poisson_fit, tmp_path):
+    X, result = poisson_fit
+    path = tmp_path / "poisson.npz"
+    result.save(path)
+    loaded = mixem.load(path)
+    np.testing.assert_array_equal(loaded.score_samples(X), result.score_samples(X))

@@ -1,0 +1,182 @@
+"""Bad input gets a clear error naming the argument and the problem."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixem
+
+RNG = np.random.default_rng(0)
+GOOD = RNG.normal(size=(60, 2)) + np.repeat([[0, 0], [6, 6]], 30, axis=0)
+
+
+def fit(X=GOOD, k=2, family=mixem.GaussianFull, model_kw=None, **fit_kw):
+    return mixem.MixtureModel(family, n_components=k, random_state=0, **(model_kw or {})).fit(
+        X, **fit_kw
+    )
+
+
+def with_nan():
+    X = GOOD.copy()
+    X[5, 1] = np.nan
+    return X
+
+
+def with_inf():
+    X = GOOD.copy()
+    X[3, 0] = np.inf
+    return X
+
+
+def constant_column():
+    X = GOOD.copy()
+    X[:, 1] = 4.0
+    return X
+
+
+GOOD_PARAMS = {
+    "weights": [0.5, 0.5],
+    "means": [[0.0, 0.0], [6.0, 6.0]],
+    "covariances": np.stack([np.eye(2), np.eye(2)]),
+}
+
+CASES = [
+    # (id, callable raising, exception type, message fragment)
+    ("nan", lambda: fit(with_nan()), ValueError, "X contains 1 non-finite values (first: NaN at row 5"),
+    ("inf", lambda: fit(with_inf()), ValueError, "infinite at row 3"),
+    ("3-D", lambda: fit(np.zeros((4, 2, 2))), ValueError, "X must be 1-D (one feature) or 2-D"),
+    ("empty", lambda: fit(np.empty((0, 2))), ValueError, "X is empty"),
+    ("no columns", lambda: fit(np.empty((5, 0))), ValueError, "X is empty"),
+    ("None", lambda: fit(None), TypeError, "X must be a numeric array"),
+    ("strings", lambda: fit(np.array([["a", "b"], ["c", "d"]])), TypeError, "X must be numeric"),
+    (
+        "non-numeric column",
+        lambda: fit(pd.DataFrame({"x": GOOD[:, 0], "label": ["a"] * 60})),
+        TypeError,
+        "column 'label' has dtype",
+    ),
+    ("complex", lambda: fit(GOOD + 1j), TypeError, "X must be real-valued"),
+    ("too few rows", lambda: fit(GOOD[:2], k=3), ValueError, "X has 2 rows, fewer than n_components=3"),
+    (
+        "too few rows for full covariance",
+        lambda: fit(GOOD[:2], k=1),
+        ValueError,
+        "needs at least 3",
+    ),
+    ("n_components 0", lambda: fit(k=0), ValueError, "n_components must be an integer >= 1, got 0"),
+    ("n_components float", lambda: fit(k=2.5), TypeError, "n_components must be an int"),
+    ("constant feature", lambda: fit(constant_column()), ValueError, "X feature 1 is constant"),
+    (
+        "duplicate rows",
+        lambda: fit(np.repeat(GOOD[:2], 30, axis=0), k=3),
+        ValueError,
+        "X has only 2 distinct rows (duplicates), fewer than n_components=3",
+    ),
+    (
+        "sample_weight shape",
+        lambda: fit(sample_weight=np.ones(59)),
+        ValueError,
+        "sample_weight must have shape (60,)",
+    ),
+    (
+        "negative weight",
+        lambda: fit(sample_weight=np.r_[-1.0, np.ones(59)]),
+        ValueError,
+        "sample_weight must be non-negative; row 0",
+    ),
+    ("all-zero weights", lambda: fit(sample_weight=np.zeros(60)), ValueError, "zero for every row"),
+    ("nan weight", lambda: fit(sample_weight=np.r_[np.nan, np.ones(59)]), ValueError, "NaN"),
+    (
+        "init_params means shape",
+        lambda: fit(init_params={**GOOD_PARAMS, "means": np.zeros((3, 2))}),
+        ValueError,
+        "covariances must have shape (3, 2, 2)",
+    ),
+    (
+        "init_params not positive definite",
+        lambda: fit(init_params={**GOOD_PARAMS, "covariances": np.stack([np.eye(2), -np.eye(2)])}),
+        ValueError,
+        "covariances[1] is not positive definite",
+    ),
+    (
+        "init_params weights",
+        lambda: fit(init_params={**GOOD_PARAMS, "weights": [0.7, 0.7]}),
+        ValueError,
+        "init_params['weights'] must sum to 1",
+    ),
+    (
+        "init_params unknown key",
+        lambda: fit(init_params={**GOOD_PARAMS, "precisions": np.eye(2)}),
+        ValueError,
+        "must have keys ['covariances', 'means']",
+    ),
+    (
+        "init_params resp shape",
+        lambda: fit(init_params={"resp": np.ones((60, 3))}),
+        ValueError,
+        "init_params['resp'] must have shape (60, 2)",
+    ),
+    (
+        "init_params resp negative",
+        lambda: fit(init_params={"resp": -np.ones((60, 2))}),
+        ValueError,
+        "finite and non-negative",
+    ),
+    (
+        "init_params with n_init",
+        lambda: fit(init_params=GOOD_PARAMS, model_kw={"n_init": 3}),
+        ValueError,
+        "n_init must be 1",
+    ),
+    ("unknown init", lambda: fit(model_kw={"init": "kmeans"}), ValueError, "init must be one of"),
+    ("negative tol", lambda: fit(model_kw={"tol": -1.0}), ValueError, "tol must be a finite number"),
+    ("negative reg_covar", lambda: fit(model_kw={"reg_covar": -1e-6}), ValueError, "reg_covar"),
+    ("n_init 0", lambda: fit(model_kw={"n_init": 0}), ValueError, "n_init must be an integer >= 1"),
+    ("random_state", lambda: fit(model_kw={"random_state": "seed"}), TypeError, "random_state"),
+    ("unknown option", lambda: fit(model_kw={"n_iter": 5}), TypeError, "n_iter"),
+    (
+        "component instance",
+        lambda: mixem.MixtureModel(mixem.GaussianFull(np.zeros((1, 1)), np.ones((1, 1, 1))), 1),
+        TypeError,
+        "pass the class itself",
+    ),
+    ("component not a class", lambda: mixem.MixtureModel("full", 2), TypeError, "Component subclass"),
+    ("abstract component", lambda: mixem.MixtureModel(mixem.Component, 2), TypeError, "abstract"),
+    (
+        "families and sizes",
+        lambda: mixem.MixtureModel([mixem.GaussianFull, mixem.GaussianTied], [1, 2, 3]),
+        ValueError,
+        "n_components has 3 entries but 2 component families",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "exc", "fragment"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_bad_input_is_named(call, exc, fragment):
+    with pytest.raises(exc, match=re.escape(fragment)):
+        call()
+
+
+def test_there_are_at_least_fifteen_cases():
+    assert len(CASES) >= 15
+
+
+def test_prediction_checks_feature_count():
+    res = fit()
+    with pytest.raises(ValueError, match="X has 3 features, but the model was fitted with 2"):
+        res.predict(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="non-finite"):
+        res.score_samples(np.array([[np.nan, 0.0]]))
+
+
+def test_load_rejects_other_files(tmp_path):
+    path = tmp_path / "x.npz"
+    np.savez(path, a=np.arange(3))
+    with pytest.raises(ValueError, match="not a mixem result file"):
+        mixem.load(path)
+    (tmp_path / "y.txt").write_text("hello")
+    with pytest.raises(ValueError, match="not a mixem result file"):
+        mixem.load(tmp_path / "y.txt")
