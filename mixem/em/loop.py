@@ -94,11 +94,11 @@ def m_step(
                 )
             rows = worst[i * m : (i + 1) * m]
             seed_from_rows(X, sample_weight, classes, sizes, stats, nk, j, rows)
+            need = per_comp[j].min_count(d)
             why = (
-                "collapsed onto (near-)identical values, a likelihood spike"
-                if collapsed[j]
-                else f"was left with {effective[j]:.3g} effective rows (it needs at least "
-                f"{per_comp[j].min_count(d):g})"
+                f"was left with {effective[j]:.3g} effective rows (it needs at least {need:g})"
+                if effective[j] < need
+                else "collapsed onto (near-)identical values, a likelihood spike"
             )
             warnings.warn(
                 f"component {j} ({per_comp[j].__name__}) {why} at iteration {iteration}; "
