@@ -93,15 +93,18 @@ def check_array(
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} is empty: shape {arr.shape}; at least one row and column needed")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        rows, cols = np.nonzero(bad)
-        kind = "NaN" if np.isnan(arr[rows[0], cols[0]]) else "infinite"
-        col = names[cols[0]] if names else cols[0]
-        raise ValueError(
-            f"{name} contains {bad.sum()} non-finite values (first: {kind} at row {rows[0]}, "
-            f"column {col!r}); drop or impute them before fitting"
-        )
+    # A finite total proves every entry finite without an (n, d) temporary; only a non-finite
+    # total (or an overflow) pays for the element-wise search.
+    if not np.isfinite(arr.sum()):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            rows, cols = np.nonzero(bad)
+            kind = "NaN" if np.isnan(arr[rows[0], cols[0]]) else "infinite"
+            col = names[cols[0]] if names else cols[0]
+            raise ValueError(
+                f"{name} contains {bad.sum()} non-finite values (first: {kind} at row "
+                f"{rows[0]}, column {col!r}); drop or impute them before fitting"
+            )
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(
             f"{name} has {arr.shape[1]} features, but the model was fitted with {n_features}"

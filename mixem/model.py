@@ -375,8 +375,9 @@ class MixtureModel:
 
 def _data_variance(X: np.ndarray, w: np.ndarray | None, chunk: int) -> np.ndarray:
     """Per-feature (weighted) variance of the data, from centred chunk statistics."""
-    resp = np.ones((X.shape[0], 1)) if w is None else w[:, None]
-    nk, (stats,) = accumulate(X, None, [GaussianDiagonal], [1], lambda rows, _: resp[rows], chunk)
+    nk, (stats,) = accumulate(
+        X, w, [GaussianDiagonal], [1], lambda rows, Xc: np.ones((Xc.shape[0], 1)), chunk
+    )
     return stats.scatter[0] / nk[0]
 
 
@@ -397,10 +398,10 @@ def _check_data_support(X: np.ndarray, w: np.ndarray | None, K: int) -> None:
             )
     # Distinct rows, counted through a random projection (one pass, no sort of full rows);
     # the full sort runs only when the first rows do not already show K distinct values.
-    proj = used @ np.random.default_rng(0).standard_normal(used.shape[1])
-    if np.unique(proj[: 10 * K]).size >= K:
+    direction = np.random.default_rng(0).standard_normal(used.shape[1])
+    if np.unique(used[: 10 * K] @ direction).size >= K:
         return
-    distinct = np.unique(proj).size
+    distinct = np.unique(used @ direction).size
     if distinct < K:
         raise ValueError(
             f"X has only {distinct} distinct rows (duplicates), fewer than n_components={K}"

@@ -32,7 +32,9 @@ def _param(value: Any, name: str, ndim: int, shape: tuple[int | None, ...]) -> n
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}") from err
     expected = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
-    if arr.ndim != ndim or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+    if arr.ndim != ndim or any(
+        s is not None and s != a for s, a in zip(shape, arr.shape, strict=False)
+    ):
         raise ValueError(f"{name} must have shape {expected}, got {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {arr.shape}")

@@ -90,7 +90,7 @@ def seed_from_rows(
     j: int,
     rows: np.ndarray,
 ) -> None:
-    """Replace (in place in ``stats`` and ``nk``) component ``j``'s statistics by those of ``rows``."""
+    """Replace component ``j``'s statistics (in ``stats`` and ``nk``) by those of ``rows``."""
     f = 0
     local = j
     while local >= sizes[f]:
