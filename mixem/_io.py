@@ -90,8 +90,15 @@ def load(path: str | Path) -> MixtureResult:
     """
     try:
         archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
     except (OSError, ValueError) as err:
-        raise ValueError(f"{path} is not a mixem result file: {err}") from err
+        raise ValueError(
+            f"{path} is not a mixem result file (expected an .npz archive written by "
+            "MixtureResult.save)"
+        ) from err
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path} is not a mixem result file (a single .npy array, not .npz)")
     with archive:
         if "__meta__" not in archive.files:
             raise ValueError(f"{path} is not a mixem result file (no __meta__ entry)")

@@ -88,7 +88,7 @@ class MixtureModel:
         random_state: int | np.random.Generator | None = None,
         chunk_size: int | None = None,
     ) -> None:
-        if isinstance(component, type) or isinstance(component, Component):
+        if isinstance(component, type | Component | str | bytes):
             families: tuple[type[Component], ...] = (_check_family(component),)
         else:
             try:
@@ -183,6 +183,7 @@ class MixtureModel:
         w = check_sample_weight(sample_weight, n)
         _check_data_support(X, w, K)
         for cls in self.families:
+            cls.check_data(X if w is None else X[w > 0])
             need = cls.min_count(d)
             if n < need:
                 raise ValueError(
@@ -193,25 +194,15 @@ class MixtureModel:
         data_variance = _data_variance(X, w, chunk)
         rng = check_random_state(self.random_state)
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            if init_params is not None:
-                if self.n_init != 1:
-                    raise ValueError(
-                        f"init_params fixes the start, so n_init must be 1 (got {self.n_init})"
-                    )
-                start = self._start_from(init_params, X, w, chunk)
-                runs = [self._run(X, w, start, chunk, data_variance)]
-            else:
-                runs = []
-                for _ in range(self.n_init):
-                    nk, stats = initial_statistics(
-                        X, w, self.families, self.sizes, self.init, rng, chunk
-                    )
-                    start = self._from_stats(nk, stats)
-                    runs.append(self._run(X, w, start, chunk, data_variance))
-        for warning in caught:
-            warnings.warn(warning.message, warning.category, stacklevel=2)
+        # The engine's warnings are collected and re-issued at the caller's line, also when
+        # the fit fails, so the history of re-seeds is never lost.
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                runs = self._runs(X, w, init_params, chunk, data_variance, rng)
+        finally:
+            for warning in caught:
+                warnings.warn(warning.message, warning.category, stacklevel=2)
         best = max(runs, key=lambda r: r.loglik)
         if not best.converged and self.max_iter > 0:
             warnings.warn(
@@ -233,6 +224,28 @@ class MixtureModel:
             feature_names=names,
             spec=self._spec(),
         )
+
+    def _runs(
+        self,
+        X: np.ndarray,
+        w: np.ndarray | None,
+        init_params: Mapping[str, Any] | None,
+        chunk: int,
+        data_variance: np.ndarray,
+        rng: np.random.Generator,
+    ) -> list[EMRun]:
+        if init_params is not None:
+            if self.n_init != 1:
+                raise ValueError(
+                    f"init_params fixes the start, so n_init must be 1 (got {self.n_init})"
+                )
+            start = self._start_from(init_params, X, w, chunk)
+            return [self._run(X, w, start, chunk, data_variance)]
+        runs = []
+        for _ in range(self.n_init):
+            nk, stats = initial_statistics(X, w, self.families, self.sizes, self.init, rng, chunk)
+            runs.append(self._run(X, w, self._from_stats(nk, stats), chunk, data_variance))
+        return runs
 
     def _spec(self) -> dict[str, Any]:
         rs = self.random_state
@@ -382,20 +395,12 @@ def _data_variance(X: np.ndarray, w: np.ndarray | None, chunk: int) -> np.ndarra
 
 
 def _check_data_support(X: np.ndarray, w: np.ndarray | None, K: int) -> None:
-    """Reject data on which K components cannot be estimated: constant features, too few rows."""
+    """Reject data on which K components cannot be estimated: too few (distinct) rows."""
     used = X if w is None else X[w > 0]
     if used.shape[0] < K:
         raise ValueError(
             f"sample_weight is positive on {used.shape[0]} rows, fewer than n_components={K}"
         )
-    if used.shape[0] > 1:
-        spread = np.ptp(used, axis=0)
-        const = np.flatnonzero(spread == 0)
-        if const.size:
-            raise ValueError(
-                f"X feature {int(const[0])} is constant (every value {used[0, const[0]]:g}); "
-                "a mixture cannot estimate its variance: drop it"
-            )
     # Distinct rows, counted through a random projection (one pass, no sort of full rows);
     # the full sort runs only when the first rows do not already show K distinct values.
     direction = np.random.default_rng(0).standard_normal(used.shape[1])

@@ -54,7 +54,7 @@ class Summary:
         for name, text in self._parameters():
             pad = "\n" + " " * (width + 2)
             lines.append(f"{name:<{width}}  {text.replace(chr(10), pad)}")
-        return "\n".join(lines)
+        return "\n".join(line.rstrip() for line in "\n".join(lines).splitlines())
 
     __repr__ = __str__
 

@@ -39,8 +39,13 @@ def start_params(family, X, k, seed=1):
     var = X.var(axis=0)
     weights = np.full(k, 1.0 / k)
     if family is mixem.GaussianFull:
-        cov = np.stack([np.diag(var * (1 + 0.1 * j)) + 0.1 * np.sqrt(np.outer(var, var)) * (
-            1 - np.eye(d)) * (j % 2) for j in range(k)])
+        cov = np.stack(
+            [
+                np.diag(var * (1 + 0.1 * j))
+                + 0.1 * np.sqrt(np.outer(var, var)) * (1 - np.eye(d)) * (j % 2)
+                for j in range(k)
+            ]
+        )
     elif family is mixem.GaussianDiagonal:
         cov = np.stack([var * (1 + 0.2 * j) for j in range(k)])
     elif family is mixem.GaussianSpherical:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import importlib.util
 import inspect
 import runpy
@@ -15,8 +16,10 @@ from scipy import stats
 import mixem
 from mixem.testing import check_component
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
 SCRIPTS = sorted(EXAMPLES.glob("*.py"))
+DOC_PAGES = sorted((ROOT / "docs").glob("*.rst"))
 
 
 def _load_poisson():
@@ -125,3 +128,16 @@ def test_poisson_result_saves_and_loads(poisson_fit, tmp_path):
     result.save(path)
     loaded = mixem.load(path)
     np.testing.assert_array_equal(loaded.score_samples(X), result.score_samples(X))
+
+
+@pytest.mark.parametrize("page", DOC_PAGES, ids=[p.name for p in DOC_PAGES])
+def test_doc_page_examples(page, monkeypatch):
+    """The ``>>>`` examples in the docs run and print what the page says."""
+    monkeypatch.syspath_prepend(str(EXAMPLES))  # writing_a_component imports poisson_component
+    monkeypatch.delitem(sys.modules, "poisson_component", raising=False)
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    outcome = doctest.testfile(
+        str(page), module_relative=False, optionflags=flags, encoding="utf-8", verbose=False
+    )
+    sys.modules.pop("poisson_component", None)
+    assert outcome.failed == 0, f"{outcome.failed} doctest example(s) failed in {page.name}"

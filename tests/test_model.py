@@ -19,8 +19,10 @@ def full_covariances(res):
     k, d = res.means.shape
     if cov.ndim == 3:
         return list(cov)
-    if cov.ndim == 2 and cov.shape == (k, d) and not isinstance(
-        res.components[0], mixem.GaussianTied
+    if (
+        cov.ndim == 2
+        and cov.shape == (k, d)
+        and not isinstance(res.components[0], mixem.GaussianTied)
     ):
         return [np.diag(c) for c in cov]
     if cov.ndim == 1:
@@ -33,10 +35,7 @@ def test_score_samples_equals_naive_scipy_mixture(family):
     res = mixem.MixtureModel(family, n_components=3, random_state=0).fit(X)
     covs = full_covariances(res)
     dens = np.column_stack(
-        [
-            res.weights[j] * stats.multivariate_normal(res.means[j], covs[j]).pdf(X)
-            for j in range(3)
-        ]
+        [res.weights[j] * stats.multivariate_normal(res.means[j], covs[j]).pdf(X) for j in range(3)]
     )
     np.testing.assert_allclose(res.score_samples(X), np.log(dens.sum(axis=1)), rtol=1e-10)
     np.testing.assert_allclose(res.loglik, np.log(dens.sum(axis=1)).sum(), rtol=1e-10)
@@ -78,7 +77,8 @@ def test_init_from_responsibilities():
     for j in range(3):
         np.testing.assert_allclose(res.means[j], X[labels == j].mean(axis=0), rtol=1e-12)
         np.testing.assert_allclose(
-            res.covariances[j], np.cov(X[labels == j].T, bias=True) + 1e-6 * np.eye(2),
+            res.covariances[j],
+            np.cov(X[labels == j].T, bias=True) + 1e-6 * np.eye(2),
             rtol=1e-10,
         )
     assert res.n_iter == 0 and len(res.trace) == 0
@@ -89,8 +89,12 @@ def test_max_iter_zero_evaluates_the_start():
     start = {"weights": [0.3, 0.7], "means": [[0, 0], [1, 1]], "covariances": [np.eye(2)] * 2}
     res = mixem.MixtureModel(mixem.GaussianFull, 2, max_iter=0).fit(X, init_params=start)
     ref = logsumexp(
-        np.column_stack([np.log(w) + stats.multivariate_normal(m, np.eye(2)).logpdf(X)
-                         for w, m in zip(start["weights"], start["means"], strict=True)]),
+        np.column_stack(
+            [
+                np.log(w) + stats.multivariate_normal(m, np.eye(2)).logpdf(X)
+                for w, m in zip(start["weights"], start["means"], strict=True)
+            ]
+        ),
         axis=1,
     ).sum()
     assert res.loglik == pytest.approx(ref, rel=1e-12)
@@ -153,10 +157,14 @@ def test_convergence_warning_points_at_caller():
 
 def test_collapsing_component_is_reseeded_with_a_warning():
     rng = np.random.default_rng(0)
-    X = np.concatenate([rng.normal(0, 1, (100, 2)), rng.normal(8, 1, (100, 2)),
-                        np.tile([[20.0, 20.0]], (15, 1))])
-    start = {"weights": [0.45, 0.45, 0.1], "means": [[0, 0], [8, 8], [20, 20]],
-             "covariances": [[1, 1], [1, 1], [1, 1]]}
+    X = np.concatenate(
+        [rng.normal(0, 1, (100, 2)), rng.normal(8, 1, (100, 2)), np.tile([[20.0, 20.0]], (15, 1))]
+    )
+    start = {
+        "weights": [0.45, 0.45, 0.1],
+        "means": [[0, 0], [8, 8], [20, 20]],
+        "covariances": [[1, 1], [1, 1], [1, 1]],
+    }
     model = mixem.MixtureModel(mixem.GaussianDiagonal, 3, max_iter=3, tol=0)
     with pytest.warns(mixem.DegenerateComponentWarning, match="collapsed.*re-seeded") as rec:
         with warnings.catch_warnings():
@@ -167,8 +175,11 @@ def test_collapsing_component_is_reseeded_with_a_warning():
 
 def test_empty_component_is_reseeded_with_a_warning():
     X, _ = make_blobs(n=300, d=2, k=2, seed=3)
-    start = {"weights": [0.5, 0.49, 0.01], "means": [X[0], X[-1], [1e3, 1e3]],
-             "covariances": [np.eye(2)] * 3}
+    start = {
+        "weights": [0.5, 0.49, 0.01],
+        "means": [X[0], X[-1], [1e3, 1e3]],
+        "covariances": [np.eye(2)] * 3,
+    }
     model = mixem.MixtureModel(mixem.GaussianFull, 3, max_iter=2, tol=0)
     with pytest.warns(mixem.DegenerateComponentWarning, match="effective rows.*re-seeded"):
         with warnings.catch_warnings():
@@ -196,8 +207,9 @@ def test_data_on_a_line_without_regularisation_raises_fit_error():
 
 def test_several_families_in_one_model(tmp_path):
     X, _ = make_blobs(n=450, d=2, k=3, seed=12)
-    model = mixem.MixtureModel([mixem.GaussianFull, mixem.GaussianSpherical], n_components=[2, 1],
-                               random_state=0)
+    model = mixem.MixtureModel(
+        [mixem.GaussianFull, mixem.GaussianSpherical], n_components=[2, 1], random_state=0
+    )
     res = model.fit(X)
     assert res.n_components == 3 and res.predict_proba(X).shape == (450, 3)
     assert res.n_parameters == 2 * (2 + 3) + (2 + 1) + 2
@@ -205,25 +217,49 @@ def test_several_families_in_one_model(tmp_path):
         _ = res.means
     full, sph = res.components
     dens = np.column_stack(
-        [res.weights[j] * stats.multivariate_normal(full.means[j], full.covariances[j]).pdf(X)
-         for j in range(2)]
+        [
+            res.weights[j] * stats.multivariate_normal(full.means[j], full.covariances[j]).pdf(X)
+            for j in range(2)
+        ]
         + [res.weights[2] * stats.multivariate_normal(sph.means[0], sph.covariances[0]).pdf(X)]
     )
     np.testing.assert_allclose(res.score_samples(X), np.log(dens.sum(axis=1)), rtol=1e-10)
     res.save(tmp_path / "m.npz")
-    np.testing.assert_array_equal(mixem.load(tmp_path / "m.npz").predict_proba(X),
-                                  res.predict_proba(X))
-    restart = model.fit(X, init_params={
-        "weights": res.weights, "components": [full.params(), sph.params()]})
+    np.testing.assert_array_equal(
+        mixem.load(tmp_path / "m.npz").predict_proba(X), res.predict_proba(X)
+    )
+    restart = model.fit(
+        X, init_params={"weights": res.weights, "components": [full.params(), sph.params()]}
+    )
     assert restart.loglik >= res.loglik - 1e-6
 
 
 def test_main_job_prints_table_and_choice():
-    out = subprocess.run([sys.executable, "-m", "mixem"], capture_output=True, text=True,
-                         check=True, timeout=300).stdout
-    lines = [ln for ln in out.splitlines() if ln.split()[:1] in (["full"], ["diagonal"],
-                                                                 ["spherical"], ["tied"])]
+    out = subprocess.run(
+        [sys.executable, "-m", "mixem"], capture_output=True, text=True, check=True, timeout=300
+    ).stdout
+    lines = [
+        ln
+        for ln in out.splitlines()
+        if ln.split()[:1] in (["full"], ["diagonal"], ["spherical"], ["tied"])
+    ]
     assert len(lines) == 24
     assert "Chosen by BIC" in out
     # mclust's best model for faithful is EEE (tied), G = 3
     assert "tied, K = 3" in out
+
+
+def test_warnings_survive_a_failed_fit():
+    t = np.random.default_rng(0).normal(size=50)
+    X = np.column_stack([t, 2 * t + 1e-9 * np.sin(t)])
+    with pytest.warns(mixem.DegenerateComponentWarning):
+        with pytest.raises(mixem.FitError):
+            mixem.MixtureModel(mixem.GaussianFull, 1, reg_covar=1e-12, random_state=0).fit(X)
+
+
+def test_saved_script_family_loads_under_its_import_name(tmp_path):
+    from mixem.components.base import component_class
+
+    assert component_class("__main__.GaussianFull") is mixem.GaussianFull
+    with pytest.raises(ValueError, match="unknown component class"):
+        component_class("somewhere.NoSuchFamily")

@@ -10,9 +10,7 @@ from hypothesis import strategies as st
 import mixem
 from tests.conftest import FAMILIES
 
-SETTINGS = settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -25,8 +23,9 @@ def problems(draw, families=tuple(FAMILIES)):
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     centres = rng.normal(scale=1.0, size=(k, d)) + 8.0 * np.arange(k)[:, None]
-    X = np.concatenate([rng.normal(loc=c, scale=rng.uniform(0.5, 1.5, d), size=(m, d))
-                        for c in centres])
+    X = np.concatenate(
+        [rng.normal(loc=c, scale=rng.uniform(0.5, 1.5, d), size=(m, d)) for c in centres]
+    )
     means = centres + rng.normal(scale=0.3, size=(k, d))
     if family is mixem.GaussianFull:
         cov = np.stack([np.eye(d) * rng.uniform(0.5, 2.0) for _ in range(k)])
@@ -41,8 +40,14 @@ def problems(draw, families=tuple(FAMILIES)):
 
 
 def run(family, X, start, *, max_iter=15, reg_covar=0.0, **fit_kw):
-    model = mixem.MixtureModel(family, n_components=len(start["weights"]), max_iter=max_iter,
-                               tol=0.0, reg_covar=reg_covar, **fit_kw.pop("model_kw", {}))
+    model = mixem.MixtureModel(
+        family,
+        n_components=len(start["weights"]),
+        max_iter=max_iter,
+        tol=0.0,
+        reg_covar=reg_covar,
+        **fit_kw.pop("model_kw", {}),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", mixem.ConvergenceWarning)
         return model.fit(X, init_params=start, **fit_kw)
@@ -51,8 +56,9 @@ def run(family, X, start, *, max_iter=15, reg_covar=0.0, **fit_kw):
 def assert_same_fit(a, b, rtol):
     np.testing.assert_allclose(a.weights, b.weights, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(a.means, b.means, rtol=rtol, atol=rtol * np.abs(b.means).max())
-    np.testing.assert_allclose(a.covariances, b.covariances, rtol=rtol,
-                               atol=rtol * np.abs(b.covariances).max())
+    np.testing.assert_allclose(
+        a.covariances, b.covariances, rtol=rtol, atol=rtol * np.abs(b.covariances).max()
+    )
     np.testing.assert_allclose(a.loglik, b.loglik, rtol=rtol)
 
 
@@ -83,8 +89,9 @@ def test_shift_by_large_offset(problem, offset):
     family, X, start, _ = problem
     base = run(family, X, start)
     moved = run(family, X + offset, {**start, "means": start["means"] + offset})
-    np.testing.assert_allclose(moved.means - offset, base.means, rtol=0,
-                               atol=1e-6 * np.abs(base.means).max() + 1e-6)
+    np.testing.assert_allclose(
+        moved.means - offset, base.means, rtol=0, atol=1e-6 * np.abs(base.means).max() + 1e-6
+    )
     np.testing.assert_allclose(moved.covariances, base.covariances, rtol=1e-6)
     np.testing.assert_allclose(moved.weights, base.weights, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(moved.loglik, base.loglik, rtol=1e-6)
@@ -97,13 +104,15 @@ def test_rescaling(problem, scale):
     base = run(family, X, start)
     c = start["covariances"] * scale**2
     scaled = run(family, X * scale, {**start, "means": start["means"] * scale, "covariances": c})
-    np.testing.assert_allclose(scaled.means / scale, base.means, rtol=1e-6,
-                               atol=1e-6 * np.abs(base.means).max())
+    np.testing.assert_allclose(
+        scaled.means / scale, base.means, rtol=1e-6, atol=1e-6 * np.abs(base.means).max()
+    )
     np.testing.assert_allclose(scaled.covariances / scale**2, base.covariances, rtol=1e-6)
     np.testing.assert_allclose(scaled.weights, base.weights, rtol=1e-6, atol=1e-9)
     d = X.shape[1]
-    np.testing.assert_allclose(scaled.loglik + X.shape[0] * d * np.log(scale), base.loglik,
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        scaled.loglik + X.shape[0] * d * np.log(scale), base.loglik, rtol=1e-6
+    )
 
 
 @SETTINGS
@@ -116,12 +125,18 @@ def test_affine_equivariance_of_full_covariance_fits(problem):
     base = run(family, X, start)
     cov = start["covariances"]
     moved_cov = A @ cov @ A.T if family is mixem.GaussianTied else A @ cov @ A.T
-    moved = run(family, X @ A.T + b, {**start, "means": start["means"] @ A.T + b,
-                                       "covariances": moved_cov})
-    np.testing.assert_allclose(moved.means, base.means @ A.T + b, rtol=1e-6,
-                               atol=1e-6 * np.abs(moved.means).max())
-    np.testing.assert_allclose(moved.covariances, A @ base.covariances @ A.T, rtol=1e-6,
-                               atol=1e-8 * np.abs(moved.covariances).max())
+    moved = run(
+        family, X @ A.T + b, {**start, "means": start["means"] @ A.T + b, "covariances": moved_cov}
+    )
+    np.testing.assert_allclose(
+        moved.means, base.means @ A.T + b, rtol=1e-6, atol=1e-6 * np.abs(moved.means).max()
+    )
+    np.testing.assert_allclose(
+        moved.covariances,
+        A @ base.covariances @ A.T,
+        rtol=1e-6,
+        atol=1e-8 * np.abs(moved.covariances).max(),
+    )
     logdet = np.linalg.slogdet(A)[1]
     np.testing.assert_allclose(moved.loglik + X.shape[0] * logdet, base.loglik, rtol=1e-6)
 
@@ -160,5 +175,9 @@ def test_save_load_round_trip(tmp_path_factory, problem):
     np.testing.assert_array_equal(back.predict_proba(X), res.predict_proba(X))
     np.testing.assert_array_equal(back.score_samples(X), res.score_samples(X))
     np.testing.assert_array_equal(back.trace.loglik, res.trace.loglik)
-    assert (back.loglik, back.bic, back.icl, back.n_iter) == (res.loglik, res.bic, res.icl,
-                                                              res.n_iter)
+    assert (back.loglik, back.bic, back.icl, back.n_iter) == (
+        res.loglik,
+        res.bic,
+        res.icl,
+        res.n_iter,
+    )

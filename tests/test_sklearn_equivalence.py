@@ -34,8 +34,9 @@ def fit_both(family, X, k, n_iter, reg_covar=1e-6):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SkConvergenceWarning)
         gm.fit(X)
-    model = mixem.MixtureModel(family, n_components=k, max_iter=n_iter, tol=0.0,
-                               reg_covar=reg_covar)
+    model = mixem.MixtureModel(
+        family, n_components=k, max_iter=n_iter, tol=0.0, reg_covar=reg_covar
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", mixem.ConvergenceWarning)
         res = model.fit(X, init_params=p)

@@ -44,7 +44,12 @@ GOOD_PARAMS = {
 
 CASES = [
     # (id, callable raising, exception type, message fragment)
-    ("nan", lambda: fit(with_nan()), ValueError, "X contains 1 non-finite values (first: NaN at row 5"),
+    (
+        "nan",
+        lambda: fit(with_nan()),
+        ValueError,
+        "X contains 1 non-finite values (first: NaN at row 5",
+    ),
     ("inf", lambda: fit(with_inf()), ValueError, "infinite at row 3"),
     ("3-D", lambda: fit(np.zeros((4, 2, 2))), ValueError, "X must be 1-D (one feature) or 2-D"),
     ("empty", lambda: fit(np.empty((0, 2))), ValueError, "X is empty"),
@@ -58,7 +63,12 @@ CASES = [
         "column 'label' has dtype",
     ),
     ("complex", lambda: fit(GOOD + 1j), TypeError, "X must be real-valued"),
-    ("too few rows", lambda: fit(GOOD[:2], k=3), ValueError, "X has 2 rows, fewer than n_components=3"),
+    (
+        "too few rows",
+        lambda: fit(GOOD[:2], k=3),
+        ValueError,
+        "X has 2 rows, fewer than n_components=3",
+    ),
     (
         "too few rows for full covariance",
         lambda: fit(GOOD[:2], k=1),
@@ -131,7 +141,12 @@ CASES = [
         "n_init must be 1",
     ),
     ("unknown init", lambda: fit(model_kw={"init": "kmeans"}), ValueError, "init must be one of"),
-    ("negative tol", lambda: fit(model_kw={"tol": -1.0}), ValueError, "tol must be a finite number"),
+    (
+        "negative tol",
+        lambda: fit(model_kw={"tol": -1.0}),
+        ValueError,
+        "tol must be a finite number",
+    ),
     ("negative reg_covar", lambda: fit(model_kw={"reg_covar": -1e-6}), ValueError, "reg_covar"),
     ("n_init 0", lambda: fit(model_kw={"n_init": 0}), ValueError, "n_init must be an integer >= 1"),
     ("random_state", lambda: fit(model_kw={"random_state": "seed"}), TypeError, "random_state"),
@@ -142,7 +157,12 @@ CASES = [
         TypeError,
         "pass the class itself",
     ),
-    ("component not a class", lambda: mixem.MixtureModel("full", 2), TypeError, "Component subclass"),
+    (
+        "component not a class",
+        lambda: mixem.MixtureModel("full", 2),
+        TypeError,
+        "Component subclass",
+    ),
     ("abstract component", lambda: mixem.MixtureModel(mixem.Component, 2), TypeError, "abstract"),
     (
         "families and sizes",
@@ -153,8 +173,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("call", "exc", "fragment"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("call", "exc", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_bad_input_is_named(call, exc, fragment):
     with pytest.raises(exc, match=re.escape(fragment)):
         call()

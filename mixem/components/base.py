@@ -24,12 +24,18 @@ def component_class(name: str) -> type[Component]:
     Every subclass registers itself when its class statement runs, so a saved model whose family
     was defined by the user loads once that class has been defined or imported again.
     """
-    try:
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown component class {name!r}; import or define it before loading"
-        ) from None
+    # A family defined in a script is saved as ``__main__.Name``; elsewhere the same class is
+    # imported under its module's name. Accept a unique match on the class name.
+    qualname = name.rpartition(".")[2]
+    matches = [cls for key, cls in _REGISTRY.items() if key.rpartition(".")[2] == qualname]
+    if len(matches) == 1:
+        return matches[0]
+    raise ValueError(
+        f"unknown component class {name!r}; import or define it before loading"
+        + (f" ({len(matches)} classes named {qualname!r} are defined)" if matches else "")
+    )
 
 
 class Component(ABC):
@@ -109,6 +115,14 @@ class Component(ABC):
         ``d + 1`` rows) override it.
         """
         return 1.0
+
+    @classmethod  # noqa: B027 (an optional hook with a do-nothing default, not abstract)
+    def check_data(cls, X: np.ndarray) -> None:
+        """Raise ``ValueError`` naming the problem if this family cannot model ``X``.
+
+        Called once per fit on the validated rows (finite floats, shape ``(n, d)``). The
+        default accepts everything; e.g. a count family would reject negative values.
+        """
 
     @classmethod
     def collapsed(cls, stats: Stats, data_variance: np.ndarray) -> np.ndarray:

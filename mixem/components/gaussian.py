@@ -128,6 +128,17 @@ class _Gaussian(Component):
         return {"means": self._means, "covariances": self._covariances}
 
     @classmethod
+    def check_data(cls, X: np.ndarray) -> None:
+        """Reject constant features: their variance is zero in every component."""
+        if X.shape[0] > 1:
+            const = np.flatnonzero(np.ptp(X, axis=0) == 0)
+            if const.size:
+                raise ValueError(
+                    f"X feature {int(const[0])} is constant (every value {X[0, const[0]]:g}); "
+                    "a Gaussian mixture cannot estimate its variance: drop it"
+                )
+
+    @classmethod
     def statistics(cls, X: np.ndarray, resp: np.ndarray) -> GaussianStats:
         """Weights, means and centred scatter of the rows, per component."""
         return GaussianStats.from_data(X, resp, full=cls._full_scatter)

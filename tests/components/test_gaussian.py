@@ -107,6 +107,11 @@ def test_gaussian_stats_merge_is_exact_on_offset_data():
     ],
 )
 def test_invalid_parameters_are_named(family, covariances, fragment):
-    with pytest.raises(ValueError, match=fragment.replace("(", r"\(").replace(")", r"\)")
-                       .replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(
+        ValueError,
+        match=fragment.replace("(", r"\(")
+        .replace(")", r"\)")
+        .replace("[", r"\[")
+        .replace("]", r"\]"),
+    ):
         family(np.zeros((2, 2)), covariances)
