@@ -11,6 +11,11 @@ Both libraries start from the same parameters and run the same fixed number of E
 * the relative difference of the final log-likelihoods, a check that both did the same work;
 * pass/fail against the targets of the project issue.
 
+BLAS and OpenMP pools are limited to ``--threads`` threads (default 1) for the whole run: numpy
+and scipy wheels each bundle their own OpenBLAS, and on a small machine their spinning thread
+pools fight each other, which makes timings slow and erratic (``--threads 0`` keeps the
+libraries' defaults).
+
 Run ``python benchmarks/bench_em.py --help`` for the options.
 """
 
@@ -34,6 +39,7 @@ import scipy
 import sklearn
 from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import mixem
 
@@ -128,9 +134,9 @@ def fit_mixem(X: np.ndarray, family: str, start: dict, iters: int) -> tuple[floa
 
 
 def fit_sklearn(X: np.ndarray, family: str, start: dict, iters: int) -> tuple[float, Any]:
-    # init_params="random_from_data" is the cheapest initialisation GaussianMixture offers; it
-    # still runs (the default "kmeans" would run k-means on all the data), but its result is
-    # replaced by weights_init / means_init / precisions_init.
+    # With weights_init, means_init and precisions_init all given, recent scikit-learn skips its
+    # initialisation; older releases still ran it (k-means on all the data by default) before
+    # overriding it, so pick the cheapest one in case.
     gm = GaussianMixture(
         start["weights"].size,
         covariance_type=FAMILIES[family][1],
@@ -274,16 +280,11 @@ def machine_context() -> dict[str, Any]:
     }
     if hasattr(os, "sched_getaffinity"):
         ctx["cpus_usable"] = len(os.sched_getaffinity(0))
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        pass
-    else:
-        ctx["threadpools"] = [
-            f"{p.get('internal_api')} {p.get('version') or ''} threads={p.get('num_threads')}"
-            f" ({p.get('prefix')})".replace("  ", " ")
-            for p in threadpool_info()
-        ]
+    ctx["threadpools"] = [
+        f"{p.get('internal_api')} {p.get('version') or ''} threads={p.get('num_threads')}"
+        f" ({p.get('filepath', '').rsplit('/', 1)[-1]})".replace("  ", " ")
+        for p in threadpool_info()
+    ]
     return ctx
 
 
@@ -391,10 +392,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="EM iterations of the separate tracemalloc run (3); 0 skips memory",
     )
     p.add_argument("--quick", action="store_true", help="small shapes, for a smoke run")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="limit BLAS/OpenMP pools to this many threads (1); 0 keeps library defaults",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of data and starts (0)")
     args = p.parse_args(argv)
-    if args.iters < 1 or args.repeat < 1 or args.mem_iters < 0:
-        p.error("--iters and --repeat must be >= 1, --mem-iters >= 0")
+    if args.iters < 1 or args.repeat < 1 or args.mem_iters < 0 or args.threads < 0:
+        p.error("--iters and --repeat must be >= 1, --mem-iters and --threads >= 0")
     if args.shapes:
         texts = [s for item in args.shapes for s in item.replace(";", " ").split()]
         try:
@@ -424,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     warnings.filterwarnings("ignore", category=mixem.ConvergenceWarning)
     warnings.filterwarnings("ignore", category=SkConvergenceWarning)
+    if args.threads > 0:
+        threadpool_limits(args.threads)  # stays in force for the rest of the process
 
     ctx = machine_context()
     print("# mixem vs scikit-learn GaussianMixture")
@@ -435,7 +444,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"#   {key}: {value}")
     print(
         f"# iters={args.iters} repeat={args.repeat} (best) mem_iters={args.mem_iters} "
-        f"seed={args.seed} reg_covar={REG_COVAR:g} tol=0"
+        f"seed={args.seed} reg_covar={REG_COVAR:g} tol=0 "
+        f"threads={args.threads or 'library defaults'}"
     )
     print(
         "# s/it = wall time of fit() / iters (both libraries); mx trace = median of mixem's "
