@@ -1,7 +1,25 @@
+import os
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 import mixem
+
+# CI runs a fixed, derandomised set of examples so that a run is reproducible; set
+# MIXEM_HYPOTHESIS_PROFILE=thorough to explore many more.
+settings.register_profile(
+    "ci",
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "thorough", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("MIXEM_HYPOTHESIS_PROFILE", "ci"))
+
 
 FAMILIES = [
     mixem.GaussianFull,

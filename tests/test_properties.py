@@ -4,13 +4,11 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import mixem
 from tests.conftest import FAMILIES
-
-SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -62,7 +60,6 @@ def assert_same_fit(a, b, rtol):
     np.testing.assert_allclose(a.loglik, b.loglik, rtol=rtol)
 
 
-@SETTINGS
 @given(problems())
 def test_loglik_never_decreases_and_weights_on_simplex(problem):
     family, X, start, _ = problem
@@ -75,7 +72,6 @@ def test_loglik_never_decreases_and_weights_on_simplex(problem):
     np.testing.assert_allclose(res.loglik, res.score_samples(X).sum(), rtol=1e-12)
 
 
-@SETTINGS
 @given(problems())
 def test_row_permutation_leaves_fit_unchanged(problem):
     family, X, start, rng = problem
@@ -83,7 +79,6 @@ def test_row_permutation_leaves_fit_unchanged(problem):
     assert_same_fit(run(family, X[perm], start), run(family, X, start), rtol=1e-10)
 
 
-@SETTINGS
 @given(problems(), st.sampled_from([1e8, -1e8]))
 def test_shift_by_large_offset(problem, offset):
     family, X, start, _ = problem
@@ -92,12 +87,15 @@ def test_shift_by_large_offset(problem, offset):
     np.testing.assert_allclose(
         moved.means - offset, base.means, rtol=0, atol=1e-6 * np.abs(base.means).max() + 1e-6
     )
-    np.testing.assert_allclose(moved.covariances, base.covariances, rtol=1e-6)
+    # Relative to the matrix: a near-zero covariance entry carries the data's own rounding
+    # (values near 1e8 are stored to about 1e-8).
+    np.testing.assert_allclose(
+        moved.covariances, base.covariances, rtol=1e-6, atol=1e-6 * np.abs(base.covariances).max()
+    )
     np.testing.assert_allclose(moved.weights, base.weights, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(moved.loglik, base.loglik, rtol=1e-6)
 
 
-@SETTINGS
 @given(problems(), st.sampled_from([1e-3, 1e3]))
 def test_rescaling(problem, scale):
     family, X, start, _ = problem
@@ -115,7 +113,6 @@ def test_rescaling(problem, scale):
     )
 
 
-@SETTINGS
 @given(problems(families=(mixem.GaussianFull, mixem.GaussianTied)))
 def test_affine_equivariance_of_full_covariance_fits(problem):
     family, X, start, rng = problem
@@ -141,7 +138,6 @@ def test_affine_equivariance_of_full_covariance_fits(problem):
     np.testing.assert_allclose(moved.loglik + X.shape[0] * logdet, base.loglik, rtol=1e-6)
 
 
-@SETTINGS
 @given(problems(), st.integers(1, 97))
 def test_chunk_size_does_not_change_the_fit(problem, chunk):
     family, X, start, _ = problem
@@ -150,7 +146,6 @@ def test_chunk_size_does_not_change_the_fit(problem, chunk):
     assert_same_fit(a, b, rtol=1e-10)
 
 
-@SETTINGS
 @given(problems())
 def test_integer_weights_equal_repeated_rows(problem):
     family, X, start, rng = problem
@@ -164,7 +159,6 @@ def test_integer_weights_equal_repeated_rows(problem):
     assert weighted.icl == pytest.approx(repeated.icl, rel=1e-9)
 
 
-@SETTINGS
 @given(problem=problems())
 def test_save_load_round_trip(tmp_path_factory, problem):
     family, X, start, _ = problem

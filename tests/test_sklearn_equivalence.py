@@ -44,7 +44,7 @@ def fit_both(family, X, k, n_iter, reg_covar=1e-6):
 
 
 @pytest.mark.parametrize("n_iter", [1, 5, 40])
-@pytest.mark.parametrize("shape", [(600, 2, 3), (900, 5, 4)])
+@pytest.mark.parametrize("shape", [(600, 2, 3), (900, 5, 4), (1500, 40, 3)])
 def test_matches_sklearn_from_same_start(family, n_iter, shape):
     n, d, k = shape
     X, _ = make_blobs(n=n, d=d, k=k, seed=d)

@@ -7,7 +7,7 @@ from mixem.components.gaussian import (
     GaussianSpherical,
     GaussianTied,
 )
-from mixem.components.stats import AdditiveStats, GaussianStats, Stats
+from mixem.components.stats import AdditiveStats, GaussianStats, PooledGaussianStats, Stats
 
 __all__ = [
     "AdditiveStats",
@@ -17,6 +17,7 @@ __all__ = [
     "GaussianSpherical",
     "GaussianStats",
     "GaussianTied",
+    "PooledGaussianStats",
     "Stats",
     "component_class",
 ]

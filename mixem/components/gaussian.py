@@ -15,7 +15,7 @@ from scipy.linalg import solve_triangular
 from scipy.linalg.blas import dtrmm
 
 from mixem.components.base import Component
-from mixem.components.stats import GaussianStats
+from mixem.components.stats import BLAS_MIN_FEATURES, GaussianStats, PooledGaussianStats
 
 __all__ = ["GaussianFull", "GaussianDiagonal", "GaussianSpherical", "GaussianTied"]
 
@@ -168,23 +168,13 @@ class _CholeskyGaussian(_Gaussian):
         self._chol = _cholesky(cov, "covariances")
         eye = np.eye(d)
         self._inv_chol = np.stack([solve_triangular(c, eye, lower=True) for c in self._chol])
+        self._inv_chol_f = [np.asfortranarray(f) for f in self._inv_chol]
         self._log_norm = -np.log(np.diagonal(self._chol, axis1=1, axis2=2)).sum(axis=1) - (
             0.5 * d * _LOG_2PI
         )
 
     def _factor(self, j: int) -> int:
         return j if self._chol.shape[0] > 1 else 0
-
-    def log_prob(self, X: np.ndarray) -> np.ndarray:
-        """Log density of every row under every component, shape ``(n, k)``."""
-        out = np.empty((X.shape[0], self.n_components))
-        for j in range(self.n_components):
-            f = self._factor(j)
-            diff = X - self._means[j]
-            # L^{-1} (x - mu) with a triangular BLAS product: half the flops of a dense matmul.
-            y = dtrmm(1.0, self._inv_chol[f], diff.T, lower=1, overwrite_b=1)
-            out[:, j] = self._log_norm[f] - 0.5 * np.einsum("ij,ij->j", y, y)
-        return out
 
     def sample(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Draw ``counts[j]`` rows from component ``j``, component 0 first."""
@@ -215,6 +205,30 @@ class GaussianFull(_CholeskyGaussian):
     def _check_covariances(self, covariances: Any) -> np.ndarray:
         k, d = self._means.shape
         return _param(covariances, "covariances", 3, (k, d, d))
+
+    def log_prob(self, X: np.ndarray) -> np.ndarray:
+        """Log density of every row under every component, shape ``(n, k)``."""
+        # Every row is centred exactly on each component's mean before whitening.
+        out = np.empty((self.n_components, X.shape[0]))
+        if self.n_features >= BLAS_MIN_FEATURES:
+            for j in range(self.n_components):
+                diff = X - self._means[j]
+                # Triangular product: half the flops of a dense one once d is large.
+                y = dtrmm(1.0, self._inv_chol_f[j], diff.T, lower=1, overwrite_b=1)
+                np.einsum("dc,dc->c", y, y, out=out[j])
+        else:
+            # Small d: dense products on the (d, n) transpose, reductions across rows.
+            Xt = np.ascontiguousarray(X.T)
+            diff = np.empty_like(Xt)
+            y = np.empty_like(Xt)
+            for j in range(self.n_components):
+                np.subtract(Xt, self._means[j][:, None], out=diff)
+                np.matmul(self._inv_chol[j], diff, out=y)
+                y *= y
+                y.sum(axis=0, out=out[j])
+        out *= -0.5
+        out += self._log_norm[:, None]
+        return out.T
 
     @classmethod
     def _covariances_from(cls, stats: GaussianStats, reg_covar: float) -> np.ndarray:
@@ -260,9 +274,34 @@ class GaussianTied(_CholeskyGaussian):
         d = self._means.shape[1]
         return _param(covariances, "covariances", 2, (d, d))
 
+    def _prepare(self) -> None:
+        super()._prepare()
+        self._centre = self._means.mean(axis=0)
+        # Whitened means relative to the centre, (k, d).
+        self._white_means = (self._means - self._centre) @ self._inv_chol[0].T
+
+    def log_prob(self, X: np.ndarray) -> np.ndarray:
+        """Log density of every row under every component, shape ``(n, k)``."""
+        # One whitening of the rows (centred on the mean of the means, so offsets cancel),
+        # then |y - b_k|^2 = |y|^2 - 2 b_k.y + |b_k|^2 for all components in one product.
+        y = self._inv_chol[0] @ (X.T - self._centre[:, None])
+        b = self._white_means
+        out = b @ y
+        out *= 2.0
+        out -= np.einsum("dc,dc->c", y, y)
+        out -= np.einsum("kd,kd->k", b, b)[:, None]
+        out *= 0.5
+        out += self._log_norm[0]
+        return out.T
+
     @classmethod
-    def _covariances_from(cls, stats: GaussianStats, reg_covar: float) -> np.ndarray:
-        cov = stats.scatter.sum(axis=0) / stats.weight.sum()
+    def statistics(cls, X: np.ndarray, resp: np.ndarray) -> PooledGaussianStats:
+        """Weights and means per component, and the pooled within-component scatter."""
+        return PooledGaussianStats.from_data(X, resp)
+
+    @classmethod
+    def _covariances_from(cls, stats: PooledGaussianStats, reg_covar: float) -> np.ndarray:
+        cov = stats.scatter / stats.weight.sum()
         cov.flat[:: cov.shape[0] + 1] += reg_covar
         return cov
 
@@ -285,15 +324,25 @@ class _AxisGaussian(_Gaussian):
         var = self._variances()
         self._precisions = 1.0 / var
         self._log_norm = -0.5 * (np.log(var).sum(axis=1) + self.n_features * _LOG_2PI)
+        self._centre = self._means.mean(axis=0)
+        shifted = self._means - self._centre
+        scaled = shifted * self._precisions
+        # log N = offset_k + coef_k . [z, z^2], one product for all components.
+        self._coef = np.concatenate([scaled, -0.5 * self._precisions], axis=1)
+        self._offset = self._log_norm - 0.5 * np.einsum("kd,kd->k", shifted, scaled)
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
         """Log density of every row under every component, shape ``(n, k)``."""
-        out = np.empty((X.shape[0], self.n_components))
-        for j in range(self.n_components):
-            diff = X - self._means[j]
-            diff *= diff
-            out[:, j] = self._log_norm[j] - 0.5 * (diff @ self._precisions[j])
-        return out
+        # sum_d p_kd (z_d - m_kd)^2 expanded into two matrix products over all components,
+        # with z = x - centre (the mean of the means): offsets cancel before anything is
+        # squared, and the rounding error stays eps * (distance to the centre / sd)^2.
+        d = self.n_features
+        zz = np.empty((2 * d, X.shape[0]))
+        z = np.subtract(X.T, self._centre[:, None], out=zz[:d])
+        np.multiply(z, z, out=zz[d:])
+        out = self._coef @ zz
+        out += self._offset[:, None]
+        return out.T
 
     def sample(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Draw ``counts[j]`` rows from component ``j``, component 0 first."""

@@ -12,8 +12,13 @@ from abc import ABC, abstractmethod
 from typing import Self
 
 import numpy as np
+from scipy.linalg.blas import dsyrk
 
-__all__ = ["Stats", "AdditiveStats", "GaussianStats"]
+#: From this many features on, the full-covariance kernels call BLAS's symmetric and triangular
+#: routines (half the flops of dense products); below it NumPy's dense products were faster.
+BLAS_MIN_FEATURES = 32
+
+__all__ = ["Stats", "AdditiveStats", "GaussianStats", "PooledGaussianStats"]
 
 
 class Stats(ABC):
@@ -111,21 +116,40 @@ class GaussianStats(Stats):
         full : bool
             Whether to keep full ``(d, d)`` scatter matrices or only their diagonals.
         """
-        n, d = X.shape
-        k = resp.shape[1]
-        weight = resp.sum(axis=0)
+        # Rows along the last axis: products over rows are single matrix products.
+        Rt = np.ascontiguousarray(resp.T)
+        weight = Rt.sum(axis=1)
         safe = np.where(weight > 0, weight, 1.0)
-        mean = (resp.T @ X) / safe[:, None]
-        scatter = np.empty((k, d, d) if full else (k, d))
-        for j in range(k):
-            # Centre on the chunk's own weighted mean before squaring: exact on offset data.
-            diff = X - mean[j]
-            if full:
-                wdiff = diff * np.sqrt(resp[:, j])[:, None]
-                scatter[j] = wdiff.T @ wdiff
+        if full:
+            mean = (Rt @ X) / safe[:, None]
+            scatter = np.empty((Rt.shape[0], X.shape[1], X.shape[1]))
+            if X.shape[1] >= BLAS_MIN_FEATURES:
+                root = np.sqrt(Rt)
+                for j in range(Rt.shape[0]):
+                    # Centred on the component's own weighted mean: exact on offset data.
+                    diff = X - mean[j]
+                    diff *= root[j][:, None]
+                    lower = dsyrk(1.0, diff.T, lower=1)
+                    scatter[j] = lower + np.tril(lower, -1).T
             else:
-                scatter[j] = resp[:, j] @ (diff * diff)
-        return cls(weight, mean, scatter)
+                Xt = np.ascontiguousarray(X.T)
+                for j in range(Rt.shape[0]):
+                    diff = Xt - mean[j][:, None]
+                    scatter[j] = (diff * Rt[j]) @ diff.T
+            return cls(weight, mean, scatter)
+        # Diagonal scatter of all components from one product, about a row of the chunk:
+        # offsets cancel first; the rounding error is eps * (distance to that row / sd)^2.
+        d = X.shape[1]
+        ref = X[X.shape[0] // 2] if X.shape[0] else np.zeros(d)
+        zz = np.empty((2 * d, X.shape[0]))
+        z = np.subtract(X.T, ref[:, None], out=zz[:d])
+        np.multiply(z, z, out=zz[d:])
+        sums = Rt @ zz.T
+        first = sums[:, :d] / safe[:, None]
+        scatter = sums[:, d:] - weight[:, None] * first * first
+        # An empty component's mean is 0, as in the full branch, so merges stay exact.
+        mean = np.where(weight[:, None] > 0, ref + first, 0.0)
+        return cls(weight, mean, np.maximum(scatter, 0.0))
 
     def merge(self, other: GaussianStats) -> GaussianStats:
         """Chan's pairwise update of weight, mean and centred scatter."""
@@ -144,3 +168,60 @@ class GaussianStats(Stats):
     def arrays(self) -> dict[str, np.ndarray]:
         """Return ``weight``, ``mean`` and ``scatter``."""
         return {"weight": self.weight, "mean": self.mean, "scatter": self.scatter}
+
+
+class PooledGaussianStats(Stats):
+    """Per-component weight and mean, and one within-component scatter pooled over components.
+
+    Enough for a covariance shared by all components, at the cost of one ``(d, d)`` product per
+    chunk instead of one per component. ``scatter`` is ``sum_k sum_i r_ik (x_i - m_k)(x_i -
+    m_k)^T``, merged with Chan's update summed over components.
+    """
+
+    def __init__(self, weight: np.ndarray, mean: np.ndarray, scatter: np.ndarray) -> None:
+        self.weight = np.asarray(weight, dtype=np.float64)
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.scatter = np.asarray(scatter, dtype=np.float64)
+
+    @classmethod
+    def from_data(cls, X: np.ndarray, resp: np.ndarray) -> PooledGaussianStats:
+        """Statistics of rows ``X`` (n, d) with responsibilities ``resp`` (n, k)."""
+        Rt = np.ascontiguousarray(resp.T)
+        weight = Rt.sum(axis=1)
+        safe = np.where(weight > 0, weight, 1.0)
+        ref = X[X.shape[0] // 2] if X.shape[0] else np.zeros(X.shape[1])
+        z = X.T - ref[:, None]
+        # Total scatter about the chunk mean minus the between-component part: offsets cancel
+        # first; the rounding error is eps * (spread of the means / sd)^2.
+        first = (Rt @ z.T) / safe[:, None]
+        total = (z * Rt.sum(axis=0)) @ z.T
+        within = total - (first.T * weight) @ first
+        mean = np.where(weight[:, None] > 0, ref + first, 0.0)
+        return cls(weight, mean, 0.5 * (within + within.T))
+
+    def merge(self, other: PooledGaussianStats) -> PooledGaussianStats:
+        """Chan's pairwise update, its cross terms summed over components."""
+        na, nb = self.weight, other.weight
+        n = na + nb
+        safe = np.where(n > 0, n, 1.0)
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (nb / safe)[:, None]
+        cross = (delta.T * (na * nb / safe)) @ delta
+        return PooledGaussianStats(n, mean, self.scatter + other.scatter + cross)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Return ``weight``, ``mean`` and ``scatter`` (the last without a component axis)."""
+        return {"weight": self.weight, "mean": self.mean, "scatter": self.scatter}
+
+    def replace(self, mask: np.ndarray, other: PooledGaussianStats) -> PooledGaussianStats:
+        """Take weights and means where ``mask`` from ``other``; add its pooled scatter.
+
+        The replaced components' own share of the pooled scatter cannot be separated out; the
+        engine only replaces components with almost no rows, whose share is negligible.
+        """
+        m = np.asarray(mask, dtype=bool)
+        return PooledGaussianStats(
+            np.where(m, other.weight, self.weight),
+            np.where(m[:, None], other.mean, self.mean),
+            self.scatter + other.scatter,
+        )
