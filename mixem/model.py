@@ -189,7 +189,7 @@ class MixtureModel:
                     f"X has {n} rows; a {cls.__name__} component in {d} dimensions needs at "
                     f"least {need:g}"
                 )
-        chunk = chunk_rows(d, K, self.chunk_size)
+        chunk = chunk_rows(d, self.families, K, self.chunk_size)
         data_variance = _data_variance(X, w)
         rng = check_random_state(self.random_state)
 

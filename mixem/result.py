@@ -130,7 +130,12 @@ class MixtureResult:
         return arr
 
     def _chunks(self, X: np.ndarray):
-        chunk = chunk_rows(self.n_features, self.n_components, self.spec.get("chunk_size"))
+        chunk = chunk_rows(
+            self.n_features,
+            [type(c) for c in self.components],
+            self.n_components,
+            self.spec.get("chunk_size"),
+        )
         with np.errstate(divide="ignore"):
             log_weights = np.log(self.weights)
         return iter_log_prob(X, log_weights, self.components, chunk)
@@ -149,21 +154,33 @@ class MixtureResult:
         w = check_sample_weight(sample_weight, ll.size)
         return float(ll.mean() if w is None else (w @ ll) / w.sum())
 
+    def _log_resp(self, X: np.ndarray):
+        """Yield ``(rows, log responsibilities)`` chunk by chunk; rows must have a density."""
+        for rows, logp in self._chunks(X):
+            lse = log_sum_exp(logp)
+            if not np.all(np.isfinite(lse)):
+                bad = rows.start + int(np.flatnonzero(~np.isfinite(lse))[0])
+                raise ValueError(
+                    f"row {bad} of X has density zero under every component; its "
+                    "component probabilities are undefined"
+                )
+            logp -= lse[:, None]
+            yield rows, logp
+
     def predict_proba(self, X: Any) -> np.ndarray:
         """Posterior probability of every component for every row, shape ``(n, K)``."""
         X = self._check(X)
         out = np.empty((X.shape[0], self.n_components))
-        for rows, logp in self._chunks(X):
-            logp -= log_sum_exp(logp)[:, None]
-            out[rows] = np.exp(logp)
+        for rows, log_resp in self._log_resp(X):
+            out[rows] = np.exp(log_resp)
         return out
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable component of every row, shape ``(n,)``."""
         X = self._check(X)
         out = np.empty(X.shape[0], dtype=np.intp)
-        for rows, logp in self._chunks(X):
-            out[rows] = logp.argmax(axis=1)
+        for rows, log_resp in self._log_resp(X):
+            out[rows] = log_resp.argmax(axis=1)
         return out
 
     def sample(self, n: int, random_state: Any = None) -> tuple[np.ndarray, np.ndarray]:

@@ -116,6 +116,15 @@ class Component(ABC):
         """
         return 1.0
 
+    @classmethod
+    def floats_per_row(cls, n_features: int) -> int:
+        """Float64 temporaries per data row that ``log_prob`` and ``statistics`` allocate.
+
+        The engine sizes its row chunks from it so that a chunk's working set stays in cache.
+        The default, two per feature, suits kernels that hold a centred copy of the rows.
+        """
+        return 2 * n_features
+
     @classmethod  # noqa: B027 (an optional hook with a do-nothing default, not abstract)
     def check_data(cls, X: np.ndarray) -> None:
         """Raise ``ValueError`` naming the problem if this family cannot model ``X``.

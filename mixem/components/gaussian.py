@@ -202,6 +202,11 @@ class GaussianFull(_CholeskyGaussian):
         "covariances": ("component", "feature", "feature_bis"),
     }
 
+    @classmethod
+    def floats_per_row(cls, n_features: int) -> int:
+        """Centred and whitened copies of the rows, plus the scatter kernel's weighted rows."""
+        return 4 * n_features
+
     def _check_covariances(self, covariances: Any) -> np.ndarray:
         k, d = self._means.shape
         return _param(covariances, "covariances", 3, (k, d, d))
@@ -329,6 +334,7 @@ class _AxisGaussian(_Gaussian):
         scaled = shifted * self._precisions
         # log N = offset_k + coef_k . [z, z^2], one product for all components.
         self._coef = np.concatenate([scaled, -0.5 * self._precisions], axis=1)
+        self._coef_t = np.ascontiguousarray(self._coef.T)
         self._offset = self._log_norm - 0.5 * np.einsum("kd,kd->k", shifted, scaled)
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
@@ -337,6 +343,14 @@ class _AxisGaussian(_Gaussian):
         # with z = x - centre (the mean of the means): offsets cancel before anything is
         # squared, and the rounding error stays eps * (distance to the centre / sd)^2.
         d = self.n_features
+        if d >= BLAS_MIN_FEATURES:
+            # Wide rows: stay in row layout (no transposing copy); two thin products.
+            z = X - self._centre
+            out = z @ self._coef_t[:d]
+            z *= z
+            out += z @ self._coef_t[d:]
+            out += self._offset
+            return out
         zz = np.empty((2 * d, X.shape[0]))
         z = np.subtract(X.T, self._centre[:, None], out=zz[:d])
         np.multiply(z, z, out=zz[d:])

@@ -14,8 +14,10 @@ from typing import Self
 import numpy as np
 from scipy.linalg.blas import dsyrk
 
-#: From this many features on, the full-covariance kernels call BLAS's symmetric and triangular
-#: routines (half the flops of dense products); below it NumPy's dense products were faster.
+#: From this many features on, the Gaussian kernels switch to what measured faster for wide rows
+#: (benchmarks/ at d = 100 against d = 2 and 10): BLAS's symmetric and triangular routines for
+#: full covariances (half the flops of dense products), and row layout, without a transposing
+#: copy, for the diagonal kernels.
 BLAS_MIN_FEATURES = 32
 
 __all__ = ["Stats", "AdditiveStats", "GaussianStats", "PooledGaussianStats"]
@@ -141,12 +143,19 @@ class GaussianStats(Stats):
         # offsets cancel first; the rounding error is eps * (distance to that row / sd)^2.
         d = X.shape[1]
         ref = X[X.shape[0] // 2] if X.shape[0] else np.zeros(d)
-        zz = np.empty((2 * d, X.shape[0]))
-        z = np.subtract(X.T, ref[:, None], out=zz[:d])
-        np.multiply(z, z, out=zz[d:])
-        sums = Rt @ zz.T
-        first = sums[:, :d] / safe[:, None]
-        scatter = sums[:, d:] - weight[:, None] * first * first
+        if d >= BLAS_MIN_FEATURES:  # wide rows: row layout, no transposing copy
+            z = X - ref
+            first = Rt @ z
+            z *= z
+            second = Rt @ z
+        else:
+            zz = np.empty((2 * d, X.shape[0]))
+            z = np.subtract(X.T, ref[:, None], out=zz[:d])
+            np.multiply(z, z, out=zz[d:])
+            sums = Rt @ zz.T
+            first, second = sums[:, :d], sums[:, d:]
+        first = first / safe[:, None]
+        scatter = second - weight[:, None] * first * first
         # An empty component's mean is 0, as in the full branch, so merges stay exact.
         mean = np.where(weight[:, None] > 0, ref + first, 0.0)
         return cls(weight, mean, np.maximum(scatter, 0.0))

@@ -26,17 +26,25 @@ __all__ = [
 ]
 
 #: Memory budget of one chunk's temporaries. Measured on the benchmark shapes (see
-#: benchmarks/): 2 MiB beat 0.5, 1, 4 and 8 MiB at d = 2 and 10; at d = 100 the (d, c) blocks
-#: of the full-covariance E-step are what must stay in cache, hence the weight on d.
+#: benchmarks/): about 2 MiB beat 0.5, 1, 4 and 8 MiB at d = 2, 10 and 100.
 CHUNK_BYTES = 2 << 20
 
 
-def chunk_rows(n_features: int, n_components: int, chunk_size: int | None = None) -> int:
-    """Rows per chunk: ``chunk_size`` if given, else what fits ``CHUNK_BYTES`` of temporaries."""
+def chunk_rows(
+    n_features: int,
+    families: Sequence[type[Component]],
+    n_components: int,
+    chunk_size: int | None = None,
+) -> int:
+    """Rows per chunk: ``chunk_size`` if given, else what fits ``CHUNK_BYTES`` of temporaries.
+
+    The engine's own temporaries take three floats per component and row; each family states
+    what its kernels take (:meth:`Component.floats_per_row`).
+    """
     if chunk_size is not None:
         return chunk_size
-    per_row = 8 * (3 * n_components + 4 * n_features)
-    return max(256, CHUNK_BYTES // per_row)
+    family = max(cls.floats_per_row(n_features) for cls in families)
+    return max(256, CHUNK_BYTES // (8 * (3 * n_components + family)))
 
 
 def log_sum_exp(a: np.ndarray) -> np.ndarray:
@@ -44,7 +52,8 @@ def log_sum_exp(a: np.ndarray) -> np.ndarray:
     t = a.T  # reductions run over the leading axis of a (K, n) array: vectorised over rows
     top = t.max(axis=0)
     top = np.where(np.isfinite(top), top, 0.0)
-    return top + np.log(np.exp(t - top).sum(axis=0))
+    with np.errstate(divide="ignore"):  # log(0) = -inf: the row has zero density
+        return top + np.log(np.exp(t - top).sum(axis=0))
 
 
 def _normalise(logp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,97 @@
+"""A family with non-additive statistics and zero densities: a uniform box (min/max merges)."""
+
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+import mixem
+from mixem.testing import check_component
+
+
+class BoxStats(mixem.Stats):
+    def __init__(self, weight, low, high):
+        self.weight, self.low, self.high = (np.asarray(a, dtype=float) for a in (weight, low, high))
+
+    def merge(self, other):
+        return BoxStats(self.weight + other.weight, np.minimum(self.low, other.low),
+                        np.maximum(self.high, other.high))
+
+    def arrays(self):
+        return {"weight": self.weight, "low": self.low, "high": self.high}
+
+
+class UniformBox(mixem.Component):
+    """Uniform on an axis-aligned box per component; the MLE box is the range of its rows."""
+
+    param_dims: ClassVar[dict[str, tuple[str, ...]]] = {
+        "low": ("component", "feature"), "high": ("component", "feature")}
+
+    def __init__(self, low, high):
+        self.low, self.high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+        if self.low.shape != self.high.shape or np.any(self.high <= self.low):
+            raise ValueError("low and high must have equal shapes (k, d) with high > low")
+
+    n_components = property(lambda self: self.low.shape[0])
+    n_features = property(lambda self: self.low.shape[1])
+
+    def log_prob(self, X):
+        inside = np.all((X[:, None, :] >= self.low) & (X[:, None, :] <= self.high), axis=2)
+        log_volume = np.log(self.high - self.low).sum(axis=1)
+        return np.where(inside, -log_volume, -np.inf)
+
+    @classmethod
+    def statistics(cls, X, resp):
+        member = resp > 0
+        low = np.where(member[:, :, None], X[:, None, :], np.inf).min(axis=0, initial=np.inf)
+        high = np.where(member[:, :, None], X[:, None, :], -np.inf).max(axis=0, initial=-np.inf)
+        return BoxStats(resp.sum(axis=0), low, high)
+
+    @classmethod
+    def from_statistics(cls, stats, *, reg_covar=0.0):
+        return cls(stats.low, stats.high)
+
+    def n_parameters(self):
+        return 2 * self.low.size
+
+    def sample(self, counts, rng):
+        return np.concatenate([rng.uniform(self.low[j], self.high[j], size=(c, self.n_features))
+                               for j, c in enumerate(counts)])
+
+    def params(self):
+        return {"low": self.low, "high": self.high}
+
+
+def test_box_passes_the_conformance_suite():
+    box = UniformBox([[0.0, 0.0], [5.0, -1.0]], [[1.0, 2.0], [9.0, 1.0]])
+    # The recovered box of a large sample sits just inside the true one.
+    check_component(box, oracle=lambda X: box.log_prob(X), recovery_tol=0.01)
+
+
+def test_gaussian_plus_uniform_background(tmp_path):
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal([3, 3], 0.3, (300, 2)), rng.uniform(0, 10, (100, 2))])
+    model = mixem.MixtureModel([mixem.GaussianFull, UniformBox], n_components=[1, 1])
+    start = {"weights": [0.5, 0.5], "components": [
+        {"means": [[2.0, 2.0]], "covariances": [np.eye(2)]},
+        {"low": X.min(axis=0)[None], "high": X.max(axis=0)[None]}]}
+    res = model.fit(X, init_params=start)
+    assert res.n_parameters == 5 + 4 + 1
+    np.testing.assert_allclose(res.weights, [0.75, 0.25], atol=0.03)
+    np.testing.assert_allclose(res.components[0].means[0], [3, 3], atol=0.06)
+    assert np.isfinite(res.icl)
+    proba = res.predict_proba(np.array([[3.0, 3.0], [20.0, 20.0]]))
+    assert proba[1, 1] == 0.0 and proba[1, 0] == 1.0  # outside the box: only the Gaussian
+    res.save(tmp_path / "box.npz")
+    np.testing.assert_array_equal(mixem.load(tmp_path / "box.npz").predict(X), res.predict(X))
+
+
+def test_rows_without_density_are_an_error_not_nan():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0, 1, (50, 2))
+    res = mixem.MixtureModel(UniformBox, 1, random_state=0).fit(X)
+    assert res.score_samples(np.array([[5.0, 5.0]]))[0] == -np.inf
+    with pytest.raises(ValueError, match="density zero under every component"):
+        res.predict_proba(np.array([[0.5, 0.5], [5.0, 5.0]]))
+    with pytest.raises(ValueError, match="density zero under every component"):
+        res.predict(np.array([[5.0, 5.0]]))
