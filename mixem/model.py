@@ -21,7 +21,7 @@ from mixem.components.base import Component
 from mixem.em.init import INIT_METHODS, initial_statistics
 from mixem.em.loop import EMRun, run_em
 from mixem.em.passes import accumulate, chunk_rows
-from mixem.exceptions import ConvergenceWarning, FitError
+from mixem.exceptions import ConvergenceWarning, DegenerateComponentWarning, FitError
 from mixem.result import MixtureResult
 
 __all__ = ["MixtureModel"]
@@ -170,7 +170,12 @@ class MixtureModel:
         ConvergenceWarning
             When the best run stopped at ``max_iter`` before converging.
         DegenerateComponentWarning
-            When a component emptied or collapsed and was re-seeded.
+            When a component emptied or collapsed and was re-seeded, or a restart failed.
+
+        Raises
+        ------
+        FitError
+            When EM cannot produce a valid fit (every restart failed).
         """
         K = self.total_components
         X, names = check_array(X, "X")
@@ -240,10 +245,25 @@ class MixtureModel:
                 )
             start = self._start_from(init_params, X, w, chunk)
             return [self._run(X, w, start, chunk, data_variance)]
-        runs = []
-        for _ in range(self.n_init):
+        runs, failures = [], []
+        for i in range(self.n_init):
             nk, stats = initial_statistics(X, w, self.families, self.sizes, self.init, rng, chunk)
-            runs.append(self._run(X, w, self._from_stats(nk, stats), chunk, data_variance))
+            try:
+                runs.append(self._run(X, w, self._from_stats(nk, stats), chunk, data_variance))
+            except FitError as err:
+                if self.n_init == 1:
+                    raise
+                failures.append(err)
+                warnings.warn(
+                    f"restart {i} of {self.n_init} failed ({err}); the best of the other "
+                    "restarts is kept",
+                    DegenerateComponentWarning,
+                    stacklevel=2,
+                )
+        if not runs:
+            raise FitError(
+                f"all {self.n_init} restarts failed; the last: {failures[-1]}"
+            ) from failures[-1]
         return runs
 
     def _spec(self) -> dict[str, Any]:
@@ -388,9 +408,9 @@ class MixtureModel:
 def _data_variance(X: np.ndarray, w: np.ndarray | None) -> np.ndarray:
     """Per-feature (weighted) variance of the data: the scale collapses are judged against.
 
-    Only a scale is needed, so at most 10 000 evenly spaced rows are used.
+    Only a scale is needed, so at most 2 000 evenly spaced rows are used (a small temporary).
     """
-    step = max(1, X.shape[0] // 10_000)
+    step = max(1, X.shape[0] // 2_000)
     sub = X[::step]
     weights = None if w is None else w[::step]
     if weights is not None and not np.any(weights > 0):

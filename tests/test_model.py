@@ -263,3 +263,23 @@ def test_saved_script_family_loads_under_its_import_name(tmp_path):
     assert component_class("__main__.GaussianFull") is mixem.GaussianFull
     with pytest.raises(ValueError, match="unknown component class"):
         component_class("somewhere.NoSuchFamily")
+
+
+def test_failed_restarts_are_skipped_when_others_succeed():
+    X = mixem.datasets.load_faithful()
+    model = mixem.MixtureModel(
+        [mixem.GaussianFull, mixem.GaussianSpherical], n_components=[2, 1], random_state=0
+    )
+    with pytest.raises(mixem.FitError), warnings.catch_warnings():
+        warnings.simplefilter("ignore", mixem.DegenerateComponentWarning)
+        model.fit(X)  # this single start fails (spherical on unscaled data)
+    several = mixem.MixtureModel(
+        [mixem.GaussianFull, mixem.GaussianSpherical], n_components=[2, 1], n_init=4,
+        random_state=0,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = several.fit(X)
+    assert any("restart 0 of 4 failed" in str(w.message) for w in caught)
+    assert all(w.category is mixem.DegenerateComponentWarning for w in caught)
+    assert np.isfinite(res.loglik)
