@@ -126,7 +126,12 @@ class MixtureResult:
 
     # -- prediction -----------------------------------------------------------------------
     def _check(self, X: Any) -> np.ndarray:
-        arr, _ = check_array(X, "X", n_features=self.n_features)
+        arr, names = check_array(X, "X", n_features=self.n_features)
+        if names is not None and self.feature_names is not None and names != self.feature_names:
+            raise ValueError(
+                f"X has columns {list(names)}, but the model was fitted on columns "
+                f"{list(self.feature_names)} (in that order)"
+            )
         return arr
 
     def _chunks(self, X: np.ndarray):

@@ -193,6 +193,14 @@ def test_prediction_checks_feature_count():
         res.score_samples(np.array([[np.nan, 0.0]]))
 
 
+def test_prediction_checks_dataframe_columns():
+    df = pd.DataFrame(GOOD, columns=["a", "b"])
+    res = fit(df)
+    with pytest.raises(ValueError, match=r"X has columns \['b', 'a'\], but the model was fitted"):
+        res.predict(df[["b", "a"]])
+    np.testing.assert_array_equal(res.predict(df.to_numpy()), res.predict(df))
+
+
 def test_load_rejects_other_files(tmp_path):
     path = tmp_path / "x.npz"
     np.savez(path, a=np.arange(3))
