@@ -24,6 +24,7 @@ from mixem.em.trace import Trace
 from mixem.exceptions import ConvergenceWarning, DegenerateComponentWarning, FitError
 from mixem.model import MixtureModel
 from mixem.result import MixtureResult
+from mixem.selection import SelectionResult, select
 
 __all__ = [
     "AdditiveStats",
@@ -38,9 +39,11 @@ __all__ = [
     "GaussianTied",
     "MixtureModel",
     "MixtureResult",
+    "SelectionResult",
     "Stats",
     "Trace",
     "__version__",
     "datasets",
     "load",
+    "select",
 ]

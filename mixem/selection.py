@@ -1,0 +1,355 @@
+"""Model-selection studies: fit a grid of component families x numbers of components.
+
+``select`` fits every (family, K) cell, tabulates log-likelihood, parameter count and the
+information criteria, and picks the best cell by a criterion. Cells are independent, so they run
+in parallel processes with results identical to a serial run (each cell gets its own seed
+spawned from ``random_state``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import numbers
+import time
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from mixem._validation import check_array, check_positive_int, check_sample_weight
+from mixem.components.base import Component
+from mixem.components.gaussian import (
+    GaussianDiagonal,
+    GaussianFull,
+    GaussianSpherical,
+    GaussianTied,
+)
+from mixem.exceptions import FitError
+from mixem.model import MixtureModel, _check_family
+from mixem.result import MixtureResult
+
+__all__ = ["CRITERIA", "SelectionResult", "select"]
+
+#: Criterion name -> whether larger is better. "cv" is the k-fold cross-validated held-out mean
+#: log-likelihood per row; the others are the result's own criteria (lower is better).
+CRITERIA = {"bic": False, "aic": False, "icl": False, "cv": True}
+
+DEFAULT_FAMILIES = (GaussianFull, GaussianDiagonal, GaussianSpherical, GaussianTied)
+
+COLUMNS = [
+    "family",
+    "K",
+    "loglik",
+    "n_parameters",
+    "bic",
+    "aic",
+    "icl",
+    "cv",
+    "converged",
+    "n_iter",
+    "seconds",
+    "status",
+]
+
+
+def _fit_cell(task: dict[str, Any]) -> tuple[dict[str, Any], MixtureResult | None]:
+    """Fit one (family, K) cell; never raises for a fit that fails, it reports it."""
+    family, k = task["family"], task["k"]
+    X, w = task["X"], task["sample_weight"]
+    row: dict[str, Any] = dict.fromkeys(COLUMNS, np.nan)
+    row.update(family=family.__name__, K=k, converged=False, n_iter=0, status="ok")
+    seed = np.random.SeedSequence(task["entropy"], spawn_key=task["spawn_key"])
+    model = MixtureModel(family, k, random_state=np.random.default_rng(seed), **task["options"])
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = model.fit(X, sample_weight=w)
+            if task["cv_folds"]:
+                row["cv"] = _cross_validate(model, X, w, task["cv_folds"], seed)
+        except (FitError, ValueError) as err:
+            row.update(status=f"failed: {err}", seconds=time.perf_counter() - start)
+            return row, None
+    result = dataclasses.replace(result, feature_names=task["feature_names"])
+    row.update(
+        loglik=result.loglik,
+        n_parameters=result.n_parameters,
+        bic=result.bic,
+        aic=result.aic,
+        icl=result.icl,
+        converged=result.converged,
+        n_iter=result.n_iter,
+        seconds=time.perf_counter() - start,
+    )
+    notes = sorted({w.category.__name__ for w in caught})
+    if notes:
+        row["status"] = "ok; " + ", ".join(notes)
+    return row, result
+
+
+def _cross_validate(
+    model: MixtureModel, X: np.ndarray, w: np.ndarray | None, folds: int, seed: Any
+) -> float:
+    """Held-out mean log-likelihood per row (weighted), over ``folds`` random folds."""
+    rng = np.random.default_rng(
+        np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, 1))
+    )
+    fold = rng.permutation(X.shape[0]) % folds
+    total, weight = 0.0, 0.0
+    for f in range(folds):
+        train, test = fold != f, fold == f
+        fit = model.fit(X[train], sample_weight=None if w is None else w[train])
+        ll = fit.score_samples(X[test])
+        wt = np.ones(ll.size) if w is None else w[test]
+        total += float(wt @ ll)
+        weight += float(wt.sum())
+    return total / weight
+
+
+class _Results(Mapping):
+    """Every fit of a study, addressed by ``(family, K)``; family as class or class name."""
+
+    def __init__(self, fits: dict[tuple[str, int], MixtureResult]) -> None:
+        self._fits = fits
+
+    @staticmethod
+    def _key(key: Any) -> tuple[str, int]:
+        family, k = key
+        name = family.__name__ if isinstance(family, type) else str(family)
+        return name, int(k)
+
+    def __getitem__(self, key: Any) -> MixtureResult:
+        try:
+            return self._fits[self._key(key)]
+        except (KeyError, TypeError, ValueError):
+            raise KeyError(
+                f"no successful fit for {key!r}; keys are (family name or class, K), "
+                f"e.g. {next(iter(self._fits), None)!r}"
+            ) from None
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        return iter(self._fits)
+
+    def __len__(self) -> int:
+        return len(self._fits)
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} fits: {', '.join(f'{f}/{k}' for f, k in self._fits)}>"
+
+
+class SelectionResult:
+    """The outcome of :func:`select`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per (family, K): ``loglik``, ``n_parameters``, ``bic``, ``aic``, ``icl``, ``cv``
+        (only when ``criterion="cv"``), ``converged``, ``n_iter``, ``seconds`` and ``status``
+        (``"ok"``, ``"ok; <warnings>"`` or ``"failed: <reason>"``; failed cells have NaN
+        criteria and are never chosen).
+    criterion : str
+        The criterion used to choose.
+    best : MixtureResult
+        The fit with the best criterion (lowest BIC/AIC/ICL, highest cv).
+    best_key : tuple of (str, int)
+        ``(family name, K)`` of ``best``.
+    results : Mapping
+        Every successful fit, ``results[GaussianFull, 3]`` or ``results["GaussianFull", 3]``.
+    """
+
+    def __init__(
+        self, table: Any, results: _Results, criterion: str, best_key: tuple[str, int]
+    ) -> None:
+        self.table = table
+        self.results = results
+        self.criterion = criterion
+        self.best_key = best_key
+
+    @property
+    def best(self) -> MixtureResult:
+        """The chosen fit."""
+        return self.results[self.best_key]
+
+    def summary(self) -> SelectionSummary:
+        """A printable summary of the study (``str``, and HTML in notebooks)."""
+        return SelectionSummary(self)
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+    def __repr__(self) -> str:
+        family, k = self.best_key
+        return (
+            f"SelectionResult({len(self.table)} fits, criterion={self.criterion!r}, "
+            f"best={family} K={k})"
+        )
+
+
+class SelectionSummary:
+    """The criteria table and the chosen model."""
+
+    def __init__(self, selection: SelectionResult) -> None:
+        self.selection = selection
+
+    def _shown(self) -> Any:
+        cols = ["family", "K", "loglik", "n_parameters", "bic", "aic", "icl"]
+        if self.selection.criterion == "cv":
+            cols.append("cv")
+        return self.selection.table[cols + ["converged", "status"]]
+
+    def __str__(self) -> str:
+        s = self.selection
+        family, k = s.best_key
+        sense = "highest" if CRITERIA[s.criterion] else "lowest"
+        return (
+            f"Model selection by {s.criterion.upper()} ({sense} is best)\n"
+            f"{self._shown().to_string(index=False, float_format=lambda v: f'{v:.3f}')}\n\n"
+            f"Chosen: {family}, K = {k}"
+        )
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        s = self.selection
+        family, k = s.best_key
+        return (
+            f"<div><strong>Model selection by {html.escape(s.criterion.upper())}</strong>"
+            f"{self._shown().to_html(index=False, float_format=lambda v: f'{v:.3f}')}"
+            f"<p>Chosen: {html.escape(family)}, K = {k}</p></div>"
+        )
+
+
+def select(
+    X: Any,
+    n_components: Iterable[int] = range(1, 10),
+    components: Sequence[type[Component]] = DEFAULT_FAMILIES,
+    criterion: str = "bic",
+    n_init: int = 3,
+    random_state: int | None = None,
+    n_jobs: int = 1,
+    *,
+    sample_weight: Any = None,
+    cv_folds: int = 5,
+    progress: bool | None = None,
+    **options: Any,
+) -> SelectionResult:
+    """Fit every (family, K) combination and choose one by an information criterion.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d), or pandas.DataFrame
+        The data.
+    n_components : iterable of int, default range(1, 10)
+        Numbers of components to try.
+    components : sequence of Component classes
+        Families to try; by default the four Gaussian families.
+    criterion : {"bic", "aic", "icl", "cv"}
+        ``"cv"`` is the ``cv_folds``-fold cross-validated held-out mean log-likelihood per row
+        (higher is better); the others are lower-is-better criteria of the fits.
+    n_init : int, default 3
+        Restarts per fit.
+    random_state : int, optional
+        Seed of the whole study; each cell gets its own seed spawned from it, so results do not
+        depend on ``n_jobs`` or on the order in which cells run.
+    n_jobs : int, default 1
+        Worker processes (``concurrent.futures``); ``-1`` uses every CPU.
+    sample_weight : array-like of shape (n,), optional
+        Frequency weights, as in :meth:`MixtureModel.fit`.
+    cv_folds : int, default 5
+        Folds for ``criterion="cv"``.
+    progress : bool, optional
+        Show a progress bar (tqdm's auto bar). ``None`` shows it only on an interactive
+        terminal or notebook.
+    **options
+        Passed to every :class:`MixtureModel` (``max_iter``, ``tol``, ``reg_covar``, ``init``).
+
+    Returns
+    -------
+    SelectionResult
+        ``table``, ``best``, ``results``, ``summary()``.
+
+    Raises
+    ------
+    FitError
+        If no cell could be fitted.
+    """
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {sorted(CRITERIA)}, got {criterion!r}")
+    ks = [check_positive_int(k, "n_components") for k in n_components]
+    if not ks:
+        raise ValueError("n_components is empty; give at least one number of components")
+    families = [_check_family(f) for f in components]
+    if not families:
+        raise ValueError("components is empty; give at least one family")
+    n_init = check_positive_int(n_init, "n_init")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral):
+        raise TypeError(f"n_jobs must be a positive integer or -1, got {n_jobs!r}")
+    if n_jobs < 1 and n_jobs != -1:
+        raise ValueError(f"n_jobs must be a positive integer or -1, got {n_jobs}")
+    if random_state is not None and not isinstance(random_state, int | np.integer):
+        raise TypeError(f"random_state must be None or an int, got {type(random_state).__name__}")
+    X_arr, names = check_array(X, "X")
+    w = check_sample_weight(sample_weight, X_arr.shape[0])
+    cv = check_positive_int(cv_folds, "cv_folds", minimum=2) if criterion == "cv" else 0
+    entropy = np.random.SeedSequence(random_state).entropy
+    tasks = [
+        {
+            "family": f,
+            "k": k,
+            "X": X_arr,
+            "feature_names": names,
+            "sample_weight": w,
+            "entropy": entropy,
+            "spawn_key": (i,),
+            "options": {"n_init": n_init, **options},
+            "cv_folds": cv,
+        }
+        for i, (f, k) in enumerate((f, k) for f in families for k in ks)
+    ]
+    outcomes = _run_tasks(tasks, n_jobs, progress)
+
+    import pandas as pd
+
+    table = pd.DataFrame([row for row, _ in outcomes], columns=COLUMNS)
+    if criterion != "cv":
+        table = table.drop(columns="cv")
+    fits = {(row["family"], row["K"]): res for row, res in outcomes if res is not None}
+    scores = table[criterion].to_numpy(dtype=float)
+    if not np.any(np.isfinite(scores)):
+        reasons = "\n".join(f"{r['family']} K={r['K']}: {r['status']}" for r, _ in outcomes)
+        raise FitError(f"every one of the {len(tasks)} fits failed:\n{reasons}")
+    pick = int(np.nanargmax(scores) if CRITERIA[criterion] else np.nanargmin(scores))
+    best_key = (str(table["family"].iloc[pick]), int(table["K"].iloc[pick]))
+    return SelectionResult(table, _Results(fits), criterion, best_key)
+
+
+def _run_tasks(
+    tasks: list[dict[str, Any]], n_jobs: int, progress: bool | None
+) -> list[tuple[dict[str, Any], MixtureResult | None]]:
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(tasks), desc="mixem.select", unit="fit", disable=_disable(progress))
+    try:
+        if n_jobs == 1:
+            out = []
+            for task in tasks:
+                out.append(_fit_cell(task))
+                bar.update()
+            return out
+        workers = None if n_jobs == -1 else n_jobs
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            out = []
+            for outcome in pool.map(_fit_cell, tasks):
+                out.append(outcome)
+                bar.update()
+            return out
+    finally:
+        bar.close()
+
+
+def _disable(progress: bool | None) -> bool | None:
+    # tqdm's disable=None turns the bar off when output is not a terminal (or a notebook).
+    return None if progress is None else not progress

@@ -1,0 +1,112 @@
+"""mixem.select: the (family, K) grid, criteria recomputed independently, parallel = serial."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixem
+
+FAMILIES = [mixem.GaussianFull, mixem.GaussianDiagonal, mixem.GaussianSpherical, mixem.GaussianTied]
+FREE = {  # free parameters per family, written from the model definitions
+    "GaussianFull": lambda k, d: k * d + k * d * (d + 1) // 2 + k - 1,
+    "GaussianDiagonal": lambda k, d: 2 * k * d + k - 1,
+    "GaussianSpherical": lambda k, d: k * d + k + k - 1,
+    "GaussianTied": lambda k, d: k * d + d * (d + 1) // 2 + k - 1,
+}
+
+
+def blobs(k, d, seed, m=150):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(k, d))
+    centres += 10.0 * np.arange(k)[:, None]  # well separated along every axis
+    return np.concatenate([rng.normal(c, 1.0, size=(m, d)) for c in centres])
+
+
+@pytest.fixture(scope="module")
+def faithful_study():
+    X = mixem.datasets.load_faithful()
+    return X, mixem.select(X, range(1, 5), random_state=0)
+
+
+def test_every_cell_and_criteria_recomputed(faithful_study):
+    X, sel = faithful_study
+    table = sel.table
+    assert len(table) == 16
+    assert set(zip(table.family, table.K, strict=True)) == {
+        (f.__name__, k) for f in FAMILIES for k in range(1, 5)
+    }
+    n, d = X.shape
+    for row in table.itertuples():
+        p = FREE[row.family](row.K, d)
+        assert row.n_parameters == p
+        assert row.bic == pytest.approx(-2 * row.loglik + p * np.log(n), rel=1e-12)
+        assert row.aic == pytest.approx(-2 * row.loglik + 2 * p, rel=1e-12)
+        res = sel.results[row.family, row.K]
+        assert res.loglik == pytest.approx(res.score_samples(X).sum(), rel=1e-12)
+    best = table.loc[table.bic.idxmin()]
+    assert sel.best_key == (best.family, best.K)
+    assert sel.best is sel.results[best.family, best.K]
+    assert sel.results[mixem.GaussianTied, 3] is sel.results["GaussianTied", 3]
+    assert sel.best.feature_names == ("eruptions", "waiting")
+    # mclust's BIC choice for faithful is EEE (tied), G = 3
+    assert sel.best_key == ("GaussianTied", 3)
+    text = str(sel.summary())
+    assert "Chosen: GaussianTied, K = 3" in text and "BIC" in text
+    assert "<table" in sel._repr_html_()
+
+
+@pytest.mark.parametrize(("k", "d"), [(1, 1), (2, 1), (3, 2), (2, 4), (4, 3)])
+def test_bic_finds_the_true_number_of_components(k, d):
+    hits = 0
+    for seed in range(3):
+        X = blobs(k, d, seed)
+        sel = mixem.select(X, range(1, k + 3), [mixem.GaussianFull], random_state=seed)
+        hits += sel.best.n_components == k
+    assert hits == 3
+
+
+def test_parallel_equals_serial():
+    X = blobs(3, 2, 0, m=60)
+    a = mixem.select(X, range(1, 5), [mixem.GaussianFull, mixem.GaussianTied], random_state=4)
+    b = mixem.select(
+        X, range(1, 5), [mixem.GaussianFull, mixem.GaussianTied], random_state=4, n_jobs=2
+    )
+    pd.testing.assert_frame_equal(a.table.drop(columns="seconds"), b.table.drop(columns="seconds"))
+
+
+def test_cross_validated_criterion():
+    X = blobs(2, 2, 1, m=80)
+    sel = mixem.select(X, range(1, 4), [mixem.GaussianFull], criterion="cv", random_state=0)
+    assert sel.table.cv.notna().all()
+    assert sel.best_key == ("GaussianFull", int(sel.table.K[sel.table.cv.idxmax()]))
+    assert sel.best.n_components == 2
+
+
+def test_failed_cells_are_reported_and_never_chosen():
+    X = blobs(2, 2, 0, m=3)  # 6 rows: K = 7 cannot be fitted
+    sel = mixem.select(X, [1, 2, 7], [mixem.GaussianDiagonal], random_state=0)
+    row = sel.table.set_index("K").loc[7]
+    assert row.status.startswith("failed: X has 6 rows")
+    assert np.isnan(row.bic)
+    assert sel.best_key[1] != 7
+    with pytest.raises(KeyError, match="no successful fit"):
+        sel.results["GaussianDiagonal", 7]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "fragment"),
+    [
+        ({"criterion": "likelihood"}, ValueError, "criterion must be one of"),
+        ({"n_components": []}, ValueError, "n_components is empty"),
+        ({"n_components": [0, 1]}, ValueError, "n_components must be an integer >= 1"),
+        ({"components": []}, ValueError, "components is empty"),
+        ({"components": ["full"]}, TypeError, "Component subclass"),
+        ({"n_jobs": 0}, ValueError, "n_jobs must be a positive integer or -1"),
+        ({"random_state": "x"}, TypeError, "random_state must be None or an int"),
+        ({"criterion": "cv", "cv_folds": 1}, ValueError, "cv_folds must be an integer >= 2"),
+    ],
+)
+def test_bad_arguments(kwargs, exc, fragment):
+    X = blobs(2, 2, 0, m=20)
+    with pytest.raises(exc, match=fragment):
+        mixem.select(X, **{"n_components": [1, 2], **kwargs})
