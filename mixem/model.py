@@ -195,7 +195,6 @@ class MixtureModel:
                     f"least {need:g}"
                 )
         chunk = chunk_rows(d, self.families, K, self.chunk_size)
-        data_variance = _data_variance(X, w)
         rng = check_random_state(self.random_state)
 
         # The engine's warnings are collected and re-issued at the caller's line, also when
@@ -203,7 +202,7 @@ class MixtureModel:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                runs = self._runs(X, w, init_params, chunk, data_variance, rng)
+                runs = self._runs(X, w, init_params, chunk, rng)
         finally:
             for warning in caught:
                 warnings.warn(warning.message, warning.category, stacklevel=2)
@@ -235,7 +234,6 @@ class MixtureModel:
         w: np.ndarray | None,
         init_params: Mapping[str, Any] | None,
         chunk: int,
-        data_variance: np.ndarray,
         rng: np.random.Generator,
     ) -> list[EMRun]:
         if init_params is not None:
@@ -244,12 +242,12 @@ class MixtureModel:
                     f"init_params fixes the start, so n_init must be 1 (got {self.n_init})"
                 )
             start = self._start_from(init_params, X, w, chunk)
-            return [self._run(X, w, start, chunk, data_variance)]
+            return [self._run(X, w, start, chunk)]
         runs, failures = [], []
         for i in range(self.n_init):
             nk, stats = initial_statistics(X, w, self.families, self.sizes, self.init, rng, chunk)
             try:
-                runs.append(self._run(X, w, self._from_stats(nk, stats), chunk, data_variance))
+                runs.append(self._run(X, w, self._from_stats(nk, stats), chunk))
             except FitError as err:
                 if self.n_init == 1:
                     raise
@@ -286,7 +284,6 @@ class MixtureModel:
         w: np.ndarray | None,
         start: tuple[np.ndarray, tuple[Component, ...]],
         chunk: int,
-        data_variance: np.ndarray,
     ) -> EMRun:
         weights, components = start
         return run_em(
@@ -298,7 +295,6 @@ class MixtureModel:
             tol=self.tol,
             reg_covar=self.reg_covar,
             chunk=chunk,
-            data_variance=data_variance,
         )
 
     def _from_stats(self, nk: np.ndarray, stats: list) -> tuple[np.ndarray, tuple[Component, ...]]:
@@ -403,21 +399,6 @@ class MixtureModel:
                 )
             comps.append(comp)
         return weights, tuple(comps)
-
-
-def _data_variance(X: np.ndarray, w: np.ndarray | None) -> np.ndarray:
-    """Per-feature (weighted) variance of the data: the scale collapses are judged against.
-
-    Only a scale is needed, so at most 2 000 evenly spaced rows are used (a small temporary).
-    """
-    step = max(1, X.shape[0] // 2_000)
-    sub = X[::step]
-    weights = None if w is None else w[::step]
-    if weights is not None and not np.any(weights > 0):
-        sub, weights = X, w
-    mean = np.average(sub, axis=0, weights=weights)
-    var = np.average((sub - mean) ** 2, axis=0, weights=weights)
-    return np.maximum(var, np.finfo(np.float64).tiny)
 
 
 def _check_data_support(X: np.ndarray, w: np.ndarray | None, K: int) -> None:

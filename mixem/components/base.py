@@ -134,13 +134,13 @@ class Component(ABC):
         """
 
     @classmethod
-    def collapsed(cls, stats: Stats, data_variance: np.ndarray) -> np.ndarray:
-        """Which components' statistics describe a collapse onto a lower-dimensional set.
+    def collapsed(cls, stats: Stats) -> np.ndarray:
+        """Which components' statistics describe a collapse onto (near-)identical rows.
 
-        ``data_variance`` holds the per-feature variance of the whole data set, as a scale. The
-        default flags nothing; the engine re-seeds flagged components.
+        Such a component's likelihood is a spike, not a fit; the engine re-seeds flagged
+        components. The default flags nothing.
         """
-        return np.zeros(stats.arrays()[next(iter(stats.arrays()))].shape[0], dtype=bool)
+        return np.zeros(next(iter(stats.arrays().values())).shape[0], dtype=bool)
 
     def __repr__(self) -> str:
         return (

@@ -15,15 +15,24 @@ from scipy.linalg import solve_triangular
 from scipy.linalg.blas import dtrmm
 
 from mixem.components.base import Component
-from mixem.components.stats import BLAS_MIN_FEATURES, GaussianStats, PooledGaussianStats
+from mixem.components.stats import BLAS_MIN_FEATURES, FAR, GaussianStats, PooledGaussianStats
 
 __all__ = ["GaussianFull", "GaussianDiagonal", "GaussianSpherical", "GaussianTied"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
-#: A component whose variance in some direction is below this fraction of the data's variance
-#: there has collapsed onto (near-)duplicate values: its likelihood is a spike, not a fit.
-COLLAPSE_RATIO = 1e-8
+#: Relative resolution below which a variance is indistinguishable from zero: rows whose values
+#: agree to this many ulps of their magnitude are (near-)identical. Judged per component and
+#: per feature, so tight but genuine clusters far from the others are never flagged.
+COLLAPSE_ULPS = 64.0
+#: A full covariance whose correlation matrix has an eigenvalue below this is singular: the
+#: component's rows lie in a lower-dimensional subspace.
+COLLAPSE_CORRELATION = 1e-10
+
+
+def _variance_floor(mean: np.ndarray) -> np.ndarray:
+    """Variance of values that differ only by rounding, at the scale of ``mean``."""
+    return (COLLAPSE_ULPS * np.finfo(np.float64).eps * np.abs(mean)) ** 2
 
 
 def _param(value: Any, name: str, ndim: int, shape: tuple[int | None, ...]) -> np.ndarray:
@@ -150,11 +159,15 @@ class _Gaussian(Component):
         return cls(stats.mean, cls._covariances_from(stats, reg_covar))
 
 
-def _collapsed_full(stats: GaussianStats, data_variance: np.ndarray) -> np.ndarray:
+def _collapsed_full(stats: GaussianStats) -> np.ndarray:
     weight = np.where(stats.weight > 0, stats.weight, 1.0)
-    scale = 1.0 / np.sqrt(data_variance)
-    cov = stats.scatter / weight[:, None, None] * scale[:, None] * scale[None, :]
-    return np.linalg.eigvalsh(cov)[:, 0] < COLLAPSE_RATIO
+    cov = stats.scatter / weight[:, None, None]
+    var = np.diagonal(cov, axis1=1, axis2=2)
+    flat = np.any(var <= _variance_floor(stats.mean), axis=1)
+    sd = np.sqrt(np.where(flat[:, None], 1.0, var))
+    corr = cov / sd[:, :, None] / sd[:, None, :]
+    singular = np.linalg.eigvalsh(corr)[:, 0] < COLLAPSE_CORRELATION
+    return (flat | singular) & (stats.weight > 0)
 
 
 class _CholeskyGaussian(_Gaussian):
@@ -253,9 +266,9 @@ class GaussianFull(_CholeskyGaussian):
         return float(n_features + 1)
 
     @classmethod
-    def collapsed(cls, stats: GaussianStats, data_variance: np.ndarray) -> np.ndarray:
-        """Components whose covariance, in units of the data's variances, is near singular."""
-        return _collapsed_full(stats, data_variance)
+    def collapsed(cls, stats: GaussianStats) -> np.ndarray:
+        """Components with a feature constant up to rounding, or a singular correlation."""
+        return _collapsed_full(stats)
 
 
 class GaussianTied(_CholeskyGaussian):
@@ -284,6 +297,9 @@ class GaussianTied(_CholeskyGaussian):
         self._centre = self._means.mean(axis=0)
         # Whitened means relative to the centre, (k, d).
         self._white_means = (self._means - self._centre) @ self._inv_chol[0].T
+        self._far = np.flatnonzero(
+            np.einsum("kd,kd->k", self._white_means, self._white_means) > FAR
+        )
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
         """Log density of every row under every component, shape ``(n, k)``."""
@@ -295,6 +311,9 @@ class GaussianTied(_CholeskyGaussian):
         out *= 2.0
         out -= np.einsum("dc,dc->c", y, y)
         out -= np.einsum("kd,kd->k", b, b)[:, None]
+        for j in self._far:  # too far from the centre for the expansion: exact distance
+            diff = y - b[j][:, None]
+            out[j] = -np.einsum("dc,dc->c", diff, diff)
         out *= 0.5
         out += self._log_norm[0]
         return out.T
@@ -335,6 +354,8 @@ class _AxisGaussian(_Gaussian):
         # log N = offset_k + coef_k . [z, z^2], one product for all components.
         self._coef = np.concatenate([scaled, -0.5 * self._precisions], axis=1)
         self._coef_t = np.ascontiguousarray(self._coef.T)
+        # Components too far from the centre for the expansion are evaluated exactly.
+        self._far = np.flatnonzero(np.max(shifted * scaled, axis=1) > FAR)
         self._offset = self._log_norm - 0.5 * np.einsum("kd,kd->k", shifted, scaled)
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
@@ -350,13 +371,17 @@ class _AxisGaussian(_Gaussian):
             z *= z
             out += z @ self._coef_t[d:]
             out += self._offset
-            return out
-        zz = np.empty((2 * d, X.shape[0]))
-        z = np.subtract(X.T, self._centre[:, None], out=zz[:d])
-        np.multiply(z, z, out=zz[d:])
-        out = self._coef @ zz
-        out += self._offset[:, None]
-        return out.T
+        else:
+            zz = np.empty((2 * d, X.shape[0]))
+            z = np.subtract(X.T, self._centre[:, None], out=zz[:d])
+            np.multiply(z, z, out=zz[d:])
+            out = (self._coef @ zz).T
+            out += self._offset
+        for j in self._far:
+            diff = X - self._means[j]
+            diff *= diff
+            out[:, j] = self._log_norm[j] - 0.5 * (diff @ self._precisions[j])
+        return out
 
     def sample(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Draw ``counts[j]`` rows from component ``j``, component 0 first."""
@@ -373,13 +398,12 @@ class _AxisGaussian(_Gaussian):
         return 2.0
 
     @classmethod
-    def collapsed(cls, stats: GaussianStats, data_variance: np.ndarray) -> np.ndarray:
-        """Components with a variance below ``COLLAPSE_RATIO`` times the data's variance."""
+    def collapsed(cls, stats: GaussianStats) -> np.ndarray:
+        """Components with a feature (all features, if spherical) constant up to rounding."""
         weight = np.where(stats.weight > 0, stats.weight, 1.0)
-        var = stats.scatter / weight[:, None] / data_variance
-        if cls is GaussianSpherical:
-            return var.mean(axis=1) < COLLAPSE_RATIO
-        return var.min(axis=1) < COLLAPSE_RATIO
+        flat = stats.scatter / weight[:, None] <= _variance_floor(stats.mean)
+        hit = np.all(flat, axis=1) if cls is GaussianSpherical else np.any(flat, axis=1)
+        return hit & (stats.weight > 0)
 
 
 class GaussianDiagonal(_AxisGaussian):

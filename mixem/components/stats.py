@@ -14,6 +14,11 @@ from typing import Self
 import numpy as np
 from scipy.linalg.blas import dsyrk
 
+#: Shortcut kernels centre rows on one shared point; their rounding error grows as
+#: eps * (distance to that point / sd)^2. A component farther than sqrt(FAR) standard deviations
+#: from it is recomputed exactly, centred on its own mean, keeping errors below about 1e-10.
+FAR = 1e6
+
 #: From this many features on, the Gaussian kernels switch to what measured faster for wide rows
 #: (benchmarks/ at d = 100 against d = 2 and 10): BLAS's symmetric and triangular routines for
 #: full covariances (half the flops of dense products), and row layout, without a transposing
@@ -158,6 +163,11 @@ class GaussianStats(Stats):
         scatter = second - weight[:, None] * first * first
         # An empty component's mean is 0, as in the full branch, so merges stay exact.
         mean = np.where(weight[:, None] > 0, ref + first, 0.0)
+        var = scatter / safe[:, None]
+        far = (first * first > FAR * np.maximum(var, np.finfo(np.float64).tiny)).any(axis=1)
+        for j in np.flatnonzero(far & (weight > 0)):
+            diff = X - mean[j]
+            scatter[j] = Rt[j] @ (diff * diff)
         return cls(weight, mean, np.maximum(scatter, 0.0))
 
     def merge(self, other: GaussianStats) -> GaussianStats:
@@ -206,6 +216,14 @@ class PooledGaussianStats(Stats):
         total = (z * Rt.sum(axis=0)) @ z.T
         within = total - (first.T * weight) @ first
         mean = np.where(weight[:, None] > 0, ref + first, 0.0)
+        between = weight @ (first * first)
+        if np.any(between > FAR * np.maximum(np.diagonal(within), np.finfo(np.float64).tiny)):
+            # Means far apart in units of the spread: pool exactly centred scatters instead.
+            Xt = np.ascontiguousarray(X.T)
+            within = np.zeros_like(within)
+            for j in np.flatnonzero(weight > 0):
+                diff = Xt - mean[j][:, None]
+                within += (diff * Rt[j]) @ diff.T
         return cls(weight, mean, 0.5 * (within + within.T))
 
     def merge(self, other: PooledGaussianStats) -> PooledGaussianStats:

@@ -63,7 +63,6 @@ def m_step(
     chunk: int,
     iteration: int,
     reseeds: np.ndarray,
-    data_variance: np.ndarray,
 ) -> tuple[np.ndarray, tuple[Component, ...], bool]:
     """New weights and components from the pass's statistics, re-seeding degenerate ones.
 
@@ -78,9 +77,7 @@ def m_step(
     n_usable = n if sample_weight is None else int(np.count_nonzero(sample_weight > 0))
     per_comp = [cls for cls, size in zip(classes, sizes, strict=True) for _ in range(size)]
     effective = nk * n_usable / nk.sum()
-    collapsed = np.concatenate(
-        [cls.collapsed(s, data_variance) for cls, s in zip(classes, stats, strict=True)]
-    )
+    collapsed = np.concatenate([cls.collapsed(s) for cls, s in zip(classes, stats, strict=True)])
     thin = [j for j, cls in enumerate(per_comp) if effective[j] < cls.min_count(d) or collapsed[j]]
     if thin:
         m = max(seed_size(per_comp[j], d, n_usable) for j in thin)
@@ -128,11 +125,8 @@ def run_em(
     tol: float,
     reg_covar: float,
     chunk: int,
-    data_variance: np.ndarray,
 ) -> EMRun:
     """Run EM from the given parameters.
-
-    ``data_variance`` (per feature) is the scale against which collapsed components are judged.
 
     Each iteration is one M-step followed by one fused E-pass, so the returned parameters are
     exactly those whose log-likelihood is reported.
@@ -155,7 +149,6 @@ def run_em(
             chunk,
             it,
             reseeds,
-            data_variance,
         )
         previous = epass.loglik
         epass = e_pass(X, sample_weight, np.log(weights), components, chunk)
@@ -164,8 +157,10 @@ def run_em(
         changes.append(change)
         seconds.append(time.perf_counter() - start)
         reseeded.append(did_reseed)
-        if not did_reseed and change < -1e-9 * (1.0 + abs(epass.loglik / total_weight)):
-            # EM cannot decrease the likelihood; only reg_covar nudges it, by far less than this.
+        decrease = change < -1e-9 * (1.0 + abs(epass.loglik / total_weight))
+        if decrease and reg_covar == 0 and not did_reseed:
+            # Plain EM cannot decrease the likelihood. With reg_covar > 0 the M-step is not the
+            # exact maximiser any more, and small decreases are expected (see Trace.monotone).
             warnings.warn(
                 f"the log-likelihood decreased by {-change:.3g} per row at iteration {it}; "
                 "EM should never do this: please report it with the data and settings",

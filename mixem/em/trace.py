@@ -61,7 +61,12 @@ class Trace:
 
     @property
     def monotone(self) -> bool:
-        """True if the log-likelihood never decreased (beyond rounding) without a re-seed."""
+        """True if the log-likelihood never decreased (beyond rounding) without a re-seed.
+
+        Guaranteed for EM with ``reg_covar=0``; a positive ``reg_covar`` makes the M-step a
+        regularised one, whose fits can lose a little likelihood when ``reg_covar`` is not
+        negligible against the variances.
+        """
         tol = 1e-9 * (1.0 + np.abs(self.loglik))
         prev = np.concatenate([[self.initial_loglik], self.loglik[:-1]])
         return bool(np.all((self.loglik - prev >= -tol) | self.reseeded))
