@@ -166,6 +166,7 @@ class GaussianStats(Stats):
         var = scatter / safe[:, None]
         far = (first * first > FAR * np.maximum(var, np.finfo(np.float64).tiny)).any(axis=1)
         for j in np.flatnonzero(far & (weight > 0)):
+            mean[j] = (Rt[j] @ X) / weight[j]
             diff = X - mean[j]
             scatter[j] = Rt[j] @ (diff * diff)
         return cls(weight, mean, np.maximum(scatter, 0.0))
@@ -222,6 +223,7 @@ class PooledGaussianStats(Stats):
             Xt = np.ascontiguousarray(X.T)
             within = np.zeros_like(within)
             for j in np.flatnonzero(weight > 0):
+                mean[j] = (Rt[j] @ X) / weight[j]
                 diff = Xt - mean[j][:, None]
                 within += (diff * Rt[j]) @ diff.T
         return cls(weight, mean, 0.5 * (within + within.T))

@@ -115,3 +115,55 @@ def test_invalid_parameters_are_named(family, covariances, fragment):
         .replace("]", r"\]"),
     ):
         family(np.zeros((2, 2)), covariances)
+
+
+@pytest.mark.parametrize("separation", [1e3, 1e6, 1e8])
+@pytest.mark.parametrize("d", [2, 40])
+def test_far_apart_clusters_are_exact(separation, d):
+    """Shortcut kernels centre on one shared point; far components must fall back to exact."""
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1, 2], 200)
+    centres = np.zeros((3, d))
+    centres[1, 0] = separation
+    centres[2, -1] = -separation / 3
+    X = centres[labels] + rng.normal(size=(600, d)) * rng.uniform(0.5, 2.0, d)
+    resp = np.eye(3)[labels]
+    # Values near the separation are stored to eps * separation; nothing can be closer.
+    floor = 10 * np.finfo(float).eps * separation
+    for family in (mixem.GaussianDiagonal, mixem.GaussianSpherical, mixem.GaussianTied):
+        comp = family.from_statistics(family.statistics(X, resp))
+        groups = [X[labels == j] for j in range(3)]
+        means = np.stack([g.mean(axis=0) for g in groups])
+        var = np.stack([g.var(axis=0) for g in groups])
+        if family is mixem.GaussianDiagonal:
+            ref_cov, dens = var, [np.diag(v) for v in var]
+        elif family is mixem.GaussianSpherical:
+            ref_cov = var.mean(axis=1)
+            dens = [s * np.eye(d) for s in ref_cov]
+        else:
+            ref_cov = sum(np.cov((g - g.mean(axis=0)).T, bias=True) * len(g) for g in groups) / 600
+            dens = [ref_cov] * 3
+        np.testing.assert_allclose(comp.means, means, rtol=1e-12, atol=floor)
+        np.testing.assert_allclose(
+            comp.covariances, ref_cov, rtol=1e-9, atol=1e-10 * np.abs(ref_cov).max()
+        )
+        ref = np.column_stack(
+            [stats.multivariate_normal(means[j], dens[j]).logpdf(X) for j in range(3)]
+        )
+        np.testing.assert_allclose(comp.log_prob(X), ref, rtol=1e-9, atol=floor)
+
+
+def test_tight_cluster_far_from_another_is_not_collapsed():
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 0.002, 300), rng.normal(100, 1, 300)]
+    for family in (mixem.GaussianFull, mixem.GaussianDiagonal, mixem.GaussianSpherical):
+        res = mixem.MixtureModel(family, 2, random_state=0).fit(X)
+        np.testing.assert_allclose(np.sort(res.means[:, 0]), [0, 100], atol=0.2)
+        assert not res.trace.reseeded.any()
+
+
+def test_regularised_fits_may_lose_likelihood_without_warning():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (300, 2)), rng.normal(4, 1, (300, 2))]) * 1e-4
+    res = mixem.MixtureModel(mixem.GaussianDiagonal, 2, random_state=0).fit(X)
+    assert res.converged  # no RuntimeWarning under filterwarnings=error
