@@ -197,16 +197,31 @@ class MixtureModel:
         chunk = chunk_rows(d, self.families, K, self.chunk_size)
         rng = check_random_state(self.random_state)
 
-        # The engine's warnings are collected and re-issued at the caller's line, also when
-        # the fit fails, so the history of re-seeds is never lost.
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                runs = self._runs(X, w, init_params, chunk, rng)
-        finally:
-            for warning in caught:
-                warnings.warn(warning.message, warning.category, stacklevel=2)
-        best = max(runs, key=lambda r: r.loglik)
+        # The engine's warnings are collected per run and re-issued at the caller's line: those
+        # of the kept run, and one line per failed restart; all of them when the fit fails.
+        runs = self._runs(X, w, init_params, chunk, rng)
+        best_index = max(
+            (i for i, r in enumerate(runs) if r[0] is not None),
+            key=lambda i: runs[i][0].loglik,
+            default=None,
+        )
+        for i, (_, caught, error) in enumerate(runs):
+            prefix = f"restart {i} of {self.n_init}: " if self.n_init > 1 else ""
+            if error is not None and best_index is not None:
+                warnings.warn(
+                    f"{prefix}failed ({error}); the best of the other restarts is kept",
+                    DegenerateComponentWarning,
+                    stacklevel=2,
+                )
+            elif i == best_index or best_index is None:
+                for warning in caught:
+                    warnings.warn(f"{prefix}{warning.message}", warning.category, stacklevel=2)
+        if best_index is None:
+            error = runs[-1][2]
+            if self.n_init == 1:
+                raise error
+            raise FitError(f"all {self.n_init} restarts failed; the last: {error}") from error
+        best = runs[best_index][0]
         if not best.converged and self.max_iter > 0:
             warnings.warn(
                 f"EM did not converge in max_iter={self.max_iter} iterations (last change of "
@@ -235,34 +250,28 @@ class MixtureModel:
         init_params: Mapping[str, Any] | None,
         chunk: int,
         rng: np.random.Generator,
-    ) -> list[EMRun]:
-        if init_params is not None:
-            if self.n_init != 1:
-                raise ValueError(
-                    f"init_params fixes the start, so n_init must be 1 (got {self.n_init})"
+    ) -> list[tuple[EMRun | None, list[warnings.WarningMessage], FitError | None]]:
+        """Every run with the warnings it raised, or the error that ended it."""
+        if init_params is not None and self.n_init != 1:
+            raise ValueError(
+                f"init_params fixes the start, so n_init must be 1 (got {self.n_init})"
+            )
+        out = []
+        for _ in range(self.n_init):
+            if init_params is not None:
+                start = self._start_from(init_params, X, w, chunk)
+            else:
+                nk, stats = initial_statistics(
+                    X, w, self.families, self.sizes, self.init, rng, chunk
                 )
-            start = self._start_from(init_params, X, w, chunk)
-            return [self._run(X, w, start, chunk)]
-        runs, failures = [], []
-        for i in range(self.n_init):
-            nk, stats = initial_statistics(X, w, self.families, self.sizes, self.init, rng, chunk)
-            try:
-                runs.append(self._run(X, w, self._from_stats(nk, stats), chunk))
-            except FitError as err:
-                if self.n_init == 1:
-                    raise
-                failures.append(err)
-                warnings.warn(
-                    f"restart {i} of {self.n_init} failed ({err}); the best of the other "
-                    "restarts is kept",
-                    DegenerateComponentWarning,
-                    stacklevel=2,
-                )
-        if not runs:
-            raise FitError(
-                f"all {self.n_init} restarts failed; the last: {failures[-1]}"
-            ) from failures[-1]
-        return runs
+                start = self._from_stats(nk, stats)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    out.append((self._run(X, w, start, chunk), caught, None))
+                except FitError as err:
+                    out.append((None, caught, err))
+        return out
 
     def _spec(self) -> dict[str, Any]:
         rs = self.random_state

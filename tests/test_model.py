@@ -280,6 +280,17 @@ def test_failed_restarts_are_skipped_when_others_succeed():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = several.fit(X)
-    assert any("restart 0 of 4 failed" in str(w.message) for w in caught)
+    assert any("restart 0 of 4: failed" in str(w.message) for w in caught)
     assert all(w.category is mixem.DegenerateComponentWarning for w in caught)
     assert np.isfinite(res.loglik)
+
+
+def test_only_the_kept_restarts_warnings_are_issued():
+    X = mixem.datasets.load_faithful()
+    model = mixem.MixtureModel(mixem.GaussianDiagonal, 6, n_init=6, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = model.fit(X)
+    reseeds = [w for w in caught if "re-seeded" in str(w.message)]
+    assert bool(reseeds) == bool(res.trace.reseeded.any())
+    assert all(str(w.message).startswith("restart ") for w in caught)
