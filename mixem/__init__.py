@@ -7,7 +7,7 @@
 2
 """
 
-from mixem import datasets
+from mixem import datasets, testing
 from mixem._io import load
 from mixem._version import __version__
 from mixem.components import (
@@ -46,4 +46,5 @@ __all__ = [
     "datasets",
     "load",
     "select",
+    "testing",
 ]

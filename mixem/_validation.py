@@ -72,8 +72,14 @@ def check_array(
     _reject_non_numeric(X, name, names)
     if isinstance(X, str | bytes):
         raise TypeError(f"{name} must be a numeric array of shape (n, d), got a string")
+    if names is not None and X.isna().to_numpy().any():
+        rows, cols = np.nonzero(X.isna().to_numpy())
+        raise ValueError(
+            f"{name} contains {rows.size} non-finite values (first: NaN at row {int(rows[0])}, "
+            f"column {names[cols[0]]!r}); drop or impute them before fitting"
+        )
     try:
-        arr = np.asarray(X)
+        arr = np.asarray(X, dtype=np.float64) if names is not None else np.asarray(X)
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be a numeric array of shape (n, d): {err}") from err
     if arr.dtype.kind == "c":
@@ -93,18 +99,22 @@ def check_array(
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} is empty: shape {arr.shape}; at least one row and column needed")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
-    # A finite total proves every entry finite without an (n, d) temporary; only a non-finite
-    # total (or an overflow) pays for the element-wise search.
-    if not np.isfinite(arr.sum()):
+    # One pass: a finite sum of squares proves every entry finite and squarable without an
+    # (n, d) temporary; only a non-finite one pays for the element-wise search.
+    if not np.isfinite(np.einsum("ij,ij->", arr, arr)):
         bad = ~np.isfinite(arr)
-        if bad.any():
-            rows, cols = np.nonzero(bad)
-            kind = "NaN" if np.isnan(arr[rows[0], cols[0]]) else "infinite"
-            col = names[cols[0]] if names else cols[0]
+        if not bad.any():
             raise ValueError(
-                f"{name} contains {bad.sum()} non-finite values (first: {kind} at row "
-                f"{rows[0]}, column {col!r}); drop or impute them before fitting"
+                f"{name} has values up to {np.abs(arr).max():.3g}, too large to square in "
+                "float64; rescale the data"
             )
+        rows, cols = np.nonzero(bad)
+        kind = "NaN" if np.isnan(arr[rows[0], cols[0]]) else "infinite"
+        col = names[cols[0]] if names else int(cols[0])
+        raise ValueError(
+            f"{name} contains {bad.sum()} non-finite values (first: {kind} at row "
+            f"{rows[0]}, column {col!r}); drop or impute them before fitting"
+        )
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(
             f"{name} has {arr.shape[1]} features, but the model was fitted with {n_features}"
@@ -137,6 +147,8 @@ def check_random_state(random_state: Any) -> np.random.Generator:
     if random_state is None or isinstance(random_state, numbers.Integral | np.random.Generator):
         if isinstance(random_state, bool):
             raise TypeError(f"random_state must be None, an int or a Generator, got {random_state}")
+        if isinstance(random_state, numbers.Integral) and random_state < 0:
+            raise ValueError(f"random_state must be a non-negative int, got {random_state}")
         return np.random.default_rng(random_state)
     raise TypeError(
         "random_state must be None, an int or a numpy.random.Generator, "

@@ -71,7 +71,7 @@ class MixtureModel:
     random_state : None, int or numpy.random.Generator
         Source of randomness of initialisation; the same seed gives the same fit.
     chunk_size : int, optional
-        Rows per chunk in the E-step. By default chunks keep about 1 MiB of temporaries.
+        Rows per chunk in the E-step. By default chunks keep about 2 MiB of temporaries.
     """
 
     def __init__(
@@ -152,7 +152,9 @@ class MixtureModel:
             kept as ``result.feature_names``.
         sample_weight : array-like of shape (n,), optional
             Non-negative frequency weights: an integer weight ``w`` is the same as repeating the
-            row ``w`` times (``n_obs`` becomes their sum).
+            row ``w`` times, and ``n_obs`` (the ``n`` of BIC) becomes their sum. Weights that
+            are not counts (say, normalised to sum to 1) make BIC and ICL meaningless: rescale
+            them to sum to the number of observations they stand for.
         init_params : dict, optional
             Either the starting parameters, ``{"weights": (K,), "means": (K, d),
             "covariances": ...}`` with covariances shaped as ``result.covariances`` (the fit
@@ -186,14 +188,17 @@ class MixtureModel:
             )
         w = check_sample_weight(sample_weight, n)
         _check_data_support(X, w, K)
+        usable = X if w is None else X[w > 0]
         for cls in self.families:
-            cls.check_data(X if w is None else X[w > 0])
-            need = cls.min_count(d)
-            if n < need:
-                raise ValueError(
-                    f"X has {n} rows; a {cls.__name__} component in {d} dimensions needs at "
-                    f"least {need:g}"
-                )
+            cls.check_data(usable)
+        need = sum(cls.min_count(d) * k for cls, k in zip(self.families, self.sizes, strict=True))
+        if usable.shape[0] < need:
+            what = "rows" if w is None else "rows with positive sample_weight"
+            raise ValueError(
+                f"X has {usable.shape[0]} {what}; {K} component{'s' * (K != 1)} of "
+                f"{' + '.join(c.__name__ for c in self.families)} in {d} dimensions need at "
+                f"least {need:g}"
+            )
         chunk = chunk_rows(d, self.families, K, self.chunk_size)
         rng = check_random_state(self.random_state)
 
@@ -327,7 +332,7 @@ class MixtureModel:
                     f"got keys {sorted(init_params)}"
                 )
             return self._start_from_resp(init_params["resp"], X, w, chunk)
-        return self._start_from_params(init_params)
+        return self._start_from_params(init_params, X.shape[1])
 
     def _start_from_resp(
         self, resp: Any, X: np.ndarray, w: np.ndarray | None, chunk: int
@@ -360,7 +365,7 @@ class MixtureModel:
         return self._from_stats(nk, stats)
 
     def _start_from_params(
-        self, params: Mapping[str, Any]
+        self, params: Mapping[str, Any], d: int
     ) -> tuple[np.ndarray, tuple[Component, ...]]:
         K = self.total_components
         if "weights" not in params:
@@ -384,6 +389,13 @@ class MixtureModel:
                     "with several families init_params must be {'weights': ..., "
                     f"'components': [dict per family]}}; got keys {sorted(params)}"
                 )
+            if not isinstance(params["components"], Sequence) or isinstance(
+                params["components"], str
+            ):
+                raise TypeError(
+                    "init_params['components'] must be a list with one parameter dict per "
+                    f"family, got {type(params['components']).__name__}"
+                )
             per_family = list(params["components"])
             if len(per_family) != len(self.families):
                 raise ValueError(
@@ -392,15 +404,23 @@ class MixtureModel:
                 )
         comps = []
         for cls, k, p in zip(self.families, self.sizes, per_family, strict=True):
-            try:
-                comp = cls(**p)
-            except TypeError as err:
+            if not isinstance(p, Mapping):
+                raise TypeError(
+                    f"init_params for {cls.__name__} must be a dict, got {type(p).__name__}"
+                )
+            if cls.param_dims and set(p) != set(cls.param_dims):
                 raise ValueError(
                     f"init_params for {cls.__name__} must have keys {sorted(cls.param_dims)}, "
                     f"got {sorted(p)}"
-                ) from err
-            except ValueError as err:
-                raise ValueError(f"init_params: {err}") from err
+                )
+            try:
+                comp = cls(**p)
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"init_params: {err}") from err
+            if comp.n_features != d:
+                raise ValueError(
+                    f"init_params for {cls.__name__} describe {comp.n_features} features, X has {d}"
+                )
             if comp.n_components != k:
                 raise ValueError(
                     f"init_params for {cls.__name__} describe {comp.n_components} components, "

@@ -121,7 +121,7 @@ def test_affine_equivariance_of_full_covariance_fits(problem):
     b = rng.normal(scale=100.0, size=d)
     base = run(family, X, start)
     cov = start["covariances"]
-    moved_cov = A @ cov @ A.T if family is mixem.GaussianTied else A @ cov @ A.T
+    moved_cov = A @ cov @ A.T  # (k, d, d) or (d, d): matmul broadcasts over components
     moved = run(
         family, X @ A.T + b, {**start, "means": start["means"] @ A.T + b, "covariances": moved_cov}
     )

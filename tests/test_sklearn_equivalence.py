@@ -12,9 +12,7 @@ from tests.conftest import SKLEARN_TYPE, make_blobs, start_params
 
 
 def precisions(family, cov):
-    if family is mixem.GaussianFull:
-        return np.linalg.inv(cov)
-    if family is mixem.GaussianTied:
+    if family in (mixem.GaussianFull, mixem.GaussianTied):
         return np.linalg.inv(cov)
     return 1.0 / cov
 

@@ -13,9 +13,8 @@ GOOD = RNG.normal(size=(60, 2)) + np.repeat([[0, 0], [6, 6]], 30, axis=0)
 
 
 def fit(X=GOOD, k=2, family=mixem.GaussianFull, model_kw=None, **fit_kw):
-    return mixem.MixtureModel(family, n_components=k, random_state=0, **(model_kw or {})).fit(
-        X, **fit_kw
-    )
+    options = {"random_state": 0, **(model_kw or {})}
+    return mixem.MixtureModel(family, n_components=k, **options).fit(X, **fit_kw)
 
 
 def with_nan():
@@ -73,7 +72,7 @@ CASES = [
         "too few rows for full covariance",
         lambda: fit(GOOD[:2], k=1),
         ValueError,
-        "needs at least 3",
+        "X has 2 rows; 1 component of GaussianFull in 2 dimensions need at least 3",
     ),
     ("n_components 0", lambda: fit(k=0), ValueError, "n_components must be an integer >= 1, got 0"),
     ("n_components float", lambda: fit(k=2.5), TypeError, "n_components must be an int"),
@@ -149,7 +148,12 @@ CASES = [
     ),
     ("negative reg_covar", lambda: fit(model_kw={"reg_covar": -1e-6}), ValueError, "reg_covar"),
     ("n_init 0", lambda: fit(model_kw={"n_init": 0}), ValueError, "n_init must be an integer >= 1"),
-    ("random_state", lambda: fit(model_kw={"random_state": "seed"}), TypeError, "random_state"),
+    (
+        "random_state",
+        lambda: fit(model_kw={"random_state": "seed"}),
+        TypeError,
+        "random_state must be None, an int or a numpy.random.Generator, got str",
+    ),
     ("unknown option", lambda: fit(model_kw={"n_iter": 5}), TypeError, "n_iter"),
     (
         "component instance",
@@ -209,3 +213,68 @@ def test_load_rejects_other_files(tmp_path):
     (tmp_path / "y.txt").write_text("hello")
     with pytest.raises(ValueError, match="not a mixem result file"):
         mixem.load(tmp_path / "y.txt")
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "fragment"),
+    [
+        (
+            lambda: fit(init_params={**GOOD_PARAMS, "means": np.zeros((2, 3))}),
+            ValueError,
+            "covariances must have shape (2, 3, 3)",
+        ),
+        (
+            lambda: fit(init_params={**GOOD_PARAMS, "means": "ab"}),
+            TypeError,
+            "init_params: means must be a numeric array",
+        ),
+        (
+            lambda: mixem.MixtureModel([mixem.GaussianFull, mixem.GaussianTied], [1, 1]).fit(
+                GOOD, init_params={"weights": [0.5, 0.5], "components": 3}
+            ),
+            TypeError,
+            "init_params['components'] must be a list",
+        ),
+        (
+            lambda: fit(model_kw={"random_state": -1}),
+            ValueError,
+            "random_state must be a non-negative int, got -1",
+        ),
+        (lambda: fit(GOOD * 1e160), ValueError, "too large to square in float64"),
+        (lambda: fit(GOOD * 1e-170), ValueError, "too close together"),
+        (
+            lambda: fit(sample_weight=np.r_[np.ones(3), np.zeros(57)]),
+            ValueError,
+            "X has 3 rows with positive sample_weight; 2 components of GaussianFull",
+        ),
+        (
+            lambda: fit(
+                pd.DataFrame({"a": pd.array([1, None] * 30, dtype="Int64"), "b": GOOD[:, 1]})
+            ),
+            ValueError,
+            "non-finite values (first: NaN at row 1, column 'a')",
+        ),
+    ],
+    ids=[
+        "init wrong d",
+        "init non-numeric",
+        "init components",
+        "negative seed",
+        "huge",
+        "tiny",
+        "few weighted rows",
+        "pandas NA",
+    ],
+)
+def test_more_bad_inputs(call, exc, fragment):
+    with pytest.raises(exc, match=re.escape(fragment)):
+        call()
+
+
+def test_random_rows_init_ignores_zero_weight_duplicates():
+    X = np.repeat(GOOD, 2, axis=0)
+    w = np.tile([0.0, 1.0], 60)
+    res = mixem.MixtureModel(mixem.GaussianFull, 2, init="random_rows", random_state=0).fit(
+        X, sample_weight=w
+    )
+    assert np.isfinite(res.loglik)

@@ -41,7 +41,12 @@ def kmeans_plusplus(
     for _ in range(1, k):
         p = w * dist
         total = p.sum()
-        # Validation guarantees at least k distinct rows, so total > 0 here.
+        if not (np.isfinite(total) and total > 0):
+            # Validation guarantees k distinct rows; squared distances can still underflow.
+            raise ValueError(
+                "X's rows are too close together to measure squared distances in float64 "
+                f"(largest {np.sqrt(dist.max()):.3g}); rescale the data"
+            )
         nxt = rng.choice(X.shape[0], p=p / total)
         seeds.append(nxt)
         np.minimum(dist, _sq_dist_to(X, X[nxt], chunk), out=dist)
@@ -52,8 +57,9 @@ def _random_rows(
     X: np.ndarray, sample_weight: np.ndarray | None, k: int, rng: np.random.Generator
 ) -> np.ndarray:
     """K distinct rows drawn with probability proportional to their weight."""
-    _, first = np.unique(X, axis=0, return_index=True)
-    first = np.sort(first)
+    rows = np.arange(X.shape[0]) if sample_weight is None else np.flatnonzero(sample_weight > 0)
+    _, first = np.unique(X[rows], axis=0, return_index=True)
+    first = rows[np.sort(first)]
     w = np.ones(first.size) if sample_weight is None else sample_weight[first]
     pick = rng.choice(first.size, size=k, replace=False, p=w / w.sum())
     return X[first[pick]].copy()
@@ -139,8 +145,8 @@ def initial_statistics(
     nk, stats = accumulate(X, sample_weight, components, sizes, resp_of, chunk)
 
     total = nk.sum()
-    n = X.shape[0]
-    usable = np.arange(n) if sample_weight is None else np.flatnonzero(sample_weight > 0)
+    usable = np.arange(X.shape[0]) if sample_weight is None else np.flatnonzero(sample_weight > 0)
+    n = usable.size
     families = [cls for cls, size in zip(components, sizes, strict=True) for _ in range(size)]
     for j, cls in enumerate(families):
         if nk[j] * n / total >= cls.min_count(X.shape[1]):
