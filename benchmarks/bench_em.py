@@ -3,9 +3,10 @@
 Both libraries start from the same parameters and run the same fixed number of EM iterations
 (``tol=0``) on the same synthetic data. For every (shape, family) the script reports:
 
-* seconds per iteration: wall time of the whole ``fit`` call divided by the iterations, measured
-  the same way for both libraries (best of ``--repeat`` runs), plus mixem's own per-iteration
-  trace median (``result.trace.seconds``) as an extra column;
+* seconds per iteration: the marginal cost of ``--iters`` more iterations (a fit of 1 + iters
+  iterations minus a fit of 1), measured the same way for both libraries (best of ``--repeat``
+  runs), plus the whole-fit ratio and mixem's own per-iteration trace median
+  (``result.trace.seconds``) as extra columns;
 * peak extra memory during ``fit``, from ``tracemalloc`` (numpy reports its buffers to it), in a
   separate, shorter run so that tracing does not slow the timed runs;
 * the relative difference of the final log-likelihoods, a check that both did the same work;

@@ -215,11 +215,6 @@ class GaussianFull(_CholeskyGaussian):
         "covariances": ("component", "feature", "feature_bis"),
     }
 
-    @classmethod
-    def floats_per_row(cls, n_features: int) -> int:
-        """Centred and whitened copies of the rows, plus the scatter kernel's weighted rows."""
-        return 4 * n_features
-
     def _check_covariances(self, covariances: Any) -> np.ndarray:
         k, d = self._means.shape
         return _param(covariances, "covariances", 3, (k, d, d))
@@ -368,8 +363,11 @@ class _AxisGaussian(_Gaussian):
             # Wide rows: stay in row layout (no transposing copy); two thin products.
             z = X - self._centre
             out = z @ self._coef_t[:d]
-            z *= z
-            out += z @ self._coef_t[d:]
+            if self._covariances.ndim == 1:  # spherical: one precision, so sum the squares once
+                out += np.einsum("cd,cd->c", z, z)[:, None] * self._coef[:, d]
+            else:
+                z *= z
+                out += z @ self._coef_t[d:]
             out += self._offset
         else:
             zz = np.empty((2 * d, X.shape[0]))

@@ -97,6 +97,14 @@ class AdditiveStats(Stats):
         return dict(self._arrays)
 
 
+def _chan(a: GaussianStats | PooledGaussianStats, b: GaussianStats | PooledGaussianStats):
+    """Merged weights and means, the mean difference, and the scatter cross-term factor."""
+    n = a.weight + b.weight
+    safe = np.where(n > 0, n, 1.0)
+    delta = b.mean - a.mean
+    return n, a.mean + delta * (b.weight / safe)[:, None], delta, a.weight * b.weight / safe
+
+
 class GaussianStats(Stats):
     """Weight, weighted mean and centred scatter of each component.
 
@@ -136,8 +144,9 @@ class GaussianStats(Stats):
                     # Centred on the component's own weighted mean: exact on offset data.
                     diff = X - mean[j]
                     diff *= root[j][:, None]
-                    lower = dsyrk(1.0, diff.T, lower=1)
-                    scatter[j] = lower + np.tril(lower, -1).T
+                    lower = dsyrk(1.0, diff.T, lower=1)  # upper triangle left at zero
+                    np.add(lower, lower.T, out=scatter[j])
+                    scatter[j].flat[:: X.shape[1] + 1] *= 0.5
             else:
                 Xt = np.ascontiguousarray(X.T)
                 for j in range(Rt.shape[0]):
@@ -173,12 +182,7 @@ class GaussianStats(Stats):
 
     def merge(self, other: GaussianStats) -> GaussianStats:
         """Chan's pairwise update of weight, mean and centred scatter."""
-        na, nb = self.weight, other.weight
-        n = na + nb
-        safe = np.where(n > 0, n, 1.0)
-        delta = other.mean - self.mean
-        mean = self.mean + delta * (nb / safe)[:, None]
-        f = na * nb / safe
+        n, mean, delta, f = _chan(self, other)
         if self.scatter.ndim == 3:
             cross = f[:, None, None] * delta[:, :, None] * delta[:, None, :]
         else:
@@ -230,12 +234,8 @@ class PooledGaussianStats(Stats):
 
     def merge(self, other: PooledGaussianStats) -> PooledGaussianStats:
         """Chan's pairwise update, its cross terms summed over components."""
-        na, nb = self.weight, other.weight
-        n = na + nb
-        safe = np.where(n > 0, n, 1.0)
-        delta = other.mean - self.mean
-        mean = self.mean + delta * (nb / safe)[:, None]
-        cross = (delta.T * (na * nb / safe)) @ delta
+        n, mean, delta, f = _chan(self, other)
+        cross = (delta.T * f) @ delta
         return PooledGaussianStats(n, mean, self.scatter + other.scatter + cross)
 
     def arrays(self) -> dict[str, np.ndarray]:
