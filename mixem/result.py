@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mixem._validation import check_array, check_random_state, check_sample_weight
+from mixem._validation import (
+    check_array,
+    check_positive_int,
+    check_random_state,
+    check_sample_weight,
+)
 from mixem.components.base import Component
 from mixem.components.gaussian import _Gaussian
 from mixem.em.passes import chunk_rows, iter_log_prob, log_sum_exp
@@ -198,8 +203,6 @@ class MixtureResult:
         labels : ndarray of shape (n,)
             The component each row was drawn from.
         """
-        from mixem._validation import check_positive_int
-
         n = check_positive_int(n, "n")
         rng = check_random_state(random_state)
         counts = rng.multinomial(n, self.weights)

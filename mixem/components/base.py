@@ -121,10 +121,9 @@ class Component(ABC):
         """Float64 temporaries per data row that ``log_prob`` and ``statistics`` allocate.
 
         The engine sizes its row chunks from it so that a chunk's working set stays in cache.
-        The default, four per feature, suits kernels that hold a few centred, squared or
-        whitened copies of the rows (the Gaussian families).
+        The default, two per feature, suits kernels that hold a centred and a squared copy.
         """
-        return 4 * n_features
+        return 2 * n_features
 
     @classmethod  # noqa: B027 (an optional hook with a do-nothing default, not abstract)
     def check_data(cls, X: np.ndarray) -> None:
