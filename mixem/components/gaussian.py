@@ -407,9 +407,11 @@ class _AxisGaussian(_Gaussian):
     def collapsed(cls, stats: GaussianStats) -> np.ndarray:
         """Components with a feature (all features, if spherical) constant up to rounding."""
         weight = np.where(stats.weight > 0, stats.weight, 1.0)
-        flat = stats.scatter / weight[:, None] <= _variance_floor(stats.mean)
-        hit = np.all(flat, axis=1) if cls is GaussianSpherical else np.any(flat, axis=1)
-        return hit & (stats.weight > 0)
+        floor = _variance_floor(stats.mean)
+        if stats.scatter.shape[1] == 1:  # spherical: the variance summed over features
+            floor = floor.sum(axis=1, keepdims=True)
+        flat = stats.scatter / weight[:, None] <= floor
+        return np.any(flat, axis=1) & (stats.weight > 0)
 
 
 class GaussianDiagonal(_AxisGaussian):
@@ -468,8 +470,14 @@ class GaussianSpherical(_AxisGaussian):
         return cov
 
     @classmethod
+    def statistics(cls, X: np.ndarray, resp: np.ndarray) -> GaussianStats:
+        """Weights, means and the centred scatter summed over features, per component."""
+        return GaussianStats.from_data(X, resp, full=False, pool_features=True)
+
+    @classmethod
     def _covariances_from(cls, stats: GaussianStats, reg_covar: float) -> np.ndarray:
-        return stats.scatter.mean(axis=1) / stats.weight + reg_covar
+        d = stats.mean.shape[1]
+        return stats.scatter[:, 0] / (stats.weight * d) + reg_covar
 
     def n_parameters(self) -> int:
         """``k (d + 1)``."""

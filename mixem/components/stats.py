@@ -108,9 +108,10 @@ def _chan(a: GaussianStats | PooledGaussianStats, b: GaussianStats | PooledGauss
 class GaussianStats(Stats):
     """Weight, weighted mean and centred scatter of each component.
 
-    ``scatter`` is ``(k, d, d)`` (full scatter matrices) or ``(k, d)`` (per-feature scatter,
-    enough for diagonal and spherical covariances). Merging uses Chan's pairwise update, so no
-    raw sums of ``x x^T`` are ever formed: on data offset by 1e8 those cancel catastrophically.
+    ``scatter`` is ``(k, d, d)`` (full scatter matrices), ``(k, d)`` (per-feature scatter, for
+    diagonal covariances) or ``(k, 1)`` (its sum over features, for spherical ones). Merging
+    uses Chan's pairwise update, so no raw sums of ``x x^T`` are ever formed: on data offset by
+    1e8 those cancel catastrophically.
     """
 
     def __init__(self, weight: np.ndarray, mean: np.ndarray, scatter: np.ndarray) -> None:
@@ -119,7 +120,9 @@ class GaussianStats(Stats):
         self.scatter = np.asarray(scatter, dtype=np.float64)
 
     @classmethod
-    def from_data(cls, X: np.ndarray, resp: np.ndarray, *, full: bool) -> GaussianStats:
+    def from_data(
+        cls, X: np.ndarray, resp: np.ndarray, *, full: bool, pool_features: bool = False
+    ) -> GaussianStats:
         """Compute the statistics of rows ``X`` with responsibilities ``resp`` of shape (n, k).
 
         Parameters
@@ -130,6 +133,9 @@ class GaussianStats(Stats):
             Non-negative weights of every row for every component.
         full : bool
             Whether to keep full ``(d, d)`` scatter matrices or only their diagonals.
+        pool_features : bool
+            With ``full=False``, keep only the diagonal's sum, shape ``(k, 1)`` (enough for a
+            spherical covariance, and one matrix product cheaper).
         """
         # Rows along the last axis: products over rows are single matrix products.
         Rt = np.ascontiguousarray(resp.T)
@@ -157,7 +163,11 @@ class GaussianStats(Stats):
         # offsets cancel first; the rounding error is eps * (distance to that row / sd)^2.
         d = X.shape[1]
         ref = X[X.shape[0] // 2] if X.shape[0] else np.zeros(d)
-        if d >= BLAS_MIN_FEATURES:  # wide rows: row layout, no transposing copy
+        if pool_features and d >= BLAS_MIN_FEATURES:
+            z = X - ref
+            first = Rt @ z
+            second = (Rt @ np.einsum("cd,cd->c", z, z))[:, None]
+        elif d >= BLAS_MIN_FEATURES:  # wide rows: row layout, no transposing copy
             z = X - ref
             first = Rt @ z
             z *= z
@@ -166,18 +176,24 @@ class GaussianStats(Stats):
             zz = np.empty((2 * d, X.shape[0]))
             z = np.subtract(X.T, ref[:, None], out=zz[:d])
             np.multiply(z, z, out=zz[d:])
-            sums = Rt @ zz.T
+            sums = Rt @ zz.T  # narrow rows: one product, even when pooled afterwards
             first, second = sums[:, :d], sums[:, d:]
+            if pool_features:
+                second = second.sum(axis=1, keepdims=True)
         first = first / safe[:, None]
-        scatter = second - weight[:, None] * first * first
+        squares = first * first
+        if pool_features:
+            squares = squares.sum(axis=1, keepdims=True)
+        scatter = second - weight[:, None] * squares
         # An empty component's mean is 0, as in the full branch, so merges stay exact.
         mean = np.where(weight[:, None] > 0, ref + first, 0.0)
         var = scatter / safe[:, None]
-        far = (first * first > FAR * np.maximum(var, np.finfo(np.float64).tiny)).any(axis=1)
+        far = (squares > FAR * np.maximum(var, np.finfo(np.float64).tiny)).any(axis=1)
         for j in np.flatnonzero(far & (weight > 0)):
             mean[j] = (Rt[j] @ X) / weight[j]
             diff = X - mean[j]
-            scatter[j] = Rt[j] @ (diff * diff)
+            diff *= diff
+            scatter[j] = Rt[j] @ (diff.sum(axis=1, keepdims=True) if pool_features else diff)
         return cls(weight, mean, np.maximum(scatter, 0.0))
 
     def merge(self, other: GaussianStats) -> GaussianStats:
@@ -185,6 +201,8 @@ class GaussianStats(Stats):
         n, mean, delta, f = _chan(self, other)
         if self.scatter.ndim == 3:
             cross = f[:, None, None] * delta[:, :, None] * delta[:, None, :]
+        elif self.scatter.shape[1] == 1:  # diagonal pooled over features
+            cross = f[:, None] * np.einsum("kd,kd->k", delta, delta)[:, None]
         else:
             cross = f[:, None] * delta * delta
         return GaussianStats(n, mean, self.scatter + other.scatter + cross)
