@@ -1,0 +1,213 @@
+"""The ``mixem`` command line: ``select``, ``fit`` and ``demo`` write a report folder.
+
+A report folder holds ``table.csv`` (the criteria table), ``model.npz`` (the chosen model, see
+:func:`mixem.load`), ``summary.txt`` and ``summary.json``. Bad data files end with one line
+naming the file, row or column, and exit status 2; a study in which nothing could be fitted
+exits with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import mixem
+from mixem.components.gaussian import (
+    GaussianDiagonal,
+    GaussianFull,
+    GaussianSpherical,
+    GaussianTied,
+)
+from mixem.exceptions import FitError
+from mixem.selection import CRITERIA, SelectionResult, select
+
+__all__ = ["main"]
+
+FAMILIES = {
+    "full": GaussianFull,
+    "diag": GaussianDiagonal,
+    "spherical": GaussianSpherical,
+    "tied": GaussianTied,
+}
+
+
+class DataError(Exception):
+    """A data file that cannot be used; the message is the one line the user sees."""
+
+
+def read_data(path: str) -> Any:
+    """Read a CSV file with a header row into a numeric DataFrame, or raise DataError."""
+    import pandas as pd
+
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        frame = pd.read_csv(file)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: not a readable CSV file ({err})") from None
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise DataError(f"{path}: no data rows under the header")
+    for column in frame.columns:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() & frame[column].notna()
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise DataError(
+                f"{path}: column {column!r} is not numeric (value {frame[column].iloc[row]!r} "
+                f"on line {row + 2})"
+            )
+        frame[column] = values.astype(float)
+    missing = frame.isna().to_numpy()
+    if missing.any():
+        row, col = (int(i[0]) for i in missing.nonzero())
+        raise DataError(
+            f"{path}: line {row + 2} has a missing value in column {frame.columns[col]!r} "
+            f"({int(missing.any(axis=1).sum())} rows with missing values); drop or impute them"
+        )
+    return frame
+
+
+def parse_k(text: str) -> list[int]:
+    """``"3"``, ``"1-9"`` or ``"1,2,5"`` into a list of component counts."""
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            if "-" in part:
+                low, high = (int(v) for v in part.split("-"))
+                out.extend(range(low, high + 1))
+            else:
+                out.append(int(part))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--k takes a number, a range such as 1-9, or a list such as 1,2,5; got {text!r}"
+        ) from None
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"--k needs component counts >= 1, got {text!r}")
+    return out
+
+
+def parse_families(text: str) -> list[type]:
+    """``"full,diag"`` into component classes."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [n for n in names if n not in FAMILIES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"--components takes a list of {', '.join(FAMILIES)}; got {text!r}"
+        )
+    return [FAMILIES[n] for n in names]
+
+
+def write_report(study: SelectionResult, out: Path, source: str) -> None:
+    """Write table.csv, model.npz, summary.txt and summary.json into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    study.table.to_csv(out / "table.csv", index=False)
+    study.best.save(out / "model.npz")
+    text = f"{study.summary()}\n\n{study.best.summary()}\n"
+    (out / "summary.txt").write_text(text)
+    best = study.best
+    family, k = study.best_key
+    summary = {
+        "data": source,
+        "criterion": study.criterion,
+        "chosen": {"family": family, "K": k},
+        "loglik": best.loglik,
+        "n_obs": best.n_obs,
+        "n_parameters": best.n_parameters,
+        "bic": best.bic,
+        "aic": best.aic,
+        "icl": best.icl,
+        "converged": best.converged,
+        "n_iter": best.n_iter,
+        "weights": best.weights.tolist(),
+        "feature_names": list(best.feature_names) if best.feature_names else None,
+        "mixem_version": mixem.__version__,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def _study_args(parser: argparse.ArgumentParser, *, default_k: str, default_families: str) -> None:
+    parser.add_argument(
+        "--k",
+        type=parse_k,
+        default=parse_k(default_k),
+        help=f"component counts: 3, 1-9 or 1,2,5 (default {default_k})",
+    )
+    parser.add_argument(
+        "--components",
+        type=parse_families,
+        default=parse_families(default_families),
+        help=f"families from {','.join(FAMILIES)} (default {default_families})",
+    )
+    parser.add_argument("--criterion", choices=sorted(CRITERIA), default="bic")
+    parser.add_argument("--n-init", type=int, default=3, help="restarts per fit (3)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the study (0)")
+    parser.add_argument("--n-jobs", type=int, default=1, help="worker processes (1; -1: all)")
+    parser.add_argument("--out", type=Path, help="report folder to write")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``mixem`` command."""
+    parser = argparse.ArgumentParser(
+        prog="mixem", description="Finite mixture models fitted by EM: model-selection studies."
+    )
+    sub = parser.add_subparsers(dest="command")
+    p = sub.add_parser("select", help="fit a grid of families x K and choose by a criterion")
+    p.add_argument("data", help="CSV file with a header row; every column numeric")
+    _study_args(p, default_k="1-9", default_families=",".join(FAMILIES))
+    p = sub.add_parser("fit", help="fit one family and K")
+    p.add_argument("data", help="CSV file with a header row; every column numeric")
+    _study_args(p, default_k="2", default_families="full")
+    p = sub.add_parser("demo", help="a study on the bundled Old Faithful data")
+    _study_args(p, default_k="1-6", default_families=",".join(FAMILIES))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv) or ["demo"])
+    try:
+        if args.command == "demo":
+            data, source = mixem.datasets.load_faithful(), "Old Faithful (bundled)"
+        else:
+            data, source = read_data(args.data), args.data
+    except DataError as err:
+        print(f"mixem: error: {err}", file=sys.stderr)
+        return 2
+    if args.command == "fit" and (len(args.k) != 1 or len(args.components) != 1):
+        print(
+            "mixem: error: fit takes one --k and one --components; use select for a grid",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"{source}: {data.shape[0]} rows, features {', '.join(map(str, data.columns))}")
+    try:
+        study = select(
+            data,
+            args.k,
+            args.components,
+            criterion=args.criterion,
+            n_init=args.n_init,
+            random_state=args.seed,
+            n_jobs=args.n_jobs,
+        )
+    except (ValueError, TypeError) as err:
+        print(f"mixem: error: {source}: {err}", file=sys.stderr)
+        return 2
+    except FitError as err:
+        print(f"mixem: error: nothing could be fitted: {err}", file=sys.stderr)
+        return 1
+    print(study.summary())
+    print()
+    print(study.best.summary())
+    if args.out is not None:
+        write_report(study, args.out, source)
+        print(f"\nReport written to {args.out}/ (table.csv, model.npz, summary.txt, summary.json)")
+    return 0

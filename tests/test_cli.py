@@ -1,0 +1,104 @@
+"""The mixem command line, end to end in a subprocess."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixem
+
+
+def run(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "mixem", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+    )
+
+
+@pytest.fixture(scope="module")
+def faithful_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "faithful.csv"
+    mixem.datasets.load_faithful().to_csv(path, index=False)
+    return path
+
+
+def test_select_writes_a_report(faithful_csv, tmp_path):
+    out = tmp_path / "report"
+    proc = run("select", faithful_csv, "--k", "1-4", "--components", "full,tied", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(out / "table.csv")
+    assert len(table) == 8 and set(table.family) == {"GaussianFull", "GaussianTied"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["chosen"] == {"family": "GaussianTied", "K": 3}
+    best = table.loc[table.bic.idxmin()]
+    assert summary["bic"] == pytest.approx(best.bic)
+    model = mixem.load(out / "model.npz")
+    assert model.n_components == 3 and model.feature_names == ("eruptions", "waiting")
+    assert "Chosen: GaussianTied, K = 3" in (out / "summary.txt").read_text()
+
+
+def test_fit_and_demo(faithful_csv, tmp_path):
+    proc = run("fit", faithful_csv, "--k", "2", "--components", "full", "--out", tmp_path / "f")
+    assert proc.returncode == 0, proc.stderr
+    assert len(pd.read_csv(tmp_path / "f" / "table.csv")) == 1
+    assert mixem.load(tmp_path / "f" / "model.npz").loglik == pytest.approx(-1130.264, abs=1e-3)
+    proc = run("demo", "--k", "1-3")
+    assert proc.returncode == 0 and "Old Faithful (bundled)" in proc.stdout
+    proc = run("fit", faithful_csv, "--k", "1-3")
+    assert proc.returncode == 2 and "fit takes one --k" in proc.stderr
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "fragment"),
+    [
+        ("missing.csv", None, "missing.csv: no such file"),
+        ("empty.csv", "", "empty.csv: the file is empty"),
+        ("header.csv", "x,y\n", "header.csv: no data rows"),
+        (
+            "text.csv",
+            "x,y\n1,2\n3,abc\n",
+            "text.csv: column 'y' is not numeric (value 'abc' on line 3)",
+        ),
+        ("nan.csv", "x,y\n1,2\n3,\n5,6\n", "nan.csv: line 3 has a missing value in column 'y'"),
+    ],
+)
+def test_bad_files_get_one_line_and_exit_2(tmp_path, name, text, fragment):
+    path = tmp_path / name if text is None else write(tmp_path, name, text)
+    proc = run("select", path, "--k", "1-2")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0]
+
+
+def test_too_few_rows_is_a_clear_error(tmp_path):
+    path = write(tmp_path, "tiny.csv", "x,y\n1,2\n3,4.5\n")
+    proc = run("select", path, "--k", "1-2", "--components", "full")
+    assert proc.returncode == 1
+    assert "nothing could be fitted" in proc.stderr and "need at least 3" in proc.stderr
+
+
+def test_bad_arguments_exit_2(faithful_csv):
+    for args in (["--k", "0-3"], ["--k", "x"], ["--components", "round"]):
+        proc = run("select", faithful_csv, *args)
+        assert proc.returncode == 2 and "usage" in proc.stderr
+
+
+def test_numeric_round_trip_of_written_csv(tmp_path):
+    X = np.random.default_rng(0).normal(size=(60, 2))
+    path = tmp_path / "x.csv"
+    pd.DataFrame(X, columns=["a", "b"]).to_csv(path, index=False)
+    proc = run("fit", path, "--k", "1", "--out", tmp_path / "r")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["feature_names"] == ["a", "b"]
