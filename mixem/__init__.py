@@ -24,7 +24,7 @@ from mixem.em.trace import Trace
 from mixem.exceptions import ConvergenceWarning, DegenerateComponentWarning, FitError
 from mixem.model import MixtureModel
 from mixem.result import MixtureResult
-from mixem.selection import SelectionResult, select
+from mixem.selection import SelectionResult, bootstrap_lrt, select
 
 __all__ = [
     "AdditiveStats",
@@ -43,6 +43,7 @@ __all__ = [
     "Stats",
     "Trace",
     "__version__",
+    "bootstrap_lrt",
     "datasets",
     "load",
     "select",

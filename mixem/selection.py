@@ -31,7 +31,7 @@ from mixem.exceptions import FitError
 from mixem.model import MixtureModel, _check_family
 from mixem.result import MixtureResult
 
-__all__ = ["CRITERIA", "SelectionResult", "select"]
+__all__ = ["CRITERIA", "SelectionResult", "bootstrap_lrt", "select"]
 
 #: Criterion name -> whether larger is better. "cv" is the k-fold cross-validated held-out mean
 #: log-likelihood per row; the others are the result's own criteria (lower is better).
@@ -353,3 +353,93 @@ def _run_tasks(
 def _disable(progress: bool | None) -> bool | None:
     # tqdm's disable=None turns the bar off when output is not a terminal (or a notebook).
     return None if progress is None else not progress
+
+
+def bootstrap_lrt(
+    X: Any,
+    component: type[Component],
+    max_components: int,
+    n_boot: int = 99,
+    random_state: int | None = None,
+    *,
+    n_init: int = 3,
+    **options: Any,
+) -> Any:
+    """Parametric bootstrap likelihood-ratio tests of K versus K + 1 components.
+
+    For every ``K0`` from 1 to ``max_components - 1`` (as mclust's ``mclustBootstrapLRT``):
+    fit ``K0`` and ``K0 + 1`` components, take ``LRT = 2 (loglik(K0 + 1) - loglik(K0))``; draw
+    ``n_boot`` data sets of the same size from the ``K0`` fit, refit both models on each, and
+    report the bootstrap p-value ``(1 + #{LRT_b >= LRT}) / (1 + n_ok)``, where ``n_ok`` counts
+    the replicates whose two fits succeeded.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d), or pandas.DataFrame
+        The data.
+    component : Component subclass
+        The family, e.g. ``mixem.GaussianFull``.
+    max_components : int
+        The largest number of components tested (the last test is ``max_components - 1``
+        against ``max_components``).
+    n_boot : int, default 99
+        Bootstrap replicates per test.
+    random_state : int, optional
+        Seed; the same seed gives the same table.
+    n_init : int, default 3
+        Restarts per fit.
+    **options
+        Passed to every :class:`MixtureModel`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per test: ``K0``, ``K1``, ``lrt``, ``p_value``, ``n_boot`` (replicates used) and
+        ``n_failed`` (replicates whose fits failed and were left out).
+    """
+    import pandas as pd
+
+    family = _check_family(component)
+    max_components = check_positive_int(max_components, "max_components", minimum=2)
+    n_boot = check_positive_int(n_boot, "n_boot")
+    X_arr, _ = check_array(X, "X")
+    seeds = np.random.SeedSequence(random_state)
+
+    def fit(data: np.ndarray, k: int, seed: np.random.SeedSequence) -> MixtureResult:
+        model = MixtureModel(
+            family, k, n_init=n_init, random_state=np.random.default_rng(seed), **options
+        )
+        return model.fit(data)
+
+    rows = []
+    for k0, seed in zip(range(1, max_components), seeds.spawn(max_components - 1), strict=True):
+        s_fit0, s_fit1, s_boot = seed.spawn(3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            null, alt = fit(X_arr, k0, s_fit0), fit(X_arr, k0 + 1, s_fit1)
+            observed = 2.0 * (alt.loglik - null.loglik)
+            replicates, failed = [], 0
+            for b_seed in s_boot.spawn(n_boot):
+                draw_seed, f0, f1 = b_seed.spawn(3)
+                sample, _ = null.sample(
+                    X_arr.shape[0], random_state=np.random.default_rng(draw_seed)
+                )
+                try:
+                    replicates.append(
+                        2.0 * (fit(sample, k0 + 1, f1).loglik - fit(sample, k0, f0).loglik)
+                    )
+                except (FitError, ValueError):
+                    failed += 1
+        used = len(replicates)
+        p = (1 + sum(r >= observed for r in replicates)) / (1 + used)
+        rows.append(
+            {
+                "K0": k0,
+                "K1": k0 + 1,
+                "lrt": observed,
+                "p_value": p,
+                "n_boot": used,
+                "n_failed": failed,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -110,3 +110,26 @@ def test_bad_arguments(kwargs, exc, fragment):
     X = blobs(2, 2, 0, m=20)
     with pytest.raises(exc, match=fragment):
         mixem.select(X, **{"n_components": [1, 2], **kwargs})
+
+
+def test_bootstrap_lrt_rejects_too_few_components_only():
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (100, 2)), rng.normal(5, 1, (100, 2))])
+    table = mixem.bootstrap_lrt(X, mixem.GaussianFull, 3, n_boot=19, random_state=0)
+    assert table[["K0", "K1"]].values.tolist() == [[1, 2], [2, 3]]
+    assert (table.n_boot + table.n_failed == 19).all()
+    p = dict(zip(table.K0, table.p_value, strict=True))
+    assert p[1] <= 0.05  # one component is rejected (the smallest p-value 19 draws allow)
+    assert p[2] > 0.05  # two are not
+    # K = 1 has a closed-form fit: the sample mean and the biased sample covariance.
+    ll1 = (
+        stats.multivariate_normal(X.mean(axis=0), np.cov(X.T, bias=True) + 1e-6 * np.eye(2))
+        .logpdf(X)
+        .sum()
+    )
+    ll2 = mixem.MixtureModel(mixem.GaussianFull, 2, n_init=3, random_state=1).fit(X).loglik
+    assert table.lrt[0] == pytest.approx(2 * (ll2 - ll1), rel=1e-6)
+    again = mixem.bootstrap_lrt(X, mixem.GaussianFull, 3, n_boot=19, random_state=0)
+    pd.testing.assert_frame_equal(table, again)
