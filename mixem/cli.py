@@ -35,6 +35,31 @@ FAMILIES = {
 }
 
 
+#: Largest number of components the command line accepts.
+MAX_K = 100
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _jobs(text: str) -> int:
+    value = int(text)
+    if value < 1 and value != -1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or -1, got {value}")
+    return value
+
+
 class DataError(Exception):
     """A data file that cannot be used; the message is the one line the user sees."""
 
@@ -51,17 +76,25 @@ def read_data(path: str) -> Any:
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise DataError(f"{path}: not a readable CSV file ({err})") from None
+        reason = " ".join(str(err).split())
+        raise DataError(f"{path}: not a readable CSV file ({reason})") from None
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise DataError(f"{path}: no data rows under the header")
+    unnamed = [str(c) for c in frame.columns if str(c).startswith("Unnamed:")]
+    if unnamed:
+        raise DataError(
+            f"{path}: column {frame.columns.get_loc(unnamed[0]) + 1} has no header (a saved "
+            "row index?); remove it or name it"
+        )
     for column in frame.columns:
         values = pd.to_numeric(frame[column], errors="coerce")
         bad = values.isna() & frame[column].notna()
         if bad.any():
             row = int(bad.to_numpy().nonzero()[0][0])
+            hint = " (is the file separated by ';'?)" if ";" in str(column) else ""
             raise DataError(
                 f"{path}: column {column!r} is not numeric (value {frame[column].iloc[row]!r} "
-                f"on line {row + 2})"
+                f"on line {row + 2}){hint}"
             )
         frame[column] = values.astype(float)
     missing = frame.isna().to_numpy()
@@ -81,6 +114,10 @@ def parse_k(text: str) -> list[int]:
         for part in text.split(","):
             if "-" in part:
                 low, high = (int(v) for v in part.split("-"))
+                if high < low:
+                    raise argparse.ArgumentTypeError(f"--k range {part!r} is reversed or empty")
+                if high > MAX_K:
+                    break
                 out.extend(range(low, high + 1))
             else:
                 out.append(int(part))
@@ -88,9 +125,11 @@ def parse_k(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(
             f"--k takes a number, a range such as 1-9, or a list such as 1,2,5; got {text!r}"
         ) from None
-    if not out or min(out) < 1:
-        raise argparse.ArgumentTypeError(f"--k needs component counts >= 1, got {text!r}")
-    return out
+    if not out or min(out) < 1 or max(out) > MAX_K:
+        raise argparse.ArgumentTypeError(
+            f"--k needs component counts from 1 to {MAX_K}, got {text!r}"
+        )
+    return sorted(set(out))
 
 
 def parse_families(text: str) -> list[type]:
@@ -110,7 +149,7 @@ def write_report(study: SelectionResult, out: Path, source: str) -> None:
     study.table.to_csv(out / "table.csv", index=False)
     study.best.save(out / "model.npz")
     text = f"{study.summary()}\n\n{study.best.summary()}\n"
-    (out / "summary.txt").write_text(text)
+    (out / "summary.txt").write_text(text, encoding="utf-8")
     best = study.best
     family, k = study.best_key
     summary = {
@@ -129,7 +168,7 @@ def write_report(study: SelectionResult, out: Path, source: str) -> None:
         "feature_names": list(best.feature_names) if best.feature_names else None,
         "mixem_version": mixem.__version__,
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
 
 def _study_args(parser: argparse.ArgumentParser, *, default_k: str, default_families: str) -> None:
@@ -146,9 +185,9 @@ def _study_args(parser: argparse.ArgumentParser, *, default_k: str, default_fami
         help=f"families from {','.join(FAMILIES)} (default {default_families})",
     )
     parser.add_argument("--criterion", choices=sorted(CRITERIA), default="bic")
-    parser.add_argument("--n-init", type=int, default=3, help="restarts per fit (3)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the study (0)")
-    parser.add_argument("--n-jobs", type=int, default=1, help="worker processes (1; -1: all)")
+    parser.add_argument("--n-init", type=_positive, default=3, help="restarts per fit (3)")
+    parser.add_argument("--seed", type=_non_negative, default=0, help="seed of the study (0)")
+    parser.add_argument("--n-jobs", type=_jobs, default=1, help="worker processes (1; -1: all)")
     parser.add_argument("--out", type=Path, help="report folder to write")
 
 
@@ -187,6 +226,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        print(f"mixem: error: --out {args.out} exists and is not a folder", file=sys.stderr)
+        return 2
     print(f"{source}: {data.shape[0]} rows, features {', '.join(map(str, data.columns))}")
     try:
         study = select(
@@ -208,6 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(study.best.summary())
     if args.out is not None:
-        write_report(study, args.out, source)
+        try:
+            write_report(study, args.out, source)
+        except OSError as err:
+            print(f"mixem: error: cannot write the report to {args.out}: {err}", file=sys.stderr)
+            return 2
         print(f"\nReport written to {args.out}/ (table.csv, model.npz, summary.txt, summary.json)")
     return 0

@@ -13,6 +13,7 @@ import html
 import numbers
 import time
 import warnings
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -68,11 +69,15 @@ def _fit_cell(task: dict[str, Any]) -> tuple[dict[str, Any], MixtureResult | Non
         warnings.simplefilter("always")
         try:
             result = model.fit(X, sample_weight=w)
-            if task["cv_folds"]:
-                row["cv"] = _cross_validate(model, X, w, task["cv_folds"], seed)
         except (FitError, ValueError) as err:
             row.update(status=f"failed: {err}", seconds=time.perf_counter() - start)
             return row, None
+        cv_failure = None
+        if task["cv_folds"]:
+            try:
+                row["cv"] = _cross_validate(model, X, w, task["cv_folds"], seed)
+            except (FitError, ValueError) as err:
+                cv_failure = f"cv failed: {err}"
     result = dataclasses.replace(result, feature_names=task["feature_names"])
     row.update(
         loglik=result.loglik,
@@ -84,7 +89,7 @@ def _fit_cell(task: dict[str, Any]) -> tuple[dict[str, Any], MixtureResult | Non
         n_iter=result.n_iter,
         seconds=time.perf_counter() - start,
     )
-    notes = sorted({w.category.__name__ for w in caught})
+    notes = sorted({w.category.__name__ for w in caught}) + ([cv_failure] if cv_failure else [])
     if notes:
         row["status"] = "ok; " + ", ".join(notes)
     return row, result
@@ -294,6 +299,8 @@ def select(
     X_arr, names = check_array(X, "X")
     w = check_sample_weight(sample_weight, X_arr.shape[0])
     cv = check_positive_int(cv_folds, "cv_folds", minimum=2) if criterion == "cv" else 0
+    if cv > X_arr.shape[0]:
+        raise ValueError(f"cv_folds={cv} is more than the {X_arr.shape[0]} rows of X")
     entropy = np.random.SeedSequence(random_state).entropy
     tasks = [
         {
@@ -303,11 +310,12 @@ def select(
             "feature_names": names,
             "sample_weight": w,
             "entropy": entropy,
-            "spawn_key": (i,),
+            # Keyed by (family, K), not grid position: a cell fits the same in any grid.
+            "spawn_key": (zlib.crc32(f.__name__.encode()), k),
             "options": {"n_init": n_init, **options},
             "cv_folds": cv,
         }
-        for i, (f, k) in enumerate((f, k) for f in families for k in ks)
+        for f, k in ((f, k) for f in families for k in ks)
     ]
     outcomes = _run_tasks(tasks, n_jobs, progress)
 
@@ -319,8 +327,11 @@ def select(
     fits = {(row["family"], row["K"]): res for row, res in outcomes if res is not None}
     scores = table[criterion].to_numpy(dtype=float)
     if not np.any(np.isfinite(scores)):
-        reasons = "\n".join(f"{r['family']} K={r['K']}: {r['status']}" for r, _ in outcomes)
-        raise FitError(f"every one of the {len(tasks)} fits failed:\n{reasons}")
+        first = outcomes[0][0]
+        raise FitError(
+            f"every one of the {len(tasks)} fits failed (first, {first['family']} K={first['K']}: "
+            f"{first['status'].removeprefix('failed: ')})"
+        )
     pick = int(np.nanargmax(scores) if CRITERIA[criterion] else np.nanargmin(scores))
     best_key = (str(table["family"].iloc[pick]), int(table["K"].iloc[pick]))
     return SelectionResult(table, _Results(fits), criterion, best_key)
@@ -394,14 +405,17 @@ def bootstrap_lrt(
     Returns
     -------
     pandas.DataFrame
-        One row per test: ``K0``, ``K1``, ``lrt``, ``p_value``, ``n_boot`` (replicates used) and
-        ``n_failed`` (replicates whose fits failed and were left out).
+        One row per test: ``K0``, ``K1``, ``lrt``, ``p_value``, ``n_boot`` (replicates used),
+        ``n_failed`` (replicates whose fits failed and were left out) and ``status``. A test
+        whose observed fits, or every replicate, failed has NaN ``lrt``/``p_value``.
     """
     import pandas as pd
 
     family = _check_family(component)
     max_components = check_positive_int(max_components, "max_components", minimum=2)
     n_boot = check_positive_int(n_boot, "n_boot")
+    if random_state is not None and not isinstance(random_state, int | np.integer):
+        raise TypeError(f"random_state must be None or an int, got {type(random_state).__name__}")
     X_arr, _ = check_array(X, "X")
     seeds = np.random.SeedSequence(random_state)
 
@@ -416,7 +430,21 @@ def bootstrap_lrt(
         s_fit0, s_fit1, s_boot = seed.spawn(3)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            null, alt = fit(X_arr, k0, s_fit0), fit(X_arr, k0 + 1, s_fit1)
+            try:
+                null, alt = fit(X_arr, k0, s_fit0), fit(X_arr, k0 + 1, s_fit1)
+            except (FitError, ValueError) as err:
+                rows.append(
+                    {
+                        "K0": k0,
+                        "K1": k0 + 1,
+                        "lrt": np.nan,
+                        "p_value": np.nan,
+                        "n_boot": 0,
+                        "n_failed": 0,
+                        "status": f"failed: {err}",
+                    }
+                )
+                continue
             observed = 2.0 * (alt.loglik - null.loglik)
             replicates, failed = [], 0
             for b_seed in s_boot.spawn(n_boot):
@@ -431,7 +459,9 @@ def bootstrap_lrt(
                 except (FitError, ValueError):
                     failed += 1
         used = len(replicates)
-        p = (1 + sum(r >= observed for r in replicates)) / (1 + used)
+        # No replicate, no test: NaN rather than a p-value of 1 that would read as "keep K0".
+        p = (1 + sum(r >= observed for r in replicates)) / (1 + used) if used else np.nan
+        status = "ok" if used else "failed: every bootstrap replicate failed"
         rows.append(
             {
                 "K0": k0,
@@ -440,6 +470,7 @@ def bootstrap_lrt(
                 "p_value": p,
                 "n_boot": used,
                 "n_failed": failed,
+                "status": status,
             }
         )
     return pd.DataFrame(rows)

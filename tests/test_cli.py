@@ -72,6 +72,9 @@ def write(tmp_path, name, text):
             "text.csv: column 'y' is not numeric (value 'abc' on line 3)",
         ),
         ("nan.csv", "x,y\n1,2\n3,\n5,6\n", "nan.csv: line 3 has a missing value in column 'y'"),
+        ("ragged.csv", "a,b\n1,2\n3,4,5\n", "ragged.csv: not a readable CSV file"),
+        ("index.csv", ",x,y\n0,1,2\n1,3,4\n", "index.csv: column 1 has no header"),
+        ("semi.csv", "x;y\n1;2\n3;4\n", "(is the file separated by ';'?)"),
     ],
 )
 def test_bad_files_get_one_line_and_exit_2(tmp_path, name, text, fragment):
@@ -86,11 +89,23 @@ def test_too_few_rows_is_a_clear_error(tmp_path):
     path = write(tmp_path, "tiny.csv", "x,y\n1,2\n3,4.5\n")
     proc = run("select", path, "--k", "1-2", "--components", "full")
     assert proc.returncode == 1
-    assert "nothing could be fitted" in proc.stderr and "need at least 3" in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "nothing could be fitted" in lines[0] and "need at least 3" in lines[0]
 
 
 def test_bad_arguments_exit_2(faithful_csv):
-    for args in (["--k", "0-3"], ["--k", "x"], ["--components", "round"]):
+    bad = (
+        ["--k", "0-3"],
+        ["--k", "x"],
+        ["--k", "3-1"],
+        ["--k", "1-200000000"],
+        ["--components", "round"],
+        ["--seed", "-1"],
+        ["--n-jobs", "0"],
+        ["--n-init", "0"],
+    )
+    for args in bad:
         proc = run("select", faithful_csv, *args)
         assert proc.returncode == 2 and "usage" in proc.stderr
 
@@ -102,3 +117,11 @@ def test_numeric_round_trip_of_written_csv(tmp_path):
     proc = run("fit", path, "--k", "1", "--out", tmp_path / "r")
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["feature_names"] == ["a", "b"]
+
+
+def test_out_must_be_a_folder(faithful_csv, tmp_path):
+    target = tmp_path / "file.txt"
+    target.write_text("keep me")
+    proc = run("fit", faithful_csv, "--k", "1", "--out", target)
+    assert proc.returncode == 2 and "exists and is not a folder" in proc.stderr
+    assert target.read_text() == "keep me"

@@ -77,7 +77,8 @@ def test_parallel_equals_serial():
 def test_cross_validated_criterion():
     X = blobs(2, 2, 1, m=80)
     sel = mixem.select(X, range(1, 4), [mixem.GaussianFull], criterion="cv", random_state=0)
-    assert sel.table.cv.notna().all()
+    fitted = sel.table.status.str.startswith("ok")
+    assert fitted[:2].all() and sel.table.cv[fitted].notna().all()
     assert sel.best_key == ("GaussianFull", int(sel.table.K[sel.table.cv.idxmax()]))
     assert sel.best.n_components == 2
 
@@ -133,3 +134,33 @@ def test_bootstrap_lrt_rejects_too_few_components_only():
     assert table.lrt[0] == pytest.approx(2 * (ll2 - ll1), rel=1e-6)
     again = mixem.bootstrap_lrt(X, mixem.GaussianFull, 3, n_boot=19, random_state=0)
     pd.testing.assert_frame_equal(table, again)
+
+
+def test_cv_failure_keeps_the_fit_and_folds_are_checked():
+    X = blobs(2, 2, 0, m=6)
+    sel = mixem.select(
+        X, [1, 2, 3], [mixem.GaussianFull], criterion="cv", cv_folds=6, random_state=0
+    )
+    plain = mixem.select(X, [1, 2, 3], [mixem.GaussianFull], random_state=0)
+    ok = plain.table.status.str.startswith("ok").to_numpy()
+    # every cell that fits on all rows keeps its fit and criteria, whatever its folds do
+    assert (sel.table.status.str.startswith("ok").to_numpy() == ok).all()
+    np.testing.assert_allclose(sel.table.bic[ok], plain.table.bic[ok])
+    with pytest.raises(ValueError, match="cv_folds=13 is more than the 12 rows"):
+        mixem.select(X, [1], [mixem.GaussianFull], criterion="cv", cv_folds=13)
+
+
+def test_a_cell_fits_the_same_in_any_grid():
+    X = blobs(3, 2, 2, m=40)
+    alone = mixem.select(X, [3], [mixem.GaussianFull], random_state=5)
+    grid = mixem.select(X, [1, 2, 3], [mixem.GaussianTied, mixem.GaussianFull], random_state=5)
+    assert alone.results["GaussianFull", 3].loglik == grid.results["GaussianFull", 3].loglik
+
+
+def test_bootstrap_lrt_reports_failures_as_nan():
+    X = np.random.default_rng(0).normal(size=(5, 2))
+    table = mixem.bootstrap_lrt(X, mixem.GaussianFull, 3, n_boot=3, random_state=0)
+    row = table.set_index("K0").loc[2]
+    assert np.isnan(row.p_value) and row.status.startswith("failed: X has 5 rows")
+    with pytest.raises(TypeError, match="random_state must be None or an int"):
+        mixem.bootstrap_lrt(X, mixem.GaussianFull, 2, random_state="x")
