@@ -101,7 +101,7 @@ def m_step(
                 f"component {j} ({per_comp[j].__name__}) {why} at iteration {iteration}; "
                 f"re-seeded it from the {rows.size} worst-fitted rows",
                 DegenerateComponentWarning,
-                stacklevel=5,
+                stacklevel=2,  # MixtureModel.fit re-issues it at its caller's line
             )
     new = []
     for f, (cls, s) in enumerate(zip(classes, stats, strict=True)):

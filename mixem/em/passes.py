@@ -80,11 +80,12 @@ def _normalise(logp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return resp, top + log_total, log_total - cross
 
 
-def _blocks(components: Sequence[Component]) -> list[slice]:
+def blocks(sizes: Sequence[int]) -> list[slice]:
+    """Column slices of consecutive families with ``sizes`` components each."""
     out, start = [], 0
-    for comp in components:
-        out.append(slice(start, start + comp.n_components))
-        start += comp.n_components
+    for size in sizes:
+        out.append(slice(start, start + size))
+        start += size
     return out
 
 
@@ -97,10 +98,10 @@ def weighted_log_prob(
     else:
         # Column blocks of an F-ordered array, so the (K, c) transpose is contiguous.
         out = np.empty((X.shape[0], log_weights.size), order="F")
-        start = 0
-        for comp in components:
-            out[:, start : start + comp.n_components] = comp.log_prob(X)
-            start += comp.n_components
+        for block, comp in zip(
+            blocks([c.n_components for c in components]), components, strict=True
+        ):
+            out[:, block] = comp.log_prob(X)
     out += log_weights
     return out
 
@@ -120,11 +121,11 @@ def iter_log_prob(
 class _Accumulator:
     """Folds chunks of (rows, responsibilities) into per-family statistics."""
 
-    def __init__(self, families: Sequence[type[Component]], blocks: list[slice]) -> None:
+    def __init__(self, families: Sequence[type[Component]], columns: list[slice]) -> None:
         self.families = families
-        self.blocks = blocks
+        self.blocks = columns
         self.stats: list[Stats | None] = [None] * len(families)
-        self.nk = np.zeros(blocks[-1].stop)
+        self.nk = np.zeros(columns[-1].stop)
 
     def add(self, Xc: np.ndarray, resp: np.ndarray) -> None:
         self.nk += resp.T.sum(axis=1)
@@ -163,8 +164,7 @@ def e_pass(
     chunk: int,
 ) -> EPass:
     """Fused E-step and statistics: one pass, memory O(chunk)."""
-    blocks = _blocks(components)
-    acc = _Accumulator([type(c) for c in components], blocks)
+    acc = _Accumulator([type(c) for c in components], blocks([c.n_components for c in components]))
     loglik = 0.0
     entropy = 0.0
     for rows, logp in iter_log_prob(X, log_weights, components, chunk):
@@ -199,11 +199,7 @@ def accumulate(
 
     ``resp_of(rows, X[rows])`` returns the responsibilities of those rows, shape ``(c, K)``.
     """
-    blocks, start = [], 0
-    for size in sizes:
-        blocks.append(slice(start, start + size))
-        start += size
-    acc = _Accumulator(families, blocks)
+    acc = _Accumulator(families, blocks(sizes))
     for begin in range(0, X.shape[0], chunk):
         rows = slice(begin, min(begin + chunk, X.shape[0]))
         resp = np.array(resp_of(rows, X[rows]), dtype=np.float64)
