@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-__all__ = ["load_faithful"]
+__all__ = ["load_banknote", "load_faithful", "load_iris"]
 
 
 def load_faithful() -> Any:
@@ -26,3 +26,73 @@ def load_faithful() -> Any:
 
     with resources.files(__package__).joinpath("faithful.csv").open("r") as fh:
         return pd.read_csv(fh).astype(float)
+
+
+def load_iris(*, return_labels: bool = False) -> Any:
+    """Fisher's (Anderson's) iris flowers: 150 rows, 4 columns, 3 species of 50.
+
+    Columns are ``sepal_length``, ``sepal_width``, ``petal_length`` and ``petal_width`` (cm).
+    Source: Anderson, E. (1935), The irises of the Gaspé Peninsula, *Bulletin of the American Iris
+    Society* 59, 2-5; Fisher, R. A. (1936), The use of multiple measurements in taxonomic
+    problems, *Annals of Eugenics* 7, 179-188. The values are those of R's ``datasets::iris``,
+    taken from scikit-learn's bundled copy (``sklearn.datasets.load_iris``; checked identical to
+    R's ``iris`` and ``iris3`` with scikit-learn 1.9.1). The UCI Machine Learning Repository copy
+    has errors in two rows (1-based): row 35 reads 4.9, 3.1, 1.5, 0.1 where Fisher and R have
+    4.9, 3.1, 1.5, 0.2, and row 38 reads 4.9, 3.1, 1.5, 0.1 where they have 4.9, 3.6, 1.4, 0.1;
+    this file has R's values.
+
+    Parameters
+    ----------
+    return_labels : bool, default False
+        Also return the species of each row.
+
+    Returns
+    -------
+    pandas.DataFrame or tuple of (pandas.DataFrame, pandas.Series)
+        150 rows with float columns ``sepal_length``, ``sepal_width``, ``petal_length`` and
+        ``petal_width``; with ``return_labels=True``, also a Series named ``species`` holding
+        ``"setosa"``, ``"versicolor"`` or ``"virginica"`` (50 rows each, in that order).
+    """
+    import pandas as pd
+
+    with resources.files(__package__).joinpath("iris.csv").open("r") as fh:
+        df = pd.read_csv(fh)
+    X = df.drop(columns="species").astype(float)
+    if return_labels:
+        return X, df["species"].astype(str)
+    return X
+
+
+def load_banknote(*, return_labels: bool = False) -> Any:
+    """Swiss banknotes: 200 rows, 6 columns, 100 genuine and 100 counterfeit notes.
+
+    Measurements (mm) on old Swiss 1000-franc notes: ``Length`` (length of the note), ``Left``
+    and ``Right`` (width of the left and right edges), ``Bottom`` and ``Top`` (widths of the bottom
+    and top margins) and ``Diagonal`` (length of the image diagonal). Rows 1-100 are genuine and
+    rows 101-200 counterfeit. Source: Flury, B. and Riedwyl, H. (1988) *Multivariate Statistics:
+    A Practical Approach*, Chapman & Hall, Tables 1.1 and 1.2, pp. 5-8, as distributed with R
+    (``mclust::banknote``; also ``alr4::banknote`` with a 0/1 status). This copy is the CSV
+    ``banknote.csv`` of Luca Scrucca's ``slds-datasets`` repository on GitHub (commit 46ba593,
+    2022), identical value for value to an independent CSV export of the R data in the
+    ``seporaitis/hsaur-python`` repository.
+
+    Parameters
+    ----------
+    return_labels : bool, default False
+        Also return the status of each note.
+
+    Returns
+    -------
+    pandas.DataFrame or tuple of (pandas.DataFrame, pandas.Series)
+        200 rows with float columns ``Length``, ``Left``, ``Right``, ``Bottom``, ``Top`` and
+        ``Diagonal``; with ``return_labels=True``, also a Series named ``Status`` holding
+        ``"genuine"`` or ``"counterfeit"``.
+    """
+    import pandas as pd
+
+    with resources.files(__package__).joinpath("banknote.csv").open("r") as fh:
+        df = pd.read_csv(fh)
+    X = df.drop(columns="Status").astype(float)
+    if return_labels:
+        return X, df["Status"].astype(str)
+    return X
