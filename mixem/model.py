@@ -246,6 +246,7 @@ class MixtureModel:
             trace=best.trace,
             feature_names=names,
             spec=self._spec(),
+            _training=(X, w),
         )
 
     def _runs(

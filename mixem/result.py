@@ -65,6 +65,8 @@ class MixtureResult:
     trace: Trace
     feature_names: tuple[str, ...] | None = None
     spec: dict[str, Any] = field(default_factory=dict)
+    # The validated training rows and sample weights, kept (by reference) for to_arviz.
+    _training: tuple[np.ndarray, np.ndarray | None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         w = np.array(self.weights, dtype=np.float64)
@@ -215,6 +217,76 @@ class MixtureResult:
         labels = np.repeat(np.arange(self.n_components), counts)
         order = rng.permutation(n)
         return X[order], labels[order]
+
+    # -- posterior draws ------------------------------------------------------------------
+    def to_arviz(
+        self,
+        draws: int = 200,
+        random_state: Any = None,
+        *,
+        chains: int = 4,
+        X: Any = None,
+    ) -> Any:
+        """Posterior draws by the weighted likelihood bootstrap, as an ArviZ object.
+
+        Every draw reruns EM on the training rows reweighted by Dirichlet(1, ..., 1) weights,
+        warm-started from this fit, and its component labels are matched to the fit's with
+        :func:`scipy.optimize.linear_sum_assignment`. The draws approximate the posterior under a
+        **flat prior** (Newton and Raftery, 1994); they are independent, not MCMC draws, and are
+        split into ``chains`` chains only so that diagnostics needing several chains run.
+
+        Parameters
+        ----------
+        draws : int, default 200
+            Total number of draws; a multiple of ``chains``. Each costs one short EM run.
+        random_state : None, int or numpy.random.Generator
+            Source of the bootstrap weights; the same seed gives the same draws.
+        chains : int, default 4
+            Chains the draws are arranged in.
+        X : array-like of shape (n, d), optional
+            The training rows. Needed only for a result loaded from disk, which does not keep
+            them; a fitted result keeps a reference to the rows it was fitted on.
+
+        Returns
+        -------
+        arviz.InferenceData or xarray.DataTree
+            ``InferenceData`` under ArviZ 0.x, ``DataTree`` under ArviZ 1.x, with groups
+            ``posterior`` (``weights`` and the family's parameters, e.g. ``means`` and
+            ``covariances``, with dimensions ``component``, ``feature`` and ``feature_bis``),
+            ``log_likelihood`` (``x``: one value per draw and observation, for ``loo`` and
+            ``compare``), ``observed_data`` (``x``), ``sample_stats`` (``loglik``, ``n_iter``,
+            ``converged`` per draw) and attributes (model, mixem version, BIC, AIC, ICL).
+            Memory: the pointwise log-likelihood holds ``draws * n`` floats.
+
+        Raises
+        ------
+        ValueError
+            When the fit used ``sample_weight`` (ArviZ's leave-one-out would count a weighted row
+            as one observation), or when no training rows are available.
+        """
+        from mixem._arviz import to_arviz_data
+        from mixem.bootstrap import weighted_bootstrap
+
+        draws = check_positive_int(draws, "draws")
+        chains = check_positive_int(chains, "chains")
+        if draws % chains:
+            raise ValueError(f"draws={draws} is not a multiple of chains={chains}")
+        if self._training is not None and self._training[1] is not None:
+            raise ValueError(
+                "to_arviz needs an unweighted fit: this one used sample_weight, and ArviZ's "
+                "leave-one-out counts every row as one observation; refit on repeated rows"
+            )
+        if X is not None:
+            rows = self._check(X)
+        elif self._training is not None:
+            rows = self._training[0]
+        else:
+            raise ValueError(
+                "this result does not hold its training rows (it was loaded from disk); pass "
+                "them as to_arviz(X=...)"
+            )
+        draws_obj = weighted_bootstrap(self, rows, draws, random_state)
+        return to_arviz_data(self, rows, draws_obj, chains)
 
     # -- reporting and saving -------------------------------------------------------------
     def summary(self) -> Summary:

@@ -78,7 +78,9 @@ def _fit_cell(task: dict[str, Any]) -> tuple[dict[str, Any], MixtureResult | Non
                 row["cv"] = _cross_validate(model, X, w, task["cv_folds"], seed)
             except (FitError, ValueError) as err:
                 cv_failure = f"cv failed: {err}"
-    result = dataclasses.replace(result, feature_names=task["feature_names"])
+    # The training rows travel back from worker processes by reference only in a serial run;
+    # select() re-attaches its own copy so that every result's to_arviz works either way.
+    result = dataclasses.replace(result, feature_names=task["feature_names"], _training=None)
     row.update(
         loglik=result.loglik,
         n_parameters=result.n_parameters,
@@ -177,6 +179,41 @@ class SelectionResult:
     def best(self) -> MixtureResult:
         """The chosen fit."""
         return self.results[self.best_key]
+
+    def to_arviz(
+        self,
+        draws: int = 200,
+        random_state: int | None = None,
+        *,
+        chains: int = 4,
+        keys: Iterable[tuple[Any, int]] | None = None,
+    ) -> dict[str, Any]:
+        """Weighted-bootstrap posterior draws of every fit, as the dict ``az.compare`` takes.
+
+        Parameters
+        ----------
+        draws, chains
+            As in :meth:`MixtureResult.to_arviz`, for every fit.
+        random_state : int, optional
+            Seed; each fit's draws get their own seed spawned from it and its (family, K).
+        keys : iterable of (family, K), optional
+            The fits to export; by default every successful one.
+
+        Returns
+        -------
+        dict of str to arviz.InferenceData or xarray.DataTree
+            Keyed ``"<family> K=<K>"``, e.g. ``"GaussianFull K=2"``, in table order:
+            ``az.compare(selection.to_arviz())`` ranks the models by PSIS-LOO.
+        """
+        chosen = list(self.results) if keys is None else [self.results._key(k) for k in keys]
+        entropy = np.random.SeedSequence(random_state).entropy
+        out = {}
+        for family, k in chosen:
+            seed = np.random.SeedSequence(entropy, spawn_key=(zlib.crc32(family.encode()), k))
+            out[f"{family} K={k}"] = self.results[family, k].to_arviz(
+                draws, np.random.default_rng(seed), chains=chains
+            )
+        return out
 
     def summary(self) -> SelectionSummary:
         """A printable summary of the study (``str``, and HTML in notebooks)."""
@@ -324,7 +361,11 @@ def select(
     table = pd.DataFrame([row for row, _ in outcomes], columns=COLUMNS)
     if criterion != "cv":
         table = table.drop(columns="cv")
-    fits = {(row["family"], row["K"]): res for row, res in outcomes if res is not None}
+    fits = {
+        (row["family"], row["K"]): dataclasses.replace(res, _training=(X_arr, w))
+        for row, res in outcomes
+        if res is not None
+    }
     scores = table[criterion].to_numpy(dtype=float)
     if not np.any(np.isfinite(scores)):
         first = outcomes[0][0]

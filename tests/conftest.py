@@ -1,10 +1,13 @@
 import os
 
+import matplotlib
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
 import mixem
+
+matplotlib.use("Agg")  # tests draw figures; no display on CI
 
 # CI runs a fixed, derandomised set of examples so that a run is reproducible; set
 # MIXEM_HYPOTHESIS_PROFILE=thorough to explore many more.

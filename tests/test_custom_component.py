@@ -14,8 +14,11 @@ class BoxStats(mixem.Stats):
         self.weight, self.low, self.high = (np.asarray(a, dtype=float) for a in (weight, low, high))
 
     def merge(self, other):
-        return BoxStats(self.weight + other.weight, np.minimum(self.low, other.low),
-                        np.maximum(self.high, other.high))
+        return BoxStats(
+            self.weight + other.weight,
+            np.minimum(self.low, other.low),
+            np.maximum(self.high, other.high),
+        )
 
     def arrays(self):
         return {"weight": self.weight, "low": self.low, "high": self.high}
@@ -25,7 +28,9 @@ class UniformBox(mixem.Component):
     """Uniform on an axis-aligned box per component; the MLE box is the range of its rows."""
 
     param_dims: ClassVar[dict[str, tuple[str, ...]]] = {
-        "low": ("component", "feature"), "high": ("component", "feature")}
+        "low": ("component", "feature"),
+        "high": ("component", "feature"),
+    }
 
     def __init__(self, low, high):
         self.low, self.high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
@@ -55,8 +60,12 @@ class UniformBox(mixem.Component):
         return 2 * self.low.size
 
     def sample(self, counts, rng):
-        return np.concatenate([rng.uniform(self.low[j], self.high[j], size=(c, self.n_features))
-                               for j, c in enumerate(counts)])
+        return np.concatenate(
+            [
+                rng.uniform(self.low[j], self.high[j], size=(c, self.n_features))
+                for j, c in enumerate(counts)
+            ]
+        )
 
     def params(self):
         return {"low": self.low, "high": self.high}
@@ -72,9 +81,13 @@ def test_gaussian_plus_uniform_background(tmp_path):
     rng = np.random.default_rng(0)
     X = np.concatenate([rng.normal([3, 3], 0.3, (300, 2)), rng.uniform(0, 10, (100, 2))])
     model = mixem.MixtureModel([mixem.GaussianFull, UniformBox], n_components=[1, 1])
-    start = {"weights": [0.5, 0.5], "components": [
-        {"means": [[2.0, 2.0]], "covariances": [np.eye(2)]},
-        {"low": X.min(axis=0)[None], "high": X.max(axis=0)[None]}]}
+    start = {
+        "weights": [0.5, 0.5],
+        "components": [
+            {"means": [[2.0, 2.0]], "covariances": [np.eye(2)]},
+            {"low": X.min(axis=0)[None], "high": X.max(axis=0)[None]},
+        ],
+    }
     res = model.fit(X, init_params=start)
     assert res.n_parameters == 5 + 4 + 1
     np.testing.assert_allclose(res.weights, [0.75, 0.25], atol=0.03)

@@ -130,6 +130,9 @@ def test_poisson_result_saves_and_loads(poisson_fit, tmp_path):
     np.testing.assert_array_equal(loaded.score_samples(X), result.score_samples(X))
 
 
+# ArviZ's diagnosis of influential rows in the leave-one-out examples; shown to readers as is.
+@pytest.mark.filterwarnings("ignore:Estimated shape parameter of Pareto:UserWarning")
+@pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.sort_values")
 @pytest.mark.parametrize("page", DOC_PAGES, ids=[p.name for p in DOC_PAGES])
 def test_doc_page_examples(page, monkeypatch):
     """The ``>>>`` examples in the docs run and print what the page says."""
