@@ -1,7 +1,8 @@
 """Posterior draws by the weighted likelihood bootstrap, with labels aligned to the fit.
 
-Each draw reruns EM on the training rows reweighted by Dirichlet(1, ..., 1) weights (scaled to
-sum to n), starting from the fitted parameters (Newton and Raftery, 1994, *JRSS B* 56, 3-48).
+Each draw maximises the likelihood of the training rows reweighted by Dirichlet(1, ..., 1)
+weights (scaled to sum to n), by EM from the fitted parameters and from a few fresh k-means++
+starts (Newton and Raftery, 1994, *JRSS B* 56, 3-48).
 Under a flat prior the draws approximate the posterior of the parameters to first order; they
 are not MCMC draws and carry no prior. Component labels of every draw are matched to the fit's
 by :func:`scipy.optimize.linear_sum_assignment` on the cross log-likelihood, so ``component 0``
@@ -19,7 +20,8 @@ from scipy.optimize import linear_sum_assignment
 
 from mixem._validation import check_positive_int, check_random_state
 from mixem.components.base import Component
-from mixem.em.loop import run_em
+from mixem.em.init import initial_statistics
+from mixem.em.loop import EMRun, run_em
 from mixem.em.passes import blocks, chunk_rows, log_sum_exp
 from mixem.exceptions import FitError
 
@@ -30,6 +32,14 @@ __all__ = ["BootstrapDraws", "weighted_bootstrap", "permute_components"]
 
 #: Fresh Dirichlet weights tried for one draw whose EM run fails before giving up.
 MAX_ATTEMPTS_PER_DRAW = 10
+#: Every draw is the maximiser of its reweighted likelihood, searched from the fit (warm start)
+#: and from this many fresh k-means++ starts: a superfluous component has several maxima of
+#: similar height, and warm starts alone would keep it in one, understating its uncertainty.
+#: A fresh start is continued to convergence only when, after ``RESTART_ITER`` iterations, its
+#: log-likelihood is within ``RESTART_MARGIN`` of the warm start's.
+RESTARTS_PER_DRAW = 2
+RESTART_ITER = 20
+RESTART_MARGIN = 2.0
 
 
 @dataclass(frozen=True)
@@ -146,6 +156,35 @@ def weighted_bootstrap(
     n_iter = np.empty(draws, dtype=np.int64)
     converged = np.empty(draws, dtype=bool)
     n_failed = 0
+    settings = {
+        "max_iter": spec.get("max_iter", 1000),
+        "tol": spec.get("tol", 1e-6),
+        "reg_covar": spec.get("reg_covar", 1e-6),
+        "chunk": chunk,
+    }
+    families = [type(c) for c in components]
+    sizes = [c.n_components for c in components]
+
+    def reweighted_fit(u: np.ndarray) -> EMRun:
+        """The maximiser of the reweighted likelihood: warm start, unless a fresh start wins."""
+        run = run_em(X, u, result.weights, components, **settings)
+        for _ in range(RESTARTS_PER_DRAW):
+            try:
+                nk, stats = initial_statistics(X, u, families, sizes, "kmeans++", rng, chunk)
+                weights0 = nk / nk.sum()
+                comps0 = tuple(
+                    cls.from_statistics(st, reg_covar=settings["reg_covar"])
+                    for cls, st in zip(families, stats, strict=True)
+                )
+                short = run_em(X, u, weights0, comps0, **{**settings, "max_iter": RESTART_ITER})
+                if short.loglik > run.loglik - RESTART_MARGIN:
+                    other = run_em(X, u, short.weights, short.components, **settings)
+                    if other.loglik > run.loglik:
+                        run = other
+            except (FitError, ValueError):
+                continue  # a fresh start that degenerates does not compete
+        return run
+
     for b in range(draws):
         for _attempt in range(MAX_ATTEMPTS_PER_DRAW):
             u = rng.standard_exponential(n)
@@ -154,16 +193,7 @@ def weighted_bootstrap(
                 # A draw's re-seeding and convergence are recorded per draw, not warned about.
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    run = run_em(
-                        X,
-                        u,
-                        result.weights,
-                        components,
-                        max_iter=spec.get("max_iter", 1000),
-                        tol=spec.get("tol", 1e-6),
-                        reg_covar=spec.get("reg_covar", 1e-6),
-                        chunk=chunk,
-                    )
+                    run = reweighted_fit(u)
                 break
             except FitError:
                 n_failed += 1

@@ -185,7 +185,9 @@ def _study_args(parser: argparse.ArgumentParser, *, default_k: str, default_fami
         help=f"families from {','.join(FAMILIES)} (default {default_families})",
     )
     parser.add_argument("--criterion", choices=sorted(CRITERIA), default="bic")
-    parser.add_argument("--n-init", type=_positive, default=3, help="restarts per fit (3)")
+    parser.add_argument(
+        "--n-init", type=_positive, default=1, help="runs per fit, each a short-EM search (1)"
+    )
     parser.add_argument("--seed", type=_non_negative, default=0, help="seed of the study (0)")
     parser.add_argument("--n-jobs", type=_jobs, default=1, help="worker processes (1; -1: all)")
     parser.add_argument("--out", type=Path, help="report folder to write")

@@ -20,11 +20,15 @@ from mixem._validation import (
 from mixem.components.base import Component
 from mixem.em.init import INIT_METHODS, initial_statistics
 from mixem.em.loop import EMRun, run_em
+from mixem.em.multistart import run_is_spurious, short_em_start
 from mixem.em.passes import accumulate, chunk_rows
 from mixem.exceptions import ConvergenceWarning, DegenerateComponentWarning, FitError
 from mixem.result import MixtureResult
 
-__all__ = ["MixtureModel"]
+__all__ = ["INIT_CHOICES", "MixtureModel"]
+
+#: ``init`` values: the short-EM search (default), or one start of a single kind.
+INIT_CHOICES = ("short_em", *INIT_METHODS)
 
 
 def _check_family(cls: Any) -> type[Component]:
@@ -55,11 +59,19 @@ class MixtureModel:
     n_components : int, or sequence of int
         Components per family (one int per family when several are given).
     n_init : int, default 1
-        EM runs from different starts; the one with the highest log-likelihood is kept.
-    init : {"kmeans++", "random_rows", "random"}, default "kmeans++"
-        How starting responsibilities are built: k-means++ seeds or random distinct rows, each
-        row assigned to its nearest seed, or random responsibilities. Parameters then come from
-        the M-step. Ignored when ``fit`` receives ``init_params``.
+        EM runs from different starts; the one with the highest log-likelihood is kept (and a
+        plausible fit over a spurious one: see :attr:`MixtureResult.spurious`).
+    init : {"short_em", "kmeans++", "hierarchical", "random_rows", "random"}, default "short_em"
+        How a run starts. ``"short_em"`` searches (see the user guide, "Initialisation"): 20 EM
+        iterations from each of 51 starts (Ward's hierarchical agglomeration of the whitened
+        rows, as mclust's default, and 50 k-means++ seeds), the best 10 run to convergence,
+        then rounds of split-and-merge moves from the best; spurious fits rank last. On more
+        than 5000 rows the search runs on 5000 drawn at random. On the bundled datasets it
+        reaches the best plausible maximum of 50 k-means++ restarts in 92% of (family, K)
+        cells, against 39% for one k-means++ start, and costs about as much as 30 ordinary
+        fits. The others are a single start: k-means++ seeds, Ward cluster centres or random
+        distinct rows, each row assigned to its nearest, or random responsibilities;
+        parameters come from the M-step. Ignored when ``fit`` receives ``init_params``.
     max_iter : int, default 1000
         Most EM iterations (M-steps) per run. ``0`` evaluates the start without iterating.
     tol : float, default 1e-6
@@ -80,7 +92,7 @@ class MixtureModel:
         n_components: int | Sequence[int],
         *,
         n_init: int = 1,
-        init: str = "kmeans++",
+        init: str = "short_em",
         max_iter: int = 1000,
         tol: float = 1e-6,
         reg_covar: float = 1e-6,
@@ -107,9 +119,9 @@ class MixtureModel:
         if not isinstance(n_components, numbers.Integral) and len(families) == 1:
             self.sizes = self.sizes[:1]
         self.n_init = check_positive_int(n_init, "n_init")
-        if init not in INIT_METHODS:
+        if init not in INIT_CHOICES:
             raise ValueError(
-                f"init must be one of {', '.join(map(repr, INIT_METHODS))}; got {init!r}"
+                f"init must be one of {', '.join(map(repr, INIT_CHOICES))}; got {init!r}"
             )
         self.init = init
         self.max_iter = check_positive_int(max_iter, "max_iter", minimum=0)
@@ -207,7 +219,12 @@ class MixtureModel:
         runs = self._runs(X, w, init_params, chunk, rng)
         best_index = max(
             (i for i, r in enumerate(runs) if r[0] is not None),
-            key=lambda i: runs[i][0].loglik,
+            key=lambda i: (
+                not run_is_spurious(
+                    runs[i][0], X.shape[0] if w is None else w.sum(), self.reg_covar
+                ),
+                runs[i][0].loglik,
+            ),
             default=None,
         )
         for i, (_, caught, error) in enumerate(runs):
@@ -266,18 +283,58 @@ class MixtureModel:
         for _ in range(self.n_init):
             if init_params is not None:
                 start = self._start_from(init_params, X, w, chunk)
-            else:
-                nk, stats = initial_statistics(
-                    X, w, self.families, self.sizes, self.init, rng, chunk
-                )
-                start = self._from_stats(nk, stats)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
+                    if init_params is None and self.init == "short_em":
+                        out.append((self._search_and_run(X, w, rng, chunk), caught, None))
+                        continue
+                    if init_params is None:
+                        start = self._start(X, w, rng, chunk)
                     out.append((self._run(X, w, start, chunk), caught, None))
                 except FitError as err:
                     out.append((None, caught, err))
         return out
+
+    def _search_and_run(
+        self, X: np.ndarray, w: np.ndarray | None, rng: np.random.Generator, chunk: int
+    ) -> EMRun:
+        """Run EM from the short-EM search's winner, retracing its run for a complete trace."""
+        found = short_em_start(
+            X,
+            w,
+            self.families,
+            self.sizes,
+            self._from_stats,
+            rng,
+            chunk,
+            reg_covar=self.reg_covar,
+            tol=self.tol,
+            max_iter=self.max_iter,
+        )
+        if found.start is not found.end:
+            n_obs = X.shape[0] if w is None else float(w.sum())
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    run = self._run(X, w, found.start, chunk)
+                if run.loglik >= found.loglik - 10 * self.tol * n_obs:
+                    # Re-seeds on the winning run are part of the search (trace.reseeded
+                    # records them); anything else is news.
+                    for warning in caught:
+                        if not issubclass(warning.category, DegenerateComponentWarning):
+                            warnings.warn(warning.message, warning.category, stacklevel=2)
+                    return run
+            except FitError:
+                pass
+        return self._run(X, w, found.end, chunk)
+
+    def _start(
+        self, X: np.ndarray, w: np.ndarray | None, rng: np.random.Generator, chunk: int
+    ) -> tuple[np.ndarray, tuple[Component, ...]]:
+        """Starting weights and components of a single start of kind ``self.init``."""
+        nk, stats = initial_statistics(X, w, self.families, self.sizes, self.init, rng, chunk)
+        return self._from_stats(nk, stats)
 
     def _spec(self) -> dict[str, Any]:
         rs = self.random_state

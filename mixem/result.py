@@ -108,6 +108,25 @@ class MixtureResult:
         """Integrated completed likelihood: BIC plus twice the classification entropy."""
         return self.bic + 2.0 * self.entropy
 
+    @property
+    def spurious(self) -> np.ndarray:
+        """Which components look spurious, shape ``(K,)`` of bool.
+
+        A spurious component sits on too few rows for its parameters, with a likelihood spike
+        there instead of a cluster: for the Gaussian families, ``d`` or fewer rows (fewer than
+        ``d + 1`` effective rows ``weight * n_obs``), or a covariance whose smallest eigenvalue
+        is at the ``reg_covar`` floor. Such a fit's likelihood, and so its BIC, is meaningless;
+        :func:`mixem.select` excludes it. See :meth:`Component.spurious`.
+        """
+        counts = self.weights * self.n_obs
+        reg_covar = float(self.spec.get("reg_covar", 0.0))
+        parts, start = [], 0
+        for comp in self.components:
+            k = comp.n_components
+            parts.append(np.asarray(comp.spurious(counts[start : start + k], reg_covar), bool))
+            start += k
+        return np.concatenate(parts)
+
     # -- Gaussian conveniences ------------------------------------------------------------
     def _single_gaussian(self, name: str) -> _Gaussian:
         if len(self.components) != 1 or not isinstance(self.components[0], _Gaussian):
@@ -263,6 +282,9 @@ class MixtureResult:
         ValueError
             When the fit used ``sample_weight`` (ArviZ's leave-one-out would count a weighted row
             as one observation), or when no training rows are available.
+        FitError
+            When ten reweightings in a row empty a component (a superfluous component on a
+            handful of rows): such a fit has no posterior draws.
         """
         from mixem._arviz import to_arviz_data
         from mixem.bootstrap import weighted_bootstrap

@@ -28,7 +28,7 @@ from mixem.components.gaussian import (
     GaussianSpherical,
     GaussianTied,
 )
-from mixem.exceptions import FitError
+from mixem.exceptions import DegenerateComponentWarning, FitError
 from mixem.model import MixtureModel, _check_family
 from mixem.result import MixtureResult
 
@@ -50,6 +50,7 @@ COLUMNS = [
     "icl",
     "cv",
     "converged",
+    "spurious",
     "n_iter",
     "seconds",
     "status",
@@ -61,7 +62,7 @@ def _fit_cell(task: dict[str, Any]) -> tuple[dict[str, Any], MixtureResult | Non
     family, k = task["family"], task["k"]
     X, w = task["X"], task["sample_weight"]
     row: dict[str, Any] = dict.fromkeys(COLUMNS, np.nan)
-    row.update(family=family.__name__, K=k, converged=False, n_iter=0, status="ok")
+    row.update(family=family.__name__, K=k, converged=False, spurious=False, n_iter=0, status="ok")
     seed = np.random.SeedSequence(task["entropy"], spawn_key=task["spawn_key"])
     model = MixtureModel(family, k, random_state=np.random.default_rng(seed), **task["options"])
     start = time.perf_counter()
@@ -91,7 +92,18 @@ def _fit_cell(task: dict[str, Any]) -> tuple[dict[str, Any], MixtureResult | Non
         n_iter=result.n_iter,
         seconds=time.perf_counter() - start,
     )
+    spurious = np.flatnonzero(result.spurious)
+    row["spurious"] = bool(spurious.size)
     notes = sorted({w.category.__name__ for w in caught}) + ([cv_failure] if cv_failure else [])
+    if spurious.size:
+        counts = result.weights[spurious] * result.n_obs
+        notes.insert(
+            0,
+            "spurious: "
+            + ", ".join(
+                f"component {j} on {c:.3g} rows" for j, c in zip(spurious, counts, strict=True)
+            ),
+        )
     if notes:
         row["status"] = "ok; " + ", ".join(notes)
     return row, result
@@ -154,9 +166,9 @@ class SelectionResult:
     ----------
     table : pandas.DataFrame
         One row per (family, K): ``loglik``, ``n_parameters``, ``bic``, ``aic``, ``icl``, ``cv``
-        (only when ``criterion="cv"``), ``converged``, ``n_iter``, ``seconds`` and ``status``
-        (``"ok"``, ``"ok; <warnings>"`` or ``"failed: <reason>"``; failed cells have NaN
-        criteria and are never chosen).
+        (only when ``criterion="cv"``), ``converged``, ``spurious``, ``n_iter``, ``seconds`` and
+        ``status`` (``"ok"``, ``"ok; <notes>"``, ``"excluded: spurious: <which>"`` or
+        ``"failed: <reason>"``; failed and excluded cells are never chosen).
     criterion : str
         The criterion used to choose.
     best : MixtureResult
@@ -203,16 +215,30 @@ class SelectionResult:
         -------
         dict of str to arviz.InferenceData or xarray.DataTree
             Keyed ``"<family> K=<K>"``, e.g. ``"GaussianFull K=2"``, in table order:
-            ``az.compare(selection.to_arviz())`` ranks the models by PSIS-LOO.
+            ``az.compare(selection.to_arviz())`` ranks the models by PSIS-LOO. A fit whose
+            components do not survive reweighting of the rows (a superfluous component on a
+            handful of rows, emptied by the bootstrap weights) has no draws: it is left out
+            with a :class:`~mixem.DegenerateComponentWarning`.
         """
         chosen = list(self.results) if keys is None else [self.results._key(k) for k in keys]
         entropy = np.random.SeedSequence(random_state).entropy
-        out = {}
+        out, failed = {}, []
         for family, k in chosen:
             seed = np.random.SeedSequence(entropy, spawn_key=(zlib.crc32(family.encode()), k))
-            out[f"{family} K={k}"] = self.results[family, k].to_arviz(
-                draws, np.random.default_rng(seed), chains=chains
+            try:
+                out[f"{family} K={k}"] = self.results[family, k].to_arviz(
+                    draws, np.random.default_rng(seed), chains=chains
+                )
+            except FitError as err:
+                failed.append(f"{family} K={k} ({err})")
+        if failed:
+            warnings.warn(
+                f"left out {len(failed)} fit(s) whose bootstrap draws failed: " + "; ".join(failed),
+                DegenerateComponentWarning,
+                stacklevel=2,
             )
+        if not out:
+            raise FitError("the bootstrap draws of every fit failed")
         return out
 
     def summary(self) -> SelectionSummary:
@@ -269,12 +295,13 @@ def select(
     n_components: Iterable[int] = range(1, 10),
     components: Sequence[type[Component]] = DEFAULT_FAMILIES,
     criterion: str = "bic",
-    n_init: int = 3,
+    n_init: int = 1,
     random_state: int | None = None,
     n_jobs: int = 1,
     *,
     sample_weight: Any = None,
     cv_folds: int = 5,
+    exclude_spurious: bool = True,
     progress: bool | None = None,
     **options: Any,
 ) -> SelectionResult:
@@ -291,8 +318,9 @@ def select(
     criterion : {"bic", "aic", "icl", "cv"}
         ``"cv"`` is the ``cv_folds``-fold cross-validated held-out mean log-likelihood per row
         (higher is better); the others are lower-is-better criteria of the fits.
-    n_init : int, default 3
-        Restarts per fit.
+    n_init : int, default 1
+        Runs per fit, each with its own start; :class:`MixtureModel`'s default start already
+        searches many (``init="short_em"``).
     random_state : int, optional
         Seed of the whole study; each cell gets its own seed spawned from it, so results do not
         depend on ``n_jobs`` or on the order in which cells run.
@@ -302,6 +330,11 @@ def select(
         Frequency weights, as in :meth:`MixtureModel.fit`.
     cv_folds : int, default 5
         Folds for ``criterion="cv"``.
+    exclude_spurious : bool, default True
+        Never choose a fit with a spurious component (see :attr:`MixtureResult.spurious`: a
+        likelihood spike on ``d`` or fewer rows, which would win any likelihood-based
+        criterion). Such cells stay in the table with ``spurious`` True and a ``status``
+        starting ``"excluded: spurious"``.
     progress : bool, optional
         Show a progress bar (tqdm's auto bar). ``None`` shows it only on an interactive
         terminal or notebook.
@@ -373,6 +406,18 @@ def select(
             f"every one of the {len(tasks)} fits failed (first, {first['family']} K={first['K']}: "
             f"{first['status'].removeprefix('failed: ')})"
         )
+    if exclude_spurious:
+        excluded = table["spurious"].to_numpy(dtype=bool)
+        if np.all(excluded | ~np.isfinite(scores)):
+            raise FitError(
+                f"every successful fit of the {len(tasks)} cells has a spurious component (a "
+                "spike on d or fewer rows); use fewer components, a larger reg_covar, or "
+                "exclude_spurious=False to choose among them anyway"
+            )
+        table.loc[excluded, "status"] = "excluded: " + table.loc[
+            excluded, "status"
+        ].str.removeprefix("ok; ")
+        scores = np.where(excluded, np.nan, scores)
     pick = int(np.nanargmax(scores) if CRITERIA[criterion] else np.nanargmin(scores))
     best_key = (str(table["family"].iloc[pick]), int(table["K"].iloc[pick]))
     return SelectionResult(table, _Results(fits), criterion, best_key)
@@ -415,6 +460,7 @@ def bootstrap_lrt(
     random_state: int | None = None,
     *,
     n_init: int = 3,
+    init: str = "kmeans++",
     **options: Any,
 ) -> Any:
     """Parametric bootstrap likelihood-ratio tests of K versus K + 1 components.
@@ -440,6 +486,11 @@ def bootstrap_lrt(
         Seed; the same seed gives the same table.
     n_init : int, default 3
         Restarts per fit.
+    init : str, default "kmeans++"
+        Start of every fit. The test fits ``2 (n_boot + 1)`` models per ``K0``, and the observed
+        and bootstrap fits must be found the same way for the p-value to hold, so the default is
+        the cheap k-means++ start rather than :class:`MixtureModel`'s search; pass
+        ``init="short_em"`` to test with the search (about 20 times the cost).
     **options
         Passed to every :class:`MixtureModel`.
 
@@ -462,7 +513,7 @@ def bootstrap_lrt(
 
     def fit(data: np.ndarray, k: int, seed: np.random.SeedSequence) -> MixtureResult:
         model = MixtureModel(
-            family, k, n_init=n_init, random_state=np.random.default_rng(seed), **options
+            family, k, n_init=n_init, init=init, random_state=np.random.default_rng(seed), **options
         )
         return model.fit(data)
 

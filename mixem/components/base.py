@@ -142,6 +142,16 @@ class Component(ABC):
         """
         return np.zeros(next(iter(stats.arrays().values())).shape[0], dtype=bool)
 
+    def spurious(self, counts: np.ndarray, reg_covar: float) -> np.ndarray:
+        """Which components look like a spurious maximiser rather than a cluster.
+
+        A spurious component sits on too few rows for its parameters (its likelihood is a
+        spike on them); model selection excludes fits that have one. ``counts`` are the
+        components' effective rows (weight times number of observations). The default flags
+        nothing.
+        """
+        return np.zeros(self.n_components, dtype=bool)
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(n_components={self.n_components}, n_features={self.n_features})"

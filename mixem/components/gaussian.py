@@ -11,8 +11,8 @@ from abc import abstractmethod
 from typing import Any, ClassVar, Self
 
 import numpy as np
-from scipy.linalg import solve_triangular
 from scipy.linalg.blas import dtrmm
+from scipy.linalg.lapack import dtrtri
 
 from mixem.components.base import Component
 from mixem.components.stats import BLAS_MIN_FEATURES, FAR, GaussianStats, PooledGaussianStats
@@ -132,6 +132,28 @@ class _Gaussian(Component):
         """Covariances, shaped as scikit-learn's ``covariances_`` for this family."""
         return self._covariances
 
+    def _smallest_eigenvalues(self) -> np.ndarray:
+        """Smallest eigenvalue of every component's covariance, shape ``(k,)``."""
+        return self._variances().min(axis=1)
+
+    def spurious(self, counts: np.ndarray, reg_covar: float) -> np.ndarray:
+        """Components on ``d`` or fewer rows, or flat down to the regulariser.
+
+        "On ``d`` or fewer rows" means fewer than ``d + 1`` effective rows: the responsibility a
+        spike on ``d`` points takes from distant rows is not a row of its own. "Flat" means the
+        component's own spread in some direction is no larger than ``reg_covar`` (its smallest
+        covariance eigenvalue is at most twice ``reg_covar``), or, without regularisation,
+        below ``1e-10`` of its largest.
+        """
+        counts = np.asarray(counts, dtype=float)
+        smallest = self._smallest_eigenvalues()
+        largest = np.broadcast_to(self._largest_eigenvalues(), smallest.shape)
+        flat = smallest - reg_covar <= np.maximum(reg_covar, 1e-10 * largest)
+        return (counts < self.n_features + 1) | flat
+
+    def _largest_eigenvalues(self) -> np.ndarray:
+        return self._variances().max(axis=1)
+
     def params(self) -> dict[str, np.ndarray]:
         """Return ``{"means": ..., "covariances": ...}``."""
         return {"means": self._means, "covariances": self._covariances}
@@ -179,12 +201,23 @@ class _CholeskyGaussian(_Gaussian):
         d = self.n_features
         cov = self._covariances.reshape(-1, d, d)
         self._chol = _cholesky(cov, "covariances")
-        eye = np.eye(d)
-        self._inv_chol = np.stack([solve_triangular(c, eye, lower=True) for c in self._chol])
+        # LAPACK's triangular inverse directly: scipy's solve_triangular wrapper costs more
+        # than the inverse itself at these sizes, and the search runs thousands of M-steps.
+        self._inv_chol = np.stack([dtrtri(c, lower=1)[0] for c in self._chol])
         self._inv_chol_f = [np.asfortranarray(f) for f in self._inv_chol]
         self._log_norm = -np.log(np.diagonal(self._chol, axis1=1, axis2=2)).sum(axis=1) - (
             0.5 * d * _LOG_2PI
         )
+
+    def _eigenvalues(self) -> np.ndarray:
+        """Ascending eigenvalues of every covariance factor, shape ``(m, d)``."""
+        return np.linalg.eigvalsh(self._covariances.reshape(-1, self.n_features, self.n_features))
+
+    def _smallest_eigenvalues(self) -> np.ndarray:
+        return np.broadcast_to(self._eigenvalues()[:, 0], (self.n_components,))
+
+    def _largest_eigenvalues(self) -> np.ndarray:
+        return np.broadcast_to(self._eigenvalues()[:, -1], (self.n_components,))
 
     def _factor(self, j: int) -> int:
         return j if self._chol.shape[0] > 1 else 0

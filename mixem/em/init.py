@@ -17,9 +17,11 @@ from mixem.em.passes import accumulate
 __all__ = ["INIT_METHODS", "initial_statistics", "seed_from_rows", "kmeans_plusplus"]
 
 #: ``"kmeans++"``: k-means++ seeding, each row assigned to its nearest seed;
+#: ``"hierarchical"``: centres of Ward's agglomeration of the whitened rows, each row assigned
+#: to its nearest centre;
 #: ``"random_rows"``: K distinct random rows as seeds, each row assigned to its nearest seed;
 #: ``"random"``: random responsibilities (each row a uniform draw, normalised).
-INIT_METHODS = ("kmeans++", "random_rows", "random")
+INIT_METHODS = ("kmeans++", "hierarchical", "random_rows", "random")
 
 
 def _sq_dist_to(X: np.ndarray, centre: np.ndarray, chunk: int) -> np.ndarray:
@@ -63,6 +65,38 @@ def _random_rows(
     w = np.ones(first.size) if sample_weight is None else sample_weight[first]
     pick = rng.choice(first.size, size=k, replace=False, p=w / w.sum())
     return X[first[pick]].copy()
+
+
+#: Most rows the hierarchical start clusters; the others join their nearest cluster centre.
+HIERARCHICAL_ROWS = 2000
+
+
+def hierarchical_seeds(
+    X: np.ndarray, sample_weight: np.ndarray | None, k: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Centres of ``k`` clusters from Ward's agglomeration of the whitened rows, ``(k, d)``.
+
+    Whitening (rotation to principal axes scaled to unit variance) makes the start independent
+    of the data's units and orientation, as mclust's default ``hcUse = "SVD"``. Ward's criterion
+    is the model-based agglomeration of spherical equal-variance Gaussian clusters. At most
+    ``HIERARCHICAL_ROWS`` rows, drawn at random, are agglomerated (the cost is quadratic).
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    rows = np.arange(X.shape[0]) if sample_weight is None else np.flatnonzero(sample_weight > 0)
+    if rows.size > HIERARCHICAL_ROWS:
+        rows = np.sort(rng.choice(rows, HIERARCHICAL_ROWS, replace=False))
+    Y = X[rows] - X[rows].mean(axis=0)
+    _, sv, vt = np.linalg.svd(Y, full_matrices=False)
+    scale = np.where(sv > sv[0] * 1e-12, sv, np.inf) / np.sqrt(max(rows.size - 1, 1))
+    Z = (Y @ vt.T) / scale
+    labels = fcluster(linkage(Z, method="ward"), t=k, criterion="maxclust") - 1
+    found = np.unique(labels)
+    centres = np.stack([X[rows[labels == j]].mean(axis=0) for j in found])
+    if found.size < k:  # ties in the tree: fill with random rows
+        extra = X[rng.choice(rows, k - found.size, replace=False)]
+        centres = np.concatenate([centres, extra])
+    return centres
 
 
 def _nearest_seed_resp(seeds: np.ndarray):
@@ -136,11 +170,12 @@ def initial_statistics(
         seeds = None
         resp_of = _random_resp(rng, k)
     else:
-        seeds = (
-            kmeans_plusplus(X, sample_weight, k, rng, chunk)
-            if method == "kmeans++"
-            else _random_rows(X, sample_weight, k, rng)
-        )
+        if method == "kmeans++":
+            seeds = kmeans_plusplus(X, sample_weight, k, rng, chunk)
+        elif method == "hierarchical":
+            seeds = hierarchical_seeds(X, sample_weight, k, rng)
+        else:
+            seeds = _random_rows(X, sample_weight, k, rng)
         resp_of = _nearest_seed_resp(seeds)
     nk, stats = accumulate(X, sample_weight, components, sizes, resp_of, chunk)
 

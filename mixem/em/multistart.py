@@ -1,0 +1,259 @@
+"""The default start: a search by short EM runs and split-and-merge moves.
+
+1. Short-EM multistart ("emEM", Biernacki, Celeux and Govaert, 2003, *Computational Statistics
+   & Data Analysis* 41, 561-575): one start from Ward's hierarchical agglomeration of the
+   whitened rows (as mclust's default) and ``SHORT_STARTS`` k-means++ starts each get
+   ``SHORT_ITER`` EM iterations; the ``SHORT_KEEP`` best are run to convergence.
+2. Split-and-merge (Ueda, Nakano, Ghahramani and Hinton, 2000, *Neural Computation* 12,
+   2109-2128): from the best converged fit, up to ``SHORT_SPLIT_MERGE_MOVES`` moves each merge
+   two overlapping components and split a third along its principal axis; each move gets
+   ``SHORT_ITER`` iterations, the ``SHORT_SPLIT_MERGE_KEEP`` best are run to convergence, and the
+   best replaces the fit when it is better. Up to ``SHORT_SPLIT_MERGE_ROUNDS`` rounds.
+
+Fits with a spurious component (a likelihood spike on a few rows, see
+:meth:`Component.spurious`) rank below every plausible fit, since their high likelihood says
+nothing about the data's clusters. The search runs on at most ``SHORT_ROWS`` rows drawn at
+random, so its cost does not grow with the data; only the fit itself sees every row.
+
+The settings were chosen by measurement on the bundled datasets: benchmarks/bench_init.py
+prints how often each strategy reaches the best plausible maximum of 50 k-means++ restarts.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from mixem.components.base import Component
+from mixem.components.stats import Stats
+from mixem.em.init import initial_statistics
+from mixem.em.loop import EMRun, run_em
+from mixem.em.passes import accumulate, log_sum_exp, weighted_log_prob
+from mixem.exceptions import FitError
+
+__all__ = [
+    "SHORT_HIERARCHICAL",
+    "SHORT_ITER",
+    "SHORT_KEEP",
+    "SHORT_ROWS",
+    "SHORT_STARTS",
+    "run_is_spurious",
+    "short_em_start",
+]
+
+#: k-means++ starts of the search (besides the hierarchical one).
+SHORT_STARTS = 50
+#: EM iterations of every start.
+SHORT_ITER = 20
+#: Best short runs continued to convergence.
+SHORT_KEEP = 10
+#: Whether the hierarchical start is one of the candidates.
+SHORT_HIERARCHICAL = True
+#: Rounds of split-and-merge moves tried on the best fit of the search, and moves per round.
+SHORT_SPLIT_MERGE_ROUNDS = 10
+SHORT_SPLIT_MERGE_MOVES = 30
+#: Best moves of a round continued to convergence.
+SHORT_SPLIT_MERGE_KEEP = 5
+#: Most rows the search runs on; larger data are subsampled (uniformly, without replacement).
+SHORT_ROWS = 5000
+
+Start = tuple[np.ndarray, tuple[Component, ...]]
+
+
+class SearchResult(NamedTuple):
+    """Outcome of :func:`short_em_start`.
+
+    The fit reruns EM from ``start`` (so that its trace shows the winning run) and falls back
+    to ``end`` if that rerun does not reach ``loglik``, which can happen when a re-seed falls
+    differently in one long run than in the search's short run and continuation.
+    """
+
+    start: Start
+    end: Start
+    loglik: float
+
+
+def run_is_spurious(run: EMRun, n_obs: float, reg_covar: float) -> bool:
+    """Whether any component of ``run`` is spurious (see :meth:`Component.spurious`)."""
+    counts = run.weights * n_obs
+    start = 0
+    for comp in run.components:
+        k = comp.n_components
+        if np.any(comp.spurious(counts[start : start + k], reg_covar)):
+            return True
+        start += k
+    return False
+
+
+def short_em_start(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    families: Sequence[type[Component]],
+    sizes: Sequence[int],
+    from_stats: Callable[[np.ndarray, list[Stats]], Start],
+    rng: np.random.Generator,
+    chunk: int,
+    *,
+    reg_covar: float,
+    tol: float,
+    max_iter: int,
+) -> SearchResult:
+    """The search's winner: the start of its last EM run, where that run ended, and its loglik.
+
+    ``from_stats(nk, stats)`` turns initial statistics into ``(weights, components)``. Starts
+    whose EM run fails (degenerate components) are dropped; if every one fails, the last
+    error is raised.
+    """
+    rows = np.arange(X.shape[0]) if sample_weight is None else np.flatnonzero(sample_weight > 0)
+    subsampled = rows.size > SHORT_ROWS
+    if subsampled:
+        rows = np.sort(rng.choice(rows, SHORT_ROWS, replace=False))
+        Xs, ws = X[rows], None if sample_weight is None else sample_weight[rows]
+    else:
+        Xs, ws = X, sample_weight
+    n_obs = Xs.shape[0] if ws is None else float(ws.sum())
+
+    def run(weights: np.ndarray, components: tuple[Component, ...], iters: int) -> EMRun:
+        # The search's re-seeding and non-convergence are part of it, not news for the user.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return run_em(
+                Xs,
+                ws,
+                weights,
+                components,
+                max_iter=iters,
+                tol=tol,
+                reg_covar=reg_covar,
+                chunk=chunk,
+            )
+
+    def rank(r: EMRun) -> tuple[bool, float]:
+        # Plausible (non-spurious) runs first, then the highest log-likelihood.
+        return (not run_is_spurious(r, n_obs, reg_covar), r.loglik)
+
+    methods = (["hierarchical"] if SHORT_HIERARCHICAL else []) + ["kmeans++"] * SHORT_STARTS
+    short: list[tuple[Start, EMRun]] = []
+    error: FitError | None = None
+    for method in methods:
+        nk, stats = initial_statistics(Xs, ws, families, sizes, method, rng, chunk)
+        try:
+            start = from_stats(nk, stats)
+            short.append((start, run(*start, SHORT_ITER)))
+        except FitError as err:
+            error = err
+    if not short:
+        assert error is not None
+        raise error
+    best_start, best_final = _continue_best(short, run, rank, max_iter, SHORT_KEEP)
+    if best_final is not None and SHORT_SPLIT_MERGE_ROUNDS > 0:
+        for _ in range(SHORT_SPLIT_MERGE_ROUNDS):
+            trials = []
+            for start in _split_merge_starts(
+                Xs, ws, families, sizes, best_final, from_stats, chunk
+            ):
+                try:
+                    trials.append((start, run(*start, SHORT_ITER)))
+                except FitError:
+                    continue
+            start, final = _continue_best(trials, run, rank, max_iter, SHORT_SPLIT_MERGE_KEEP)
+            if final is None or rank(final) <= rank(best_final):
+                break
+            # A move counts only when it improves by more than the convergence tolerance.
+            if (
+                rank(final)[0] == rank(best_final)[0]
+                and final.loglik - best_final.loglik <= tol * n_obs
+            ):
+                break
+            best_start, best_final = start, final
+    if best_final is None:
+        return SearchResult(best_start, best_start, -np.inf)
+    end = (best_final.weights, best_final.components)
+    # On a subsample the winner's start means nothing for the full data: start from its end.
+    return SearchResult(end if subsampled else best_start, end, best_final.loglik)
+
+
+def _continue_best(
+    candidates: list[tuple[Start, EMRun]],
+    run: Callable[..., EMRun],
+    rank: Callable[[EMRun], tuple[bool, float]],
+    max_iter: int,
+    keep: int,
+) -> tuple[Start, EMRun | None]:
+    """Run the ``keep`` best short runs to convergence; the best start and its end."""
+    candidates = sorted(candidates, key=lambda item: rank(item[1]), reverse=True)
+    if not candidates:
+        return None, None  # type: ignore[return-value]
+    best_start, best_final = candidates[0][0], None
+    for start, r in candidates[: max(keep, 1)]:
+        try:
+            final = run(r.weights, r.components, max_iter)
+        except FitError:
+            continue
+        if best_final is None or rank(final) > rank(best_final):
+            best_start, best_final = start, final
+    return best_start, best_final
+
+
+def _split_merge_starts(
+    X: np.ndarray,
+    w: np.ndarray | None,
+    families: Sequence[type[Component]],
+    sizes: Sequence[int],
+    current: EMRun,
+    from_stats: Callable[[np.ndarray, list[Stats]], Start],
+    chunk: int,
+) -> list[Start]:
+    """Starts one split-and-merge move away from ``current`` (Ueda et al., 2000).
+
+    A move merges components ``i`` and ``j`` (their responsibilities added) and splits
+    component ``m`` in two along its principal axis, so K stays the same. Pairs are tried in
+    order of overlap (the inner product of their responsibilities), split candidates in order
+    of weight; at most ``SHORT_SPLIT_MERGE_MOVES`` moves.
+    """
+    K = current.weights.size
+    if K < 3:
+        return []
+    logp = weighted_log_prob(X, np.log(current.weights), current.components)
+    resp = np.exp(logp - log_sum_exp(logp)[:, None])
+    weighted = resp if w is None else resp * w[:, None]
+    overlap = weighted.T @ resp
+    pairs = sorted(
+        ((i, j) for i in range(K) for j in range(i + 1, K)),
+        key=lambda ij: overlap[ij],
+        reverse=True,
+    )
+    by_weight = np.argsort(-current.weights)
+    d = X.shape[1]
+    per_comp = [cls for cls, k in zip(families, sizes, strict=True) for _ in range(k)]
+    total = weighted.sum()
+    starts: list[Start] = []
+    for i, j in pairs:
+        for m in by_weight:
+            if m in (i, j):
+                continue
+            if len(starts) >= SHORT_SPLIT_MERGE_MOVES:
+                return starts
+            r_m = weighted[:, m]
+            mass = r_m.sum()
+            centre = r_m @ X / mass
+            diff = X - centre
+            cov = (diff * r_m[:, None]).T @ diff / mass
+            axis = np.linalg.eigh(cov)[1][:, -1]
+            side = diff @ axis > 0
+            new = resp.copy()
+            new[:, i] += new[:, j]
+            new[:, j] = resp[:, m] * side
+            new[:, m] = resp[:, m] * ~side
+            nk, stats = accumulate(X, w, families, sizes, lambda rows, _, new=new: new[rows], chunk)
+            need = np.array([cls.min_count(d) for cls in per_comp])
+            if np.any(nk * X.shape[0] / total < need):
+                continue
+            try:
+                starts.append(from_stats(nk, stats))
+            except FitError:
+                continue
+    return starts
