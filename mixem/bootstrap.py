@@ -22,6 +22,7 @@ from mixem._validation import check_positive_int, check_random_state
 from mixem.components.base import Component
 from mixem.em.init import initial_statistics
 from mixem.em.loop import EMRun, run_em
+from mixem.em.multistart import run_is_spurious
 from mixem.em.passes import blocks, chunk_rows, log_sum_exp
 from mixem.exceptions import FitError
 
@@ -165,6 +166,10 @@ def weighted_bootstrap(
     families = [type(c) for c in components]
     sizes = [c.n_components for c in components]
 
+    def rank(r: EMRun) -> tuple[bool, float]:
+        # A fresh start can fall into a spike on a few rows: plausible maxima first.
+        return (not run_is_spurious(r, float(n), settings["reg_covar"]), r.loglik)
+
     def reweighted_fit(u: np.ndarray) -> EMRun:
         """The maximiser of the reweighted likelihood: warm start, unless a fresh start wins."""
         run = run_em(X, u, result.weights, components, **settings)
@@ -179,7 +184,7 @@ def weighted_bootstrap(
                 short = run_em(X, u, weights0, comps0, **{**settings, "max_iter": RESTART_ITER})
                 if short.loglik > run.loglik - RESTART_MARGIN:
                     other = run_em(X, u, short.weights, short.components, **settings)
-                    if other.loglik > run.loglik:
+                    if rank(other) > rank(run):
                         run = other
             except (FitError, ValueError):
                 continue  # a fresh start that degenerates does not compete

@@ -135,6 +135,7 @@ def short_em_start(
         # Plausible (non-spurious) runs first, then the highest log-likelihood.
         return (not run_is_spurious(r, n_obs, reg_covar), r.loglik)
 
+    short_iter = min(SHORT_ITER, max_iter)  # a fit capped below the short runs caps them too
     methods = (["hierarchical"] if SHORT_HIERARCHICAL else []) + ["kmeans++"] * SHORT_STARTS
     short: list[tuple[Start, EMRun]] = []
     error: FitError | None = None
@@ -142,7 +143,7 @@ def short_em_start(
         nk, stats = initial_statistics(Xs, ws, families, sizes, method, rng, chunk)
         try:
             start = from_stats(nk, stats)
-            short.append((start, run(*start, SHORT_ITER)))
+            short.append((start, run(*start, short_iter)))
         except FitError as err:
             error = err
     if not short:
@@ -156,7 +157,7 @@ def short_em_start(
                 Xs, ws, families, sizes, best_final, from_stats, chunk
             ):
                 try:
-                    trials.append((start, run(*start, SHORT_ITER)))
+                    trials.append((start, run(*start, short_iter)))
                 except FitError:
                     continue
             start, final = _continue_best(trials, run, rank, max_iter, SHORT_SPLIT_MERGE_KEEP)
