@@ -57,7 +57,9 @@ def fit(X, family, k, seed, init, n_init=1, **constants):
             setattr(multistart, name, value)
 
 
-def short(starts, iters, keep=1, hierarchical=False, rounds=0, moves=10, sm_keep=3):
+def short(
+    starts, iters, keep=1, hierarchical=False, rounds=0, moves=10, sm_keep=3, bases=1, cosine=False
+):
     return {
         "init": "short_em",
         "starts": starts,
@@ -67,6 +69,8 @@ def short(starts, iters, keep=1, hierarchical=False, rounds=0, moves=10, sm_keep
         "split_merge_rounds": rounds,
         "split_merge_moves": moves,
         "split_merge_keep": sm_keep,
+        "split_merge_bases": bases,
+        "split_merge_cosine": cosine,
     }
 
 
@@ -87,7 +91,7 @@ STRATEGIES = {
     "short_em hc+50x20 keep 10 + sm 5x10 keep 3": short(
         50, 20, keep=10, hierarchical=True, rounds=5
     ),
-    "short_em hc+50x20 keep 10 + sm 10x30 keep 5": short(
+    "short_em hc+50x20 keep 10 + sm 10x30 keep 5 (1 base)": short(
         50, 20, keep=10, hierarchical=True, rounds=10, moves=30, sm_keep=5
     ),
     "short_em hc+20x20 keep 5 + sm 10x30 keep 5": short(
@@ -95,6 +99,15 @@ STRATEGIES = {
     ),
     "short_em hc+50x20 keep 10 + sm 20x60 keep 10": short(
         50, 20, keep=10, hierarchical=True, rounds=20, moves=60, sm_keep=10
+    ),
+    "short_em (default: sm from 3 bases)": short(
+        50, 20, keep=10, hierarchical=True, rounds=10, moves=30, sm_keep=5, bases=3
+    ),
+    "default + cosine pairs": short(
+        50, 20, keep=10, hierarchical=True, rounds=10, moves=30, sm_keep=5, cosine=True
+    ),
+    "default + both": short(
+        50, 20, keep=10, hierarchical=True, rounds=10, moves=30, sm_keep=5, bases=3, cosine=True
     ),
 }
 

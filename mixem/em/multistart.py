@@ -5,10 +5,11 @@
    whitened rows (as mclust's default) and ``SHORT_STARTS`` k-means++ starts each get
    ``SHORT_ITER`` EM iterations; the ``SHORT_KEEP`` best are run to convergence.
 2. Split-and-merge (Ueda, Nakano, Ghahramani and Hinton, 2000, *Neural Computation* 12,
-   2109-2128): from the best converged fit, up to ``SHORT_SPLIT_MERGE_MOVES`` moves each merge
-   two overlapping components and split a third along its principal axis; each move gets
-   ``SHORT_ITER`` iterations, the ``SHORT_SPLIT_MERGE_KEEP`` best are run to convergence, and the
-   best replaces the fit when it is better. Up to ``SHORT_SPLIT_MERGE_ROUNDS`` rounds.
+   2109-2128): from each of the ``SHORT_SPLIT_MERGE_BASES`` best distinct converged fits, up to
+   ``SHORT_SPLIT_MERGE_MOVES`` moves each merge two overlapping components and split a third
+   along its principal axis; each move gets ``SHORT_ITER`` iterations, the
+   ``SHORT_SPLIT_MERGE_KEEP`` best are run to convergence, and the best replaces the fit when
+   it is better. Up to ``SHORT_SPLIT_MERGE_ROUNDS`` rounds per base.
 
 Fits with a spurious component (a likelihood spike on a few rows, see
 :meth:`Component.spurious`) rank below every plausible fit, since their high likelihood says
@@ -57,6 +58,10 @@ SHORT_SPLIT_MERGE_ROUNDS = 10
 SHORT_SPLIT_MERGE_MOVES = 30
 #: Best moves of a round continued to convergence.
 SHORT_SPLIT_MERGE_KEEP = 5
+#: Distinct converged fits that split-and-merge starts from.
+SHORT_SPLIT_MERGE_BASES = 3
+#: Whether merge pairs are ordered by the cosine of their responsibilities (else inner product).
+SHORT_SPLIT_MERGE_COSINE = False
 #: Most rows the search runs on; larger data are subsampled (uniformly, without replacement).
 SHORT_ROWS = 5000
 
@@ -149,54 +154,93 @@ def short_em_start(
     if not short:
         assert error is not None
         raise error
-    best_start, best_final = _continue_best(short, run, rank, max_iter, SHORT_KEEP)
-    if best_final is not None and SHORT_SPLIT_MERGE_ROUNDS > 0:
-        for _ in range(SHORT_SPLIT_MERGE_ROUNDS):
-            trials = []
-            for start in _split_merge_starts(
-                Xs, ws, families, sizes, best_final, from_stats, chunk
-            ):
-                try:
-                    trials.append((start, run(*start, short_iter)))
-                except FitError:
-                    continue
-            start, final = _continue_best(trials, run, rank, max_iter, SHORT_SPLIT_MERGE_KEEP)
-            if final is None or rank(final) <= rank(best_final):
+    finals = _continue(short, run, rank, max_iter, SHORT_KEEP)
+    if not finals:
+        start = max(short, key=lambda item: rank(item[1]))[0]
+        return SearchResult(start, start, -np.inf)
+    best_start, best_final = finals[0]
+    if SHORT_SPLIT_MERGE_ROUNDS > 0:
+        # Split-and-merge from the best few distinct maxima: the neighbourhood of the best one
+        # does not always hold the global maximum.
+        bases: list[tuple[Start, EMRun]] = []
+        for start, final in finals:
+            if all(abs(final.loglik - b.loglik) > tol * n_obs for _, b in bases):
+                bases.append((start, final))
+            if len(bases) == SHORT_SPLIT_MERGE_BASES:
                 break
-            # A move counts only when it improves by more than the convergence tolerance.
-            if (
-                rank(final)[0] == rank(best_final)[0]
-                and final.loglik - best_final.loglik <= tol * n_obs
-            ):
-                break
-            best_start, best_final = start, final
-    if best_final is None:
-        return SearchResult(best_start, best_start, -np.inf)
+        for base_start, base_final in bases:
+            start, final = _split_merge(
+                Xs,
+                ws,
+                families,
+                sizes,
+                base_start,
+                base_final,
+                from_stats,
+                chunk,
+                run,
+                rank,
+                short_iter,
+                max_iter,
+                tol * n_obs,
+            )
+            if rank(final) > rank(best_final):
+                best_start, best_final = start, final
     end = (best_final.weights, best_final.components)
     # On a subsample the winner's start means nothing for the full data: start from its end.
     return SearchResult(end if subsampled else best_start, end, best_final.loglik)
 
 
-def _continue_best(
+def _split_merge(
+    X: np.ndarray,
+    w: np.ndarray | None,
+    families: Sequence[type[Component]],
+    sizes: Sequence[int],
+    best_start: Start,
+    best_final: EMRun,
+    from_stats: Callable[[np.ndarray, list[Stats]], Start],
+    chunk: int,
+    run: Callable[..., EMRun],
+    rank: Callable[[EMRun], tuple[bool, float]],
+    short_iter: int,
+    max_iter: int,
+    min_gain: float,
+) -> tuple[Start, EMRun]:
+    """Rounds of split-and-merge moves from one converged fit; the best start and its end."""
+    for _ in range(SHORT_SPLIT_MERGE_ROUNDS):
+        trials = []
+        for start in _split_merge_starts(X, w, families, sizes, best_final, from_stats, chunk):
+            try:
+                trials.append((start, run(*start, short_iter)))
+            except FitError:
+                continue
+        finals = _continue(trials, run, rank, max_iter, SHORT_SPLIT_MERGE_KEEP)
+        if not finals or rank(finals[0][1]) <= rank(best_final):
+            break
+        start, final = finals[0]
+        # A move counts only when it improves by more than the convergence tolerance.
+        if rank(final)[0] == rank(best_final)[0] and final.loglik - best_final.loglik <= min_gain:
+            break
+        best_start, best_final = start, final
+    return best_start, best_final
+
+
+def _continue(
     candidates: list[tuple[Start, EMRun]],
     run: Callable[..., EMRun],
     rank: Callable[[EMRun], tuple[bool, float]],
     max_iter: int,
     keep: int,
-) -> tuple[Start, EMRun | None]:
-    """Run the ``keep`` best short runs to convergence; the best start and its end."""
+) -> list[tuple[Start, EMRun]]:
+    """Run the ``keep`` best short runs to convergence: ``(start, end)`` pairs, best first."""
     candidates = sorted(candidates, key=lambda item: rank(item[1]), reverse=True)
-    if not candidates:
-        return None, None  # type: ignore[return-value]
-    best_start, best_final = candidates[0][0], None
+    finals = []
     for start, r in candidates[: max(keep, 1)]:
         try:
-            final = run(r.weights, r.components, max_iter)
+            finals.append((start, run(r.weights, r.components, max_iter)))
         except FitError:
             continue
-        if best_final is None or rank(final) > rank(best_final):
-            best_start, best_final = start, final
-    return best_start, best_final
+    return sorted(finals, key=lambda item: rank(item[1]), reverse=True)
 
 
 def _split_merge_starts(
@@ -222,6 +266,11 @@ def _split_merge_starts(
     resp = np.exp(logp - log_sum_exp(logp)[:, None])
     weighted = resp if w is None else resp * w[:, None]
     overlap = weighted.T @ resp
+    if SHORT_SPLIT_MERGE_COSINE:
+        # Cosine similarity: pairs with a small component rank by how much they share, not by
+        # how big they are.
+        norm = np.sqrt(np.diag(overlap))
+        overlap = overlap / np.outer(norm, norm)
     pairs = sorted(
         ((i, j) for i in range(K) for j in range(i + 1, K)),
         key=lambda ij: overlap[ij],
