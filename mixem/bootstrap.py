@@ -23,7 +23,7 @@ from mixem.components.base import Component
 from mixem.em.init import initial_statistics
 from mixem.em.loop import EMRun, run_em
 from mixem.em.multistart import run_is_spurious
-from mixem.em.passes import blocks, chunk_rows, log_sum_exp
+from mixem.em.passes import blocks, chunk_rows, iter_log_prob, log_sum_exp
 from mixem.exceptions import FitError
 
 if TYPE_CHECKING:
@@ -223,9 +223,7 @@ def weighted_bootstrap(
             per_family[f].append(comp.params())
         with np.errstate(divide="ignore"):
             log_w = np.log(weights[b])
-        for start in range(0, n, chunk):
-            rows = slice(start, start + chunk)
-            logp = np.concatenate([c.log_prob(X[rows]) for c in aligned], axis=1) + log_w
+        for rows, logp in iter_log_prob(X, log_w, aligned, chunk):
             pointwise[b, rows] = log_sum_exp(logp)
         n_iter[b] = run.n_iter
         converged[b] = run.converged

@@ -17,6 +17,7 @@ from mixem._validation import (
 )
 from mixem.components.base import Component
 from mixem.components.gaussian import _Gaussian
+from mixem.em.multistart import spurious_flags
 from mixem.em.passes import chunk_rows, iter_log_prob, log_sum_exp
 from mixem.em.trace import Trace
 
@@ -118,14 +119,9 @@ class MixtureResult:
         is at the ``reg_covar`` floor. Such a fit's likelihood, and so its BIC, is meaningless;
         :func:`mixem.select` excludes it. See :meth:`Component.spurious`.
         """
-        counts = self.weights * self.n_obs
-        reg_covar = float(self.spec.get("reg_covar", 0.0))
-        parts, start = [], 0
-        for comp in self.components:
-            k = comp.n_components
-            parts.append(np.asarray(comp.spurious(counts[start : start + k], reg_covar), bool))
-            start += k
-        return np.concatenate(parts)
+        return spurious_flags(
+            self.weights, self.components, self.n_obs, float(self.spec.get("reg_covar", 0.0))
+        )
 
     # -- Gaussian conveniences ------------------------------------------------------------
     def _single_gaussian(self, name: str) -> _Gaussian:

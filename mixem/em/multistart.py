@@ -42,6 +42,7 @@ __all__ = [
     "SHORT_ROWS",
     "SHORT_STARTS",
     "run_is_spurious",
+    "spurious_flags",
     "short_em_start",
 ]
 
@@ -81,16 +82,22 @@ class SearchResult(NamedTuple):
     loglik: float
 
 
-def run_is_spurious(run: EMRun, n_obs: float, reg_covar: float) -> bool:
-    """Whether any component of ``run`` is spurious (see :meth:`Component.spurious`)."""
-    counts = run.weights * n_obs
-    start = 0
-    for comp in run.components:
+def spurious_flags(
+    weights: np.ndarray, components: Sequence[Component], n_obs: float, reg_covar: float
+) -> np.ndarray:
+    """Which of all K components are spurious (see :meth:`Component.spurious`), ``(K,)``."""
+    counts = np.asarray(weights) * n_obs
+    parts, start = [], 0
+    for comp in components:
         k = comp.n_components
-        if np.any(comp.spurious(counts[start : start + k], reg_covar)):
-            return True
+        parts.append(np.asarray(comp.spurious(counts[start : start + k], reg_covar), dtype=bool))
         start += k
-    return False
+    return np.concatenate(parts)
+
+
+def run_is_spurious(run: EMRun, n_obs: float, reg_covar: float) -> bool:
+    """Whether any component of ``run`` is spurious."""
+    return bool(spurious_flags(run.weights, run.components, n_obs, reg_covar).any())
 
 
 def short_em_start(
