@@ -53,14 +53,7 @@ def load_iris(*, return_labels: bool = False) -> Any:
         ``petal_width``; with ``return_labels=True``, also a Series named ``species`` holding
         ``"setosa"``, ``"versicolor"`` or ``"virginica"`` (50 rows each, in that order).
     """
-    import pandas as pd
-
-    with resources.files(__package__).joinpath("iris.csv").open("r") as fh:
-        df = pd.read_csv(fh)
-    X = df.drop(columns="species").astype(float)
-    if return_labels:
-        return X, df["species"].astype(str)
-    return X
+    return _read_labelled("iris.csv", "species", return_labels)
 
 
 def load_banknote(*, return_labels: bool = False) -> Any:
@@ -88,11 +81,14 @@ def load_banknote(*, return_labels: bool = False) -> Any:
         ``Diagonal``; with ``return_labels=True``, also a Series named ``Status`` holding
         ``"genuine"`` or ``"counterfeit"``.
     """
+    return _read_labelled("banknote.csv", "Status", return_labels)
+
+
+def _read_labelled(filename: str, label: str, return_labels: bool) -> Any:
+    """The float columns of a bundled CSV, and optionally its ``label`` column as strings."""
     import pandas as pd
 
-    with resources.files(__package__).joinpath("banknote.csv").open("r") as fh:
+    with resources.files(__package__).joinpath(filename).open("r") as fh:
         df = pd.read_csv(fh)
-    X = df.drop(columns="Status").astype(float)
-    if return_labels:
-        return X, df["Status"].astype(str)
-    return X
+    X = df.drop(columns=label).astype(float)
+    return (X, df[label].astype(str)) if return_labels else X
