@@ -14,7 +14,7 @@ from mixem.bootstrap import BootstrapDraws
 if TYPE_CHECKING:
     from mixem.result import MixtureResult
 
-__all__ = ["arviz_major", "to_arviz_data"]
+__all__ = ["arviz_major", "family_labels", "to_arviz_data"]
 
 #: Name of the observed variable, in ``observed_data`` and ``log_likelihood`` alike, so that
 #: ArviZ's functions find the pointwise log-likelihood without a ``var_name``.
@@ -28,7 +28,7 @@ def arviz_major() -> int:
     return int(arviz.__version__.split(".")[0])
 
 
-def _variable_names(result: MixtureResult) -> list[tuple[str, str]]:
+def family_labels(result: MixtureResult) -> list[tuple[str, str]]:
     """Per family: (prefix for its parameter names, name of its component dimension)."""
     classes = [type(c).__name__ for c in result.components]
     if len(classes) == 1:
@@ -61,7 +61,7 @@ def to_arviz_data(result: MixtureResult, X: np.ndarray, draws: BootstrapDraws, c
     posterior: dict[str, np.ndarray] = {"weights": shaped(draws.weights)}
     start = 0
     for comp, params, (prefix, comp_dim) in zip(
-        result.components, draws.params, _variable_names(result), strict=True
+        result.components, draws.params, family_labels(result), strict=True
     ):
         k = comp.n_components
         if comp_dim != "component":

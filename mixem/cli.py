@@ -1,14 +1,17 @@
 """The ``mixem`` command line: ``select``, ``fit`` and ``demo`` write a report folder.
 
 A report folder holds ``table.csv`` (the criteria table), ``model.npz`` (the chosen model, see
-:func:`mixem.load`), ``summary.txt`` and ``summary.json``. Bad data files end with one line
-naming the file, row or column, and exit status 2; a study in which nothing could be fitted
-exits with 1.
+:func:`mixem.load`), ``summary.txt``, ``summary.json``, three PNG figures (``criterion.png``,
+the criterion against K; ``density.png``, the chosen model over the data; ``trace.png``, its
+convergence trace) and ``index.html``, which shows them with the table. Bad data files end with
+one line naming the file, row or column, and exit status 2; a study in which nothing could be
+fitted exits with 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import sys
 from collections.abc import Sequence
@@ -143,8 +146,66 @@ def parse_families(text: str) -> list[type]:
     return [FAMILIES[n] for n in names]
 
 
+#: Figures of the report folder: file name, title.
+FIGURES = {
+    "criterion.png": "Criterion against K",
+    "density.png": "Chosen model over the data",
+    "trace.png": "Convergence trace of the chosen model",
+}
+#: Most features shown in the report's pairs grid (the first ones); the grid grows as d**2.
+MAX_PAIRS = 6
+DPI = 100
+
+
+def write_figures(study: SelectionResult, out: Path) -> None:
+    """Save the criterion, density and trace figures of ``study`` as PNG files in ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: never open a window from the command line
+    import matplotlib.pyplot as plt
+
+    d = study.best.n_features
+    features = list(range(MAX_PAIRS)) if d > MAX_PAIRS else None
+    drawn = {
+        "criterion.png": study.plot.criterion().figure,
+        "density.png": study.plot.density(features=features),
+        "trace.png": study.plot.trace(),
+    }
+    for name, fig in drawn.items():
+        fig = getattr(fig, "figure", fig)  # an Axes' figure, or the Figure itself
+        fig.savefig(out / name, dpi=DPI, bbox_inches="tight")
+        plt.close(fig)
+
+
+def _index_html(study: SelectionResult, source: str) -> str:
+    family, k = study.best_key
+    esc = html.escape
+    figures = "".join(
+        f"<figure><img src='{name}' alt='{esc(title)}'><figcaption>{esc(title)}</figcaption>"
+        "</figure>"
+        for name, title in FIGURES.items()
+    )
+    table = study.table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="")
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>mixem report: {esc(source)}</title>"
+        "<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}"
+        "img{max-width:100%}figure{display:inline-block;margin:1em;vertical-align:top}"
+        "table{border-collapse:collapse;font-size:90%}td,th{padding:2px 6px;"
+        "border-bottom:1px solid #ddd}</style></head><body>"
+        f"<h1>Model selection: {esc(source)}</h1>"
+        f"<p>Chosen by {esc(study.criterion.upper())}: <b>{esc(family)}, K = {k}</b>. "
+        "Files: <a href='table.csv'>table.csv</a>, <a href='model.npz'>model.npz</a> "
+        "(<code>mixem.load</code>), <a href='summary.txt'>summary.txt</a>, "
+        "<a href='summary.json'>summary.json</a>.</p>"
+        f"{figures}<h2>Criteria</h2>{table}"
+        f"<h2>Chosen model</h2><pre>{esc(str(study.best.summary()))}</pre>"
+        f"<p><small>mixem {esc(mixem.__version__)}</small></p></body></html>\n"
+    )
+
+
 def write_report(study: SelectionResult, out: Path, source: str) -> None:
-    """Write table.csv, model.npz, summary.txt and summary.json into ``out``."""
+    """Write table.csv, model.npz, summary.txt, summary.json, the figures and index.html."""
     out.mkdir(parents=True, exist_ok=True)
     study.table.to_csv(out / "table.csv", index=False)
     study.best.save(out / "model.npz")
@@ -169,6 +230,8 @@ def write_report(study: SelectionResult, out: Path, source: str) -> None:
         "mixem_version": mixem.__version__,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_figures(study, out)
+    (out / "index.html").write_text(_index_html(study, source), encoding="utf-8")
 
 
 def _study_args(parser: argparse.ArgumentParser, *, default_k: str, default_families: str) -> None:
@@ -257,5 +320,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as err:
             print(f"mixem: error: cannot write the report to {args.out}: {err}", file=sys.stderr)
             return 2
-        print(f"\nReport written to {args.out}/ (table.csv, model.npz, summary.txt, summary.json)")
+        print(f"\nReport written to {args.out}/: open {args.out / 'index.html'}")
     return 0

@@ -22,6 +22,8 @@ from mixem.em.passes import chunk_rows, iter_log_prob, log_sum_exp
 from mixem.em.trace import Trace
 
 if TYPE_CHECKING:
+    from mixem.diagnostics import Diagnostics
+    from mixem.plotting import ResultPlots
     from mixem.summary import Summary
 
 __all__ = ["MixtureResult"]
@@ -294,24 +296,222 @@ class MixtureResult:
                 "to_arviz needs an unweighted fit: this one used sample_weight, and ArviZ's "
                 "leave-one-out counts every row as one observation; refit on repeated rows"
             )
-        if X is not None:
-            rows = self._check(X)
-        elif self._training is not None:
-            rows = self._training[0]
-        else:
-            raise ValueError(
-                "this result does not hold its training rows (it was loaded from disk); pass "
-                "them as to_arviz(X=...)"
-            )
+        rows = self._training_rows(X, "to_arviz")
         draws_obj = weighted_bootstrap(self, rows, draws, random_state)
         return to_arviz_data(self, rows, draws_obj, chains)
 
+    def _training_rows(self, X: Any, caller: str) -> np.ndarray:
+        """``X`` validated, or the rows this result was fitted on."""
+        if X is not None:
+            return self._check(X)
+        if self._training is not None:
+            return self._training[0]
+        raise ValueError(
+            "this result does not hold its training rows (it was loaded from disk); pass "
+            f"them as {caller}(X=...)"
+        )
+
+    def _training_weights(self, X: Any) -> np.ndarray | None:
+        """The fit's ``sample_weight`` when its own rows are used, else None."""
+        return self._training[1] if X is None and self._training is not None else None
+
+    # -- uncertainty and diagnostics ------------------------------------------------------
+    def standard_errors(
+        self,
+        method: str = "bootstrap",
+        *,
+        level: float = 0.95,
+        draws: int = 200,
+        random_state: Any = None,
+        X: Any = None,
+    ) -> Any:
+        """Standard errors and intervals of every parameter.
+
+        Parameters
+        ----------
+        method : {"bootstrap", "observed"}
+            ``"bootstrap"``: standard deviations and percentile intervals of ``draws`` weighted
+            likelihood bootstrap draws, label-aligned with the fit (as :meth:`to_arviz`).
+            ``"observed"``: square roots of the diagonal of the inverse observed information
+            (the Hessian of the log-likelihood, by statsmodels' numerical differentiation), with
+            Wald intervals; the last weight's error follows from the others' by the delta
+            method. Available for models of at most
+            :data:`mixem.standard_errors.MAX_INFORMATION_PARAMETERS` free parameters whose
+            families' parameters are free coordinates (all Gaussian families).
+        level : float, default 0.95
+            Coverage of the intervals.
+        draws : int, default 200
+            Bootstrap draws (``method="bootstrap"`` only); each costs one short EM run.
+        random_state : None, int or numpy.random.Generator
+            Source of the bootstrap weights.
+        X : array-like of shape (n, d), optional
+            The training rows; needed only for a result loaded from disk.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by parameter (``"weights[0]"``, ``"means[1, waiting]"``,
+            ``"covariances[0, waiting, eruptions]"``; a symmetric matrix gives its lower
+            triangle only), with columns ``estimate``, ``se``, ``lower`` and ``upper``, and
+            ``name`` (e.g. ``"means"``), ``component`` (model-wide number; missing for a
+            parameter shared by components) and ``coordinate`` (the features, e.g.
+            ``"waiting"``) to select rows by; ``frame.attrs`` holds ``method`` and ``level``.
+
+        Raises
+        ------
+        FitError
+            ``method="observed"`` when the information cannot be computed or inverted (too many
+            parameters, constrained parameters, or a fit that is not a strict maximum); the
+            message says which.
+        """
+        from mixem.standard_errors import (
+            bootstrap_table,
+            check_level,
+            check_method,
+            observed_table,
+        )
+
+        method = check_method(method)
+        level = check_level(level)
+        rows = self._training_rows(X, "standard_errors")
+        if method == "observed":
+            return observed_table(self, rows, self._training_weights(X), level)
+        from mixem.bootstrap import weighted_bootstrap
+
+        if self._training_weights(X) is not None:
+            raise ValueError(
+                "bootstrap standard errors need an unweighted fit: this one used sample_weight "
+                "(the Dirichlet weights would treat a weighted row as one observation); use "
+                "method='observed' or refit on repeated rows"
+            )
+        draws = check_positive_int(draws, "draws")
+        return bootstrap_table(self, weighted_bootstrap(self, rows, draws, random_state), level)
+
+    @property
+    def plot(self) -> ResultPlots:
+        """Plots of this fit: ``density``, ``trace``, ``uncertainty``, ``qq``, ``intervals``.
+
+        See :class:`mixem.plotting.ResultPlots`.
+        """
+        from mixem.plotting import ResultPlots
+
+        return ResultPlots(self)
+
+    def diagnostics(
+        self,
+        *,
+        draws: int = 200,
+        level: float = 0.95,
+        random_state: Any = None,
+        X: Any = None,
+    ) -> Diagnostics:
+        """Check whether this fit can be trusted; a structured report with findings.
+
+        The report covers convergence (converged, iterations, monotone log-likelihood), the
+        smallest weight and components on few rows, covariance condition numbers with
+        degenerate and near-singular components, classification entropy and mean uncertainty,
+        a normality test of every Gaussian cluster (a responsibility-weighted Kolmogorov-Smirnov
+        test of squared Mahalanobis distances against chi-squared(d)), and standard errors of
+        every parameter: bootstrap (with percentile intervals) and observed information.
+        Everything that looks wrong becomes a :class:`~mixem.diagnostics.Finding` with a
+        severity (``"note"``, ``"warning"``, ``"problem"``) and a sentence saying what to do.
+
+        Parameters
+        ----------
+        draws : int, default 200
+            Weighted-bootstrap draws for the standard errors; 0 skips them (the slow part:
+            each draw is one short EM run). Must be 0 for a fit with ``sample_weight``.
+        level : float, default 0.95
+            Coverage of the bootstrap intervals.
+        random_state : None, int or numpy.random.Generator
+            Source of the bootstrap weights.
+        X : array-like of shape (n, d), optional
+            The training rows; needed only for a result loaded from disk.
+
+        Returns
+        -------
+        mixem.diagnostics.Diagnostics
+            Printable (``str`` and HTML); ``report.findings`` lists what was flagged and
+            ``report.ok`` is True when nothing worse than a note was.
+        """
+        from mixem.diagnostics import diagnose
+        from mixem.standard_errors import check_level
+
+        draws = check_positive_int(draws, "draws", minimum=0)
+        level = check_level(level)
+        rows = self._training_rows(X, "diagnostics")
+        return diagnose(
+            self,
+            rows,
+            self._training_weights(X),
+            draws=draws,
+            level=level,
+            random_state=random_state,
+        )
+
     # -- reporting and saving -------------------------------------------------------------
-    def summary(self) -> Summary:
-        """A printable summary (``str``, and HTML in notebooks)."""
+    def summary(
+        self,
+        standard_errors: str | None = "observed",
+        *,
+        level: float = 0.95,
+        draws: int = 200,
+        random_state: Any = None,
+        X: Any = None,
+    ) -> Summary:
+        """A printable summary: model, criteria, convergence, and every parameter with errors.
+
+        Parameters
+        ----------
+        standard_errors : {"observed", "bootstrap"} or None, default "observed"
+            How the parameter table gets its standard errors and intervals; see
+            :meth:`standard_errors`. ``"observed"`` costs about ``2 p**2`` log-likelihood
+            evaluations and is skipped, with a note, when it is unavailable (too many
+            parameters, constrained families, a fit that is not a strict maximum, or a loaded
+            result without ``X``). None shows estimates only.
+        level, draws, random_state, X
+            As in :meth:`standard_errors`.
+
+        Returns
+        -------
+        mixem.summary.Summary
+            ``str()`` gives a text table, notebooks show HTML; ``.table`` is the DataFrame.
+        """
+        from mixem.exceptions import FitError
+        from mixem.standard_errors import check_level, check_method, parameter_entries
         from mixem.summary import Summary
 
-        return Summary(self)
+        level = check_level(level)
+        draws = check_positive_int(draws, "draws")
+        if standard_errors is not None:
+            check_method(standard_errors)
+            try:
+                X = self._training_rows(X, "summary")
+                table = self.standard_errors(
+                    standard_errors, level=level, draws=draws, random_state=random_state, X=X
+                )
+                how = {
+                    "observed": "inverse observed information (numerical Hessian), Wald",
+                    "bootstrap": f"{draws} weighted-bootstrap draws, percentile",
+                }[standard_errors]
+                return Summary(self, table, f"Standard errors: {how} intervals.")
+            except (FitError, ValueError) as err:
+                # Arguments are valid: the method is unavailable for this fit, say why.
+                note = f"No standard errors: {err}"
+        else:
+            note = "Standard errors not computed (standard_errors=None)."
+        import pandas as pd
+
+        entries = parameter_entries(self)
+        estimates = [c.params() for c in self.components]
+        values = [
+            self.weights[e.index] if e.family is None else estimates[e.family][e.key][e.index]
+            for e in entries
+        ]
+        table = pd.DataFrame(
+            {"estimate": values}, index=pd.Index([e.label for e in entries], name="parameter")
+        )
+        return Summary(self, table, note)
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()

@@ -16,7 +16,7 @@ import warnings
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from mixem.components.gaussian import (
 from mixem.exceptions import DegenerateComponentWarning, FitError
 from mixem.model import MixtureModel, _check_family
 from mixem.result import MixtureResult
+
+if TYPE_CHECKING:
+    from mixem.plotting import SelectionPlots
 
 __all__ = ["CRITERIA", "SelectionResult", "bootstrap_lrt", "select"]
 
@@ -240,6 +243,16 @@ class SelectionResult:
         if not out:
             raise FitError("the bootstrap draws of every fit failed")
         return out
+
+    @property
+    def plot(self) -> SelectionPlots:
+        """Plots of the study: ``criterion``, and every plot of the chosen fit.
+
+        See :class:`mixem.plotting.SelectionPlots`.
+        """
+        from mixem.plotting import SelectionPlots
+
+        return SelectionPlots(self)
 
     def summary(self) -> SelectionSummary:
         """A printable summary of the study (``str``, and HTML in notebooks)."""

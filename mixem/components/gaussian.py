@@ -132,6 +132,12 @@ class _Gaussian(Component):
         """Covariances, shaped as scikit-learn's ``covariances_`` for this family."""
         return self._covariances
 
+    @property
+    def covariance_matrices(self) -> np.ndarray:
+        """Every component's covariance as a full matrix, shape ``(k, d, d)``, for any family."""
+        variances = self._variances()
+        return variances[:, :, None] * np.eye(self.n_features)
+
     def _smallest_eigenvalues(self) -> np.ndarray:
         """Smallest eigenvalue of every component's covariance, shape ``(k,)``."""
         return self._variances().min(axis=1)
@@ -208,6 +214,12 @@ class _CholeskyGaussian(_Gaussian):
         self._log_norm = -np.log(np.diagonal(self._chol, axis1=1, axis2=2)).sum(axis=1) - (
             0.5 * d * _LOG_2PI
         )
+
+    @property
+    def covariance_matrices(self) -> np.ndarray:
+        """Every component's covariance matrix, shape ``(k, d, d)``."""
+        d = self.n_features
+        return np.broadcast_to(self._covariances.reshape(-1, d, d), (self.n_components, d, d))
 
     def _eigenvalues(self) -> np.ndarray:
         """Ascending eigenvalues of every covariance factor, shape ``(m, d)``."""
