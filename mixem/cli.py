@@ -180,10 +180,14 @@ def write_figures(study: SelectionResult, out: Path) -> None:
 def _index_html(study: SelectionResult, source: str) -> str:
     family, k = study.best_key
     esc = html.escape
+    titles = dict(FIGURES)
+    d = study.best.n_features
+    if d > MAX_PAIRS:
+        titles["density.png"] += f" (its first {MAX_PAIRS} of {d} features)"
     figures = "".join(
         f"<figure><img src='{name}' alt='{esc(title)}'><figcaption>{esc(title)}</figcaption>"
         "</figure>"
-        for name, title in FIGURES.items()
+        for name, title in titles.items()
     )
     table = study.table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="")
     return (

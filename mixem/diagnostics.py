@@ -145,6 +145,11 @@ class Diagnostics:
             raise ValueError(f"severity must be one of {SEVERITIES}, got {severity!r}")
         return tuple(f for f in self.findings if f.severity == severity)
 
+    def _numbers(self) -> pd.DataFrame:
+        """The standard-error table without its selector columns."""
+        assert self.standard_errors is not None
+        return self.standard_errors[["estimate", "se", "lower", "upper", "se_observed"]]
+
     def _overview(self) -> list[tuple[str, str]]:
         conds = (
             "n/a"
@@ -170,9 +175,12 @@ class Diagnostics:
             lines += ["-" * 60, "Normality of clusters (squared Mahalanobis vs chi2(d))"]
             lines.append(self.normality.to_string(float_format=lambda v: f"{v:.4g}"))
         if self.standard_errors is not None:
-            lines += ["-" * 60, f"Parameters ({self.standard_errors.attrs.get('level', 0.95):g} "
-                      "bootstrap intervals)"]
-            lines.append(self.standard_errors.to_string(float_format=lambda v: f"{v:.4g}"))
+            lines += [
+                "-" * 60,
+                f"Parameters ({self.standard_errors.attrs.get('level', 0.95):g} "
+                "bootstrap intervals)",
+            ]
+            lines.append(self._numbers().to_string(float_format=lambda v: f"{v:.4g}"))
         lines += ["-" * 60]
         if self.findings:
             lines += [str(f) for f in self.findings]
@@ -198,7 +206,7 @@ class Diagnostics:
             parts.append("<p>Nothing to flag.</p>")
         for title, frame in (
             ("Normality of clusters", self.normality),
-            ("Parameters", self.standard_errors),
+            ("Parameters", None if self.standard_errors is None else self._numbers()),
         ):
             if frame is not None:
                 table = frame.to_html(float_format=lambda v: f"{v:.4g}")
@@ -357,9 +365,7 @@ def diagnose(
     condition = None
     near_singular = np.zeros(K, dtype=bool)
     if all(isinstance(c, _Gaussian) for c in result.components):
-        eig = np.concatenate(
-            [np.linalg.eigvalsh(c.covariance_matrices) for c in result.components]
-        )
+        eig = np.concatenate([np.linalg.eigvalsh(c.covariance_matrices) for c in result.components])
         condition = eig[:, -1] / eig[:, 0]
         near_singular = (condition > CONDITION_LIMIT) & ~degenerate
         for k in np.flatnonzero(near_singular):

@@ -295,11 +295,13 @@ def observed_table(
     def scaled(v: np.ndarray) -> float:
         return f(f.theta + v * scale)
 
-    hess = approx_hess3(np.zeros(p), scaled, epsilon=_STEP) / np.outer(scale, scale)
     try:
-        cov = np.linalg.inv(-hess)
+        hess = approx_hess3(np.zeros(p), scaled, epsilon=_STEP) / np.outer(scale, scale)
         np.linalg.cholesky(-hess)
-    except np.linalg.LinAlgError as err:
+        cov = np.linalg.inv(-hess)
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError) as err:
+        # A step left the parameter space (a flat direction made the step huge), or the
+        # Hessian is not negative definite.
         raise FitError(
             "the observed information is not positive definite: the fit is not a strict local "
             "maximum (a flat direction, e.g. a superfluous component); use the bootstrap"

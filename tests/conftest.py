@@ -79,3 +79,12 @@ def start_params(family, X, k, seed=1):
 @pytest.fixture(params=FAMILIES, ids=lambda f: f.__name__)
 def family(request):
     return request.param
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close every figure a test drew, so figures do not pile up across the suite."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

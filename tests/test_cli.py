@@ -3,7 +3,9 @@
 import json
 import subprocess
 import sys
+from html.parser import HTMLParser
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -41,6 +43,48 @@ def test_select_writes_a_report(faithful_csv, tmp_path):
     model = mixem.load(out / "model.npz")
     assert model.n_components == 3 and model.feature_names == ("eruptions", "waiting")
     assert "Chosen: GaussianTied, K = 3" in (out / "summary.txt").read_text()
+    check_report_figures(out)
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images, self.links = [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs["src"])
+        elif tag == "a":
+            self.links.append(attrs["href"])
+
+
+def check_report_figures(out):
+    """The PNGs are valid images of sensible size and index.html references every file."""
+    for name in ("criterion.png", "density.png", "trace.png"):
+        path = out / name
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        image = plt.imread(path)
+        height, width = image.shape[:2]
+        assert 300 <= width <= 2000 and 300 <= height <= 2000, (name, image.shape)
+        assert image[..., :3].std() > 0.05  # something is drawn, not a blank canvas
+        assert 10_000 < path.stat().st_size < 2_000_000
+    parser = _Links()
+    parser.feed((out / "index.html").read_text())
+    assert sorted(parser.images) == ["criterion.png", "density.png", "trace.png"]
+    assert {"table.csv", "model.npz", "summary.txt", "summary.json"} <= set(parser.links)
+    for ref in parser.images + parser.links:
+        assert (out / ref).is_file()
+
+
+def test_report_of_many_features_shows_the_first_six(tmp_path):
+    from mixem.cli import MAX_PAIRS, write_report
+
+    X = np.random.default_rng(0).normal(size=(120, MAX_PAIRS + 2))
+    study = mixem.select(X, [1], [mixem.GaussianDiagonal], progress=False)
+    write_report(study, tmp_path, "random")
+    check_report_figures(tmp_path)
+    assert f"first {MAX_PAIRS} of {MAX_PAIRS + 2} features" in (tmp_path / "index.html").read_text()
 
 
 def test_fit_and_demo(faithful_csv, tmp_path):
@@ -48,6 +92,7 @@ def test_fit_and_demo(faithful_csv, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert len(pd.read_csv(tmp_path / "f" / "table.csv")) == 1
     assert mixem.load(tmp_path / "f" / "model.npz").loglik == pytest.approx(-1130.264, abs=1e-3)
+    check_report_figures(tmp_path / "f")
     proc = run("demo", "--k", "1-3")
     assert proc.returncode == 0 and "Old Faithful (bundled)" in proc.stdout
     proc = run("fit", faithful_csv, "--k", "1-3")

@@ -44,6 +44,9 @@ def trace(result: MixtureResult, *, ax: Sequence[Axes] | None = None) -> Figure:
             gid="reseeded",
         )
         top.legend(frameon=False)
+    if np.ptp(loglik) == 0:  # a start that is already the maximum: a flat trace
+        pad = max(1.0, 1e-6 * abs(loglik[0]))
+        top.set_ylim(loglik[0] - pad, loglik[0] + pad)
     top.set_ylabel("log-likelihood")
     top.set_title(
         f"EM {'converged' if result.converged else 'stopped without converging'} after "
@@ -54,6 +57,15 @@ def trace(result: MixtureResult, *, ax: Sequence[Axes] | None = None) -> Figure:
     bottom.semilogy(
         iterations[1:][positive], change[positive], "o-", color="C1", markersize=3, gid="change"
     )
+    if not positive.any():
+        bottom.text(
+            0.5,
+            0.5,
+            "no change: the start was a fixed point",
+            ha="center",
+            transform=bottom.transAxes,
+        )
+        bottom.set_ylim(min(result.spec.get("tol") or 1e-6, 1e-6) / 10.0, 1.0)
     tol = result.spec.get("tol")
     if tol:
         bottom.axhline(tol, color="0.5", ls="--", lw=1, label=f"tol = {tol:g}", gid="tol")

@@ -1,0 +1,167 @@
+"""Diagnostics flag planted problems and nothing on clean fits (fixed seeds)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import mixem
+from mixem.diagnostics import Finding, mahalanobis_sq
+
+CENTRES = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+
+
+def gaussian_clusters(seed, n=300):
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.normal(c, 1.0, (n, 2)) for c in CENTRES])
+
+
+def uniform_squares(seed, n=300):
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.uniform(c - 2.0, c + 2.0, (n, 2)) for c in CENTRES])
+
+
+def fit(X, k=3, **kwargs):
+    model = mixem.MixtureModel(mixem.GaussianFull, k, init="kmeans++", n_init=2, random_state=0)
+    return model.fit(X, **kwargs)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_clean_gaussian_fit_flags_nothing(seed):
+    report = fit(gaussian_clusters(seed)).diagnostics(draws=0)
+    assert report.findings == ()
+    assert report.ok and "Nothing to flag" in str(report)
+    assert report.converged and report.monotone
+    assert not report.normality["rejected"].any()
+    assert np.all(report.condition_numbers < 10)
+    assert report.mean_uncertainty < 1e-3
+
+
+def test_clean_fit_with_standard_errors_flags_nothing():
+    result = fit(gaussian_clusters(0))
+    report = result.diagnostics(draws=60, random_state=0)
+    assert report.findings == ()
+    table = report.standard_errors
+    assert len(table) == result.n_parameters + 1
+    assert table["se_observed"].notna().all()
+    # Mean errors: sigma / sqrt(n pi) = 1 / sqrt(300), by bootstrap and observed information.
+    means = table[table["name"] == "means"]
+    np.testing.assert_allclose(means["se"], 1 / np.sqrt(300), rtol=0.3)
+    np.testing.assert_allclose(means["se_observed"], 1 / np.sqrt(300), rtol=0.2)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_uniform_squares_are_flagged_as_non_gaussian(seed):
+    report = fit(uniform_squares(seed)).diagnostics(draws=0)
+    flagged = {f.component for f in report.findings if f.topic == "normality"}
+    assert flagged == {0, 1, 2}
+    assert all(f.severity == "warning" for f in report.findings)
+    assert report.normality["rejected"].all()
+    assert "does not look Gaussian" in str(report)
+
+
+def test_planted_degenerate_component_is_a_problem():
+    rng = np.random.default_rng(0)
+    spike = np.array([5.0, 5.0]) + 1e-7 * rng.normal(size=(30, 2))  # identical to 7 digits
+    X = np.concatenate([gaussian_clusters(0, n=200), spike])
+    start = {
+        "weights": [0.3, 0.3, 0.3, 0.1],
+        "means": np.vstack([CENTRES, [5.0, 5.0]]),
+        "covariances": np.stack([np.eye(2)] * 3 + [1e-4 * np.eye(2)]),
+    }
+    result = mixem.MixtureModel(mixem.GaussianFull, 4).fit(X, init_params=start)
+    report = result.diagnostics(draws=50, random_state=0)
+    problems = report.by_severity("problem")
+    assert [(f.topic, f.component) for f in problems] == [("degenerate", 3)]
+    assert "30.0 effective rows" in problems[0].message
+    assert report.degenerate.tolist() == [False, False, False, True]
+    assert not report.ok
+    assert report.standard_errors is None  # meaningless for a spike
+    assert report.findings[0] is problems[0]  # most severe first
+
+
+def test_near_singular_component_is_a_warning():
+    rng = np.random.default_rng(1)
+    t = rng.normal(size=300)
+    line = np.column_stack([t, t + 1e-4 * rng.normal(size=300)])  # a flat cloud along x = y
+    X = np.concatenate([line, rng.normal((8.0, -8.0), 1.0, (300, 2))])
+    model = mixem.MixtureModel(mixem.GaussianFull, 2, init="hierarchical", reg_covar=0.0)
+    result = model.fit(X)
+    report = result.diagnostics(draws=0)
+    flagged = [f for f in report.findings if f.topic == "near-singular"]
+    assert len(flagged) == 1
+    k = flagged[0].component
+    assert report.condition_numbers[k] > 1e6 and report.near_singular[k]
+
+
+def test_small_component_and_overlap():
+    rng = np.random.default_rng(2)
+    X = np.concatenate(
+        [rng.normal(0, 1, (400, 2)), rng.normal(1.2, 1, (400, 2)), rng.normal(12, 1, (9, 2))]
+    )
+    start = {
+        "weights": [0.45, 0.45, 0.1],
+        "means": [[0.0, 0.0], [1.2, 1.2], [12.0, 12.0]],
+        "covariances": np.stack([np.eye(2)] * 3),
+    }
+    result = mixem.MixtureModel(mixem.GaussianFull, 3).fit(X, init_params=start)
+    report = result.diagnostics(draws=0)
+    topics = {(f.topic, f.component) for f in report.findings}
+    assert ("small component", 2) in topics
+    assert ("overlap", None) in topics
+    assert report.mean_uncertainty > 0.1
+
+
+def test_unconverged_fit_is_a_warning():
+    with pytest.warns(mixem.ConvergenceWarning):
+        result = mixem.MixtureModel(
+            mixem.GaussianFull, 3, init="random", max_iter=2, random_state=0
+        ).fit(gaussian_clusters(0))
+    report = result.diagnostics(draws=0)
+    (finding,) = [f for f in report.findings if f.topic == "convergence"]
+    assert finding.severity == "warning" and "max_iter" in finding.message
+
+
+def test_mahalanobis_distances_match_a_direct_computation():
+    X = gaussian_clusters(3, n=50)
+    for family in (mixem.GaussianFull, mixem.GaussianDiagonal, mixem.GaussianTied):
+        result = mixem.MixtureModel(family, 3, init="hierarchical").fit(X)
+        d2 = mahalanobis_sq(result, X)
+        covs = result.components[0].covariance_matrices
+        for k in range(3):
+            diff = X - result.means[k]
+            expected = np.einsum("ij,jk,ik->i", diff, np.linalg.inv(covs[k]), diff)
+            np.testing.assert_allclose(d2[:, k], expected, rtol=1e-10)
+
+
+def test_weighted_fit_needs_draws_zero_and_report_renders():
+    X = gaussian_clusters(0, n=100)
+    result = fit(X, sample_weight=np.full(len(X), 2.0))
+    with pytest.raises(ValueError, match="draws=0"):
+        result.diagnostics(draws=10)
+    report = result.diagnostics(draws=0)
+    assert report.findings == ()
+    assert "<table>" in report._repr_html_()
+    with pytest.raises(ValueError, match="draws must be"):
+        result.diagnostics(draws=-1)
+    with pytest.raises(ValueError, match="severity must be one of"):
+        report.by_severity("fatal")
+
+
+def test_finding_reads_as_a_sentence():
+    f = Finding("warning", "overlap", None, "the clusters overlap")
+    assert str(f) == "[warning] the clusters overlap"
+
+
+def test_loaded_result_needs_rows(tmp_path):
+    X = gaussian_clusters(0, n=100)
+    result = fit(X)
+    result.save(tmp_path / "m.npz")
+    loaded = mixem.load(tmp_path / "m.npz")
+    with pytest.raises(ValueError, match=r"diagnostics\(X=\.\.\.\)"):
+        loaded.diagnostics(draws=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert loaded.diagnostics(draws=0, X=X).findings == ()

@@ -1,0 +1,237 @@
+"""Plots: each is checked for what it draws (lines per family, ellipses per sd level, a point
+per observation, values equal to the result's), under the Agg backend."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection
+from matplotlib.figure import Figure
+from matplotlib.patches import Ellipse
+
+import mixem
+from mixem.plotting._common import SD_LEVELS
+
+from .conftest import make_blobs
+
+
+@pytest.fixture(autouse=True)
+def _no_show(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a plot called plt.show()")
+
+    monkeypatch.setattr(plt, "show", refuse)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, _ = make_blobs(n=450, d=2, k=3, seed=3)
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    model = mixem.MixtureModel(mixem.GaussianFull, 3, init="kmeans++", n_init=3, random_state=0)
+    return frame, model.fit(frame)
+
+
+@pytest.fixture(scope="module")
+def study():
+    X, _ = make_blobs(n=300, d=2, k=2, seed=5)
+    return mixem.select(
+        X,
+        range(1, 4),
+        [mixem.GaussianFull, mixem.GaussianSpherical],
+        random_state=0,
+        init="kmeans++",
+        n_init=2,
+        progress=False,
+    )
+
+
+def by_gid(ax, prefix, kind=None):
+    artists = list(ax.lines) + list(ax.patches) + list(ax.collections)
+    found = [a for a in artists if (a.get_gid() or "").startswith(prefix)]
+    return [a for a in found if kind is None or isinstance(a, kind)]
+
+
+def test_criterion_plot_one_line_per_family_best_marked(study):
+    ax = study.plot.criterion()
+    assert isinstance(ax, Axes)
+    table = study.table
+    for family in ("GaussianFull", "GaussianSpherical"):
+        (line,) = by_gid(ax, f"family-{family}")
+        rows = table[(table["family"] == family) & table["status"].str.startswith("ok")]
+        rows = rows.sort_values("K")
+        np.testing.assert_array_equal(line.get_xdata(), rows["K"])
+        np.testing.assert_allclose(line.get_ydata(), rows["bic"])
+    (best,) = by_gid(ax, "best")
+    best_row = table.loc[table["bic"].idxmin()]
+    assert (best.get_xdata()[0], best.get_ydata()[0]) == (best_row["K"], best_row["bic"])
+    assert study.best_key == (best_row["family"], best_row["K"])
+    assert "lower is better" in ax.get_ylabel()
+
+
+def test_criterion_plot_other_criterion_and_given_axes(study):
+    fig, ax = plt.subplots()
+    assert study.plot.criterion("aic", ax=ax) is ax
+    (best,) = by_gid(ax, "best")
+    assert best.get_ydata()[0] == pytest.approx(study.table["aic"].min())
+    with pytest.raises(ValueError, match="criterion must be one of"):
+        study.plot.criterion("bogus")
+    with pytest.raises(ValueError, match="no 'cv' values"):
+        study.plot.criterion("cv")
+
+
+def test_density_2d_scatter_ellipses_contours(blobs):
+    frame, result = blobs
+    ax = result.plot.density()
+    assert isinstance(ax, Axes)
+    (points,) = by_gid(ax, "points", PathCollection)
+    assert points.get_offsets().shape == (len(frame), 2)  # a point per observation
+    ellipses = [p for p in ax.patches if isinstance(p, Ellipse)]
+    assert len(ellipses) == len(SD_LEVELS) * result.n_components  # K ellipses per sd level
+    cov = result.covariances
+    for k in range(result.n_components):
+        eig = np.linalg.eigvalsh(cov[k])
+        for r in SD_LEVELS:
+            (e,) = by_gid(ax, f"ellipse-{k}-{r:g}sd")
+            np.testing.assert_allclose(e.center, result.means[k])
+            np.testing.assert_allclose(
+                sorted([e.width, e.height]), 2 * r * np.sqrt(eig), rtol=1e-10
+            )
+    assert any(type(c).__name__.endswith("ContourSet") for c in ax.collections)
+    assert ax.get_xlabel() == "a" and ax.get_ylabel() == "b"
+
+
+def test_density_1d_histogram_components_sum_to_mixture():
+    X = np.concatenate([np.random.default_rng(0).normal(0, 1, 300), np.full(1, 0.5)])
+    X = np.concatenate([X, np.random.default_rng(1).normal(6, 0.5, 200)])
+    result = mixem.MixtureModel(mixem.GaussianFull, 2, init="kmeans++", random_state=0).fit(X)
+    ax = result.plot.density()
+    (mixture,) = by_gid(ax, "mixture")
+    components = [by_gid(ax, f"component-{k}")[0] for k in range(2)]
+    total = sum(c.get_ydata() for c in components)
+    np.testing.assert_allclose(total, mixture.get_ydata(), rtol=1e-12)
+    grid = mixture.get_xdata()
+    np.testing.assert_allclose(
+        mixture.get_ydata(), np.exp(result.score_samples(grid)), rtol=1e-10
+    )
+    assert np.trapezoid(mixture.get_ydata(), grid) == pytest.approx(1.0, abs=0.01)
+    assert sum(p.get_height() * p.get_width() for p in ax.patches) == pytest.approx(1.0)
+
+
+def test_density_pairs_grid_for_more_than_two_features():
+    X, _ = make_blobs(n=300, d=3, k=2, seed=1)
+    result = mixem.MixtureModel(mixem.GaussianDiagonal, 2, init="kmeans++", random_state=0).fit(X)
+    fig = result.plot.density()
+    assert isinstance(fig, Figure)
+    axes = np.array(fig.axes).reshape(3, 3)
+    for i in range(3):
+        for j in range(3):
+            ellipses = [p for p in axes[i, j].patches if isinstance(p, Ellipse)]
+            if i == j:
+                assert not ellipses and axes[i, j].patches  # a histogram
+            else:
+                assert len(ellipses) == len(SD_LEVELS) * 2
+                (points,) = by_gid(axes[i, j], "points", PathCollection)
+                assert points.get_offsets().shape == (300, 2)
+    with pytest.raises(ValueError, match="figure of its own"):
+        result.plot.density(ax=plt.subplots()[1])
+    # Two features of three: the marginal on one Axes, ellipses of the marginal covariances.
+    ax = result.plot.density(features=[2, 0])
+    (e,) = by_gid(ax, "ellipse-0-1sd")
+    np.testing.assert_allclose(e.center, result.means[0, [2, 0]])
+    with pytest.raises(ValueError, match="unknown feature"):
+        result.plot.density(features=["nope"])
+
+
+def test_trace_plot_shows_every_iteration(blobs):
+    _, result = blobs
+    fig = result.plot.trace()
+    top, bottom = fig.axes
+    (loglik,) = by_gid(top, "loglik")
+    np.testing.assert_allclose(
+        loglik.get_ydata(), np.r_[result.trace.initial_loglik, result.trace.loglik]
+    )
+    assert bottom.get_yscale() == "log"
+    (change,) = by_gid(bottom, "change")
+    nonzero = np.abs(result.trace.change)[np.abs(result.trace.change) > 0]
+    np.testing.assert_allclose(change.get_ydata(), nonzero)
+    fig2, pair = plt.subplots(1, 2)
+    assert result.plot.trace(ax=pair) is fig2
+    with pytest.raises(ValueError, match="pair of Axes"):
+        result.plot.trace(ax=pair[0])
+
+
+def test_uncertainty_plot_a_point_per_observation(blobs):
+    frame, result = blobs
+    ax = result.plot.uncertainty()
+    (points,) = by_gid(ax, "points", PathCollection)
+    expected = 1 - result.predict_proba(frame).max(axis=1)
+    np.testing.assert_allclose(points.get_array(), expected)
+    assert points.get_offsets().shape == (len(frame), 2)
+
+
+def test_uncertainty_plot_sorted_profile_in_higher_dimensions():
+    X, _ = make_blobs(n=200, d=3, k=2, seed=2)
+    result = mixem.MixtureModel(mixem.GaussianFull, 2, init="kmeans++", random_state=0).fit(X)
+    ax = result.plot.uncertainty()
+    (points,) = by_gid(ax, "points", PathCollection)
+    values = points.get_offsets()[:, 1]
+    assert values.size == 200 and np.all(np.diff(values) >= 0)
+
+
+def test_qq_plot_one_series_per_component(blobs):
+    frame, result = blobs
+    ax = result.plot.qq()
+    labels = result.predict(frame)
+    for k in range(result.n_components):
+        (series,) = by_gid(ax, f"qq-{k}")
+        assert len(series.get_ydata()) == np.sum(labels == k)
+        # Sample quantiles are the sorted squared Mahalanobis distances of the rows of k.
+        rows = frame.to_numpy()[labels == k]
+        diff = rows - result.means[k]
+        d2 = np.einsum("ij,jk,ik->i", diff, np.linalg.inv(result.covariances[k]), diff)
+        np.testing.assert_allclose(np.sort(series.get_ydata()), np.sort(d2), rtol=1e-8)
+    assert by_gid(ax, "identity")
+
+
+def test_intervals_plot_one_interval_per_parameter(blobs):
+    _, result = blobs
+    table = result.standard_errors("observed")
+    fig = result.plot.intervals(table=table)
+    assert isinstance(fig, Figure)
+    drawn = [
+        c
+        for ax in fig.axes
+        for c in ax.containers
+        if (c.lines[0].get_gid() or "").startswith("interval-")
+    ]
+    assert len(drawn) == len(table)  # every parameter, every weight
+    d = result.n_features
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 1 + d + d * (d + 1) // 2
+    ax = result.plot.intervals("weights", table=table)
+    assert isinstance(ax, Axes)
+    with pytest.raises(ValueError, match="parameter must be one of"):
+        result.plot.intervals("nope", table=table)
+
+
+def test_intervals_plot_draws_the_bootstrap_by_default(blobs):
+    _, result = blobs
+    ax = result.plot.intervals("weights", draws=8, random_state=0)
+    assert "bootstrap" in ax.get_title()
+
+
+def test_plots_of_a_loaded_result_need_the_rows(blobs, tmp_path):
+    frame, result = blobs
+    result.save(tmp_path / "m.npz")
+    loaded = mixem.load(tmp_path / "m.npz")
+    with pytest.raises(ValueError, match=r"plot\.density\(X=\.\.\.\)"):
+        loaded.plot.density()
+    assert isinstance(loaded.plot.density(frame), Axes)
+    assert isinstance(loaded.plot.trace(), Figure)  # the trace is saved with the result
+
+
+def test_selection_plots_reach_the_chosen_fit(study):
+    assert isinstance(study.plot.density(), Axes)
+    assert isinstance(study.plot.trace(), Figure)
