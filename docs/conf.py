@@ -17,7 +17,13 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "numpydoc",
+    "matplotlib.sphinxext.plot_directive",
 ]
+
+# The gallery runs the scripts of examples/ and shows their figures and source.
+plot_formats = [("png", 100)]
+plot_html_show_formats = False
+plot_html_show_source_link = False
 
 exclude_patterns = ["_build"]
 

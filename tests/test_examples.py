@@ -43,9 +43,16 @@ def test_examples_exist():
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[p.name for p in SCRIPTS])
 def test_example_runs(script, capsys, monkeypatch):
+    import matplotlib.pyplot as plt
+
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setattr(plt, "show", lambda *a, **k: pytest.fail("the script called plt.show"))
+    plt.close("all")
     runpy.run_path(str(script), run_name="__main__")
     assert capsys.readouterr().out  # every example reports something
+    if script.name.startswith("plot_"):  # gallery scripts leave their figures open
+        figures = [plt.figure(n) for n in plt.get_fignums()]
+        assert figures and all(f.axes for f in figures)
 
 
 def test_poisson_class_is_short(poisson):
@@ -144,3 +151,13 @@ def test_doc_page_examples(page, monkeypatch):
     )
     sys.modules.pop("poisson_component", None)
     assert outcome.failed == 0, f"{outcome.failed} doctest example(s) failed in {page.name}"
+
+
+GALLERY_SCRIPTS = sorted(EXAMPLES.glob("plot_*.py"))
+
+
+def test_gallery_shows_every_plot_script():
+    page = (ROOT / "docs" / "gallery.rst").read_text(encoding="utf-8")
+    assert GALLERY_SCRIPTS
+    for script in GALLERY_SCRIPTS:
+        assert f".. plot:: ../examples/{script.name}" in page
