@@ -48,6 +48,11 @@ NORMALITY_ALPHA = 0.01
 OVERLAP_LIMIT = 0.1
 #: A component with fewer effective rows than this many per parameter rests on little data.
 ROWS_PER_PARAMETER = 3.0
+#: A group of identical rows is a point mass when it holds this many times the average
+#: number of copies of a row (and more than ``d`` rows).
+DUPLICATE_FACTOR = 10.0
+#: Most point masses reported.
+MAX_DUPLICATE_FINDINGS = 3
 #: Fewest effective rows for which a component's normality is tested.
 MIN_NORMALITY_ROWS = 20.0
 
@@ -60,8 +65,9 @@ class Finding:
     ----------
     severity : {"note", "warning", "problem"}
     topic : str
-        What it is about: ``"convergence"``, ``"degenerate"``, ``"near-singular"``,
-        ``"small component"``, ``"overlap"``, ``"normality"`` or ``"standard errors"``.
+        What it is about: ``"convergence"``, ``"degenerate"``, ``"duplicates"``,
+        ``"near-singular"``, ``"small component"``, ``"overlap"``, ``"normality"`` or
+        ``"standard errors"``.
     component : int or None
         The component concerned, if one.
     message : str
@@ -276,6 +282,40 @@ def _normality(
     return frame.set_index("component")
 
 
+def _duplicates(result: MixtureResult, X: np.ndarray, resp: np.ndarray) -> list[Finding]:
+    """Point masses: groups of identical rows far larger than the data's ties.
+
+    A group of more than ``d`` identical rows in continuous data is a point mass a Gaussian
+    component can collapse onto with an unbounded likelihood; the engine re-seeds a component
+    that does, so the fit itself may look fine. Rounded data tie everywhere, so a group counts
+    only when it holds at least ``DUPLICATE_FACTOR`` times the average number of copies of a
+    row (about 1 for continuous data). The largest ``MAX_DUPLICATE_FINDINGS`` are reported.
+    """
+    if not all(isinstance(c, _Gaussian) for c in result.components):
+        return []  # repeated values are the rule for counts and categories
+    n, d = X.shape
+    values, first, counts = np.unique(X, axis=0, return_index=True, return_counts=True)
+    threshold = max(d + 1, DUPLICATE_FACTOR * n / values.shape[0])
+    groups = np.flatnonzero(counts >= threshold)
+    groups = groups[np.argsort(-counts[groups], kind="stable")][:MAX_DUPLICATE_FINDINGS]
+    out = []
+    for i in groups:
+        holder = int(resp[first[i]].argmax())
+        where = ", ".join(f"{v:.6g}" for v in values[i])
+        out.append(
+            Finding(
+                "warning",
+                "duplicates",
+                holder,
+                f"{counts[i]} rows are identical ({where}), a point mass in continuous data: a "
+                "Gaussian component can collapse onto it (EM re-seeds one that does); here "
+                f"component {holder} holds them. Check how they were recorded (a default or "
+                "rounded value?), or remove them",
+            )
+        )
+    return out
+
+
 def _standard_errors(
     result: MixtureResult, X: np.ndarray, draws: int, level: float, random_state: Any
 ) -> tuple[pd.DataFrame, list[Finding]]:
@@ -361,6 +401,8 @@ def diagnose(
                 "Remove duplicated rows, or use fewer components",
             )
         )
+
+    findings += _duplicates(result, X, resp)
 
     condition = None
     near_singular = np.zeros(K, dtype=bool)

@@ -165,3 +165,28 @@ def test_loaded_result_needs_rows(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert loaded.diagnostics(draws=0, X=X).findings == ()
+
+
+def test_exactly_identical_rows_are_flagged_or_refused():
+    # 30 copies of one row: a point mass. K = 3 absorbs it into a cluster, and the report says
+    # so; K = 4 would collapse a component onto it, which EM refuses with a clear error.
+    X = np.concatenate([gaussian_clusters(0, n=200), np.tile([[5.0, 5.0]], (30, 1))])
+    result = mixem.MixtureModel(mixem.GaussianFull, 3, random_state=0).fit(X)
+    (finding,) = [f for f in result.diagnostics(draws=0).findings if f.topic == "duplicates"]
+    assert finding.severity == "warning" and "30 rows are identical (5, 5)" in finding.message
+    assert finding.component == result.predict([[5.0, 5.0]])[0]
+    with pytest.raises(mixem.FitError, match="identical rows"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", mixem.DegenerateComponentWarning)
+            mixem.MixtureModel(mixem.GaussianFull, 4, random_state=0).fit(X)
+
+
+def test_rounded_data_ties_are_not_point_masses():
+    rng = np.random.default_rng(5)
+    X = np.round(np.concatenate([rng.normal(20, 3, 600), rng.normal(45, 4, 400)]))  # integers
+    result = mixem.MixtureModel(mixem.GaussianFull, 2, init="kmeans++", random_state=0).fit(X)
+    assert not [f for f in result.diagnostics(draws=0).findings if f.topic == "duplicates"]
+    spiked = np.concatenate([X, np.full(600, 33.0)])  # a value recorded 600 extra times
+    result = mixem.MixtureModel(mixem.GaussianFull, 2, init="kmeans++", random_state=0).fit(spiked)
+    found = [f for f in result.diagnostics(draws=0).findings if f.topic == "duplicates"]
+    assert len(found) == 1 and "rows are identical (33)" in found[0].message

@@ -84,14 +84,20 @@ def m_step(
         worst = _worst_rows(X, sample_weight, np.log(current[0]), components, chunk, m * len(thin))
         for i, j in enumerate(thin):
             reseeds[j] += 1
+            need = per_comp[j].min_count(d)
             if reseeds[j] > MAX_RESEEDS_PER_COMPONENT:
+                advice = (
+                    "use fewer components or a larger reg_covar"
+                    if effective[j] < need
+                    else "the data hold (near-)identical rows, a point mass that EM keeps "
+                    "collapsing onto: remove or jitter them, or use fewer components"
+                )
                 raise FitError(
                     f"component {j} ({per_comp[j].__name__}) became degenerate "
-                    f"{reseeds[j]} times; use fewer components or a larger reg_covar"
+                    f"{reseeds[j]} times; {advice}"
                 )
             rows = worst[i * m : (i + 1) * m]
             seed_from_rows(X, sample_weight, classes, sizes, stats, nk, j, rows)
-            need = per_comp[j].min_count(d)
             why = (
                 f"was left with {effective[j]:.3g} effective rows (it needs at least {need:g})"
                 if effective[j] < need
