@@ -279,7 +279,7 @@ class SelectionSummary:
         cols = ["family", "K", "loglik", "n_parameters", "bic", "aic", "icl"]
         if self.selection.criterion == "cv":
             cols.append("cv")
-        return self.selection.table[cols + ["converged", "status"]]
+        return self.selection.table[cols + ["converged", "spurious", "status"]]
 
     def __str__(self) -> str:
         s = self.selection
