@@ -20,7 +20,7 @@ from mixem._validation import (
 from mixem.components.base import Component
 from mixem.em.init import INIT_METHODS, initial_statistics
 from mixem.em.loop import EMRun, run_em
-from mixem.em.multistart import run_is_spurious, short_em_start
+from mixem.em.multistart import cover_all_rows, run_is_spurious, short_em_start
 from mixem.em.passes import accumulate, chunk_rows
 from mixem.exceptions import ConvergenceWarning, DegenerateComponentWarning, FitError
 from mixem.result import MixtureResult
@@ -327,7 +327,14 @@ class MixtureModel:
                     return run
             except FitError:
                 pass
-        return self._run(X, w, found.end, chunk)
+        try:
+            return self._run(X, w, found.end, chunk)
+        except FitError:
+            # The search ran on a subsample: its end may not cover rows it never saw.
+            covered = cover_all_rows(X, w, found.end, self._from_stats, chunk)
+            if covered is None:
+                raise
+            return self._run(X, w, covered, chunk)
 
     def _start(
         self, X: np.ndarray, w: np.ndarray | None, rng: np.random.Generator, chunk: int

@@ -22,6 +22,12 @@ from mixem.components.stats import AdditiveStats, CategoricalStats
 
 __all__ = ["Bernoulli", "Categorical", "Poisson"]
 
+#: Uniform share mixed into hard starting assignments (see ``Component.start_smoothing``): a hard
+#: partition of binary or categorical rows leaves exact zeros that EM can never leave. On the
+#: test families, k-means++ starts reached the best maximum in 0 of 10 seeds without it and in
+#: 10 of 10 with any of 0.01, 0.05, 0.1 or 0.2.
+START_SMOOTHING = 0.05
+
 #: Tolerance on a categorical probability vector's sum: parameters from the M-step sum to one up
 #: to rounding of the weighted counts.
 SUM_TOL = 1e-9
@@ -105,6 +111,7 @@ class Poisson(_Independent):
     """
 
     _name = "rates"
+    start_smoothing: ClassVar[float] = START_SMOOTHING
     param_dims: ClassVar[dict[str, tuple[str, ...]]] = {"rates": ("component", "feature")}
 
     def __init__(self, rates: Any) -> None:
@@ -174,6 +181,7 @@ class Bernoulli(_Independent):
     """
 
     _name = "probabilities"
+    start_smoothing: ClassVar[float] = START_SMOOTHING
     param_dims: ClassVar[dict[str, tuple[str, ...]]] = {"probabilities": ("component", "feature")}
 
     def __init__(self, probabilities: Any) -> None:
@@ -256,6 +264,7 @@ class Categorical(Component):
     Free parameters: ``k * sum_j (L_j - 1)``. Nothing is flagged spurious.
     """
 
+    start_smoothing: ClassVar[float] = START_SMOOTHING
     param_dims: ClassVar[dict[str, tuple[str, ...]]] = {
         "probabilities": ("component", "feature", "level"),
         "n_levels": ("feature",),
