@@ -16,6 +16,7 @@ from mixem._validation import (
     check_positive_int,
     check_random_state,
     check_sample_weight,
+    encode_categories,
 )
 from mixem.components.base import Component
 from mixem.em.init import INIT_METHODS, initial_statistics
@@ -192,6 +193,9 @@ class MixtureModel:
             When EM cannot produce a valid fit (every restart failed).
         """
         K = self.total_components
+        categories = None
+        if any(cls.accepts_categories for cls in self.families):
+            X, categories = encode_categories(X)
         X, names = check_array(X, "X")
         n, d = X.shape
         if n < K:
@@ -263,6 +267,7 @@ class MixtureModel:
             trace=best.trace,
             feature_names=names,
             spec=self._spec(),
+            categories=categories,
             _training=(X, w),
         )
 

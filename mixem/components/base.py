@@ -67,6 +67,11 @@ class Component(ABC):
     #: from 0 (a row impossible under a component gets no responsibility for it).
     start_smoothing: ClassVar[float] = 0.0
 
+    #: Whether the family models integer codes of categories, so that a model holding it
+    #: accepts pandas categorical columns (as their codes; the categories are kept in the result
+    #: and new data are encoded against them).
+    accepts_categories: ClassVar[bool] = False
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         _REGISTRY[_qualified_name(cls)] = cls

@@ -265,6 +265,7 @@ class Categorical(Component):
     """
 
     start_smoothing: ClassVar[float] = START_SMOOTHING
+    accepts_categories: ClassVar[bool] = True
     param_dims: ClassVar[dict[str, tuple[str, ...]]] = {
         "probabilities": ("component", "feature", "level"),
         "n_levels": ("feature",),
