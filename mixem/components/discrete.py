@@ -90,7 +90,21 @@ class _Independent(Component):
     @classmethod
     def statistics(cls, X: np.ndarray, resp: np.ndarray) -> AdditiveStats:
         """Total responsibility and responsibility-weighted column sums, per component."""
-        return AdditiveStats(weight=resp.sum(axis=0), total=resp.T @ X)
+        return _weighted_sums(X, resp)
+
+
+def _weighted_sums(X: np.ndarray, resp: np.ndarray) -> AdditiveStats:
+    """``weight = sum_i r_ik`` and ``total = sum_i r_ik x_i``, from one matrix product.
+
+    The weight is the product's column of ones, summed in the same order as the data columns:
+    a column of ones in ``X`` then has ``total == weight`` exactly, so its fitted probability
+    is exactly 1 (a separate ``resp.sum`` differs in the last bits).
+    """
+    ones = np.empty((X.shape[0], X.shape[1] + 1))
+    ones[:, :-1] = X
+    ones[:, -1] = 1.0
+    sums = resp.T @ ones
+    return AdditiveStats(weight=sums[:, -1], total=sums[:, :-1])
 
 
 class Poisson(_Independent):
@@ -371,12 +385,16 @@ class Categorical(Component):
         codes = X.astype(np.intp)
         width = int(codes.max()) + 1 if n else 0
         counts = np.zeros((k, d, width))
+        weight = np.zeros(k)
         Rt = np.ascontiguousarray(resp.T)
-        for j in range(d):
-            # One weighted histogram per component; bincount is exact in the order of rows.
-            for c in range(k):
+        first = np.zeros(n, dtype=np.intp)
+        for c in range(k):
+            # bincount adds in row order; the weight is summed the same way, so a column with a
+            # single level gets a probability of exactly 1.
+            weight[c] = np.bincount(first, weights=Rt[c], minlength=1)[0]
+            for j in range(d):
                 counts[c, j] = np.bincount(codes[:, j], weights=Rt[c], minlength=width)
-        return CategoricalStats(weight=Rt.sum(axis=1), counts=counts)
+        return CategoricalStats(weight=weight, counts=counts)
 
     @classmethod
     def from_statistics(cls, stats: CategoricalStats, *, reg_covar: float = 0.0) -> Self:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from mixem.components.base import Component
-from mixem.components.discrete import _first_bad, _weights_positive
+from mixem.components.discrete import _first_bad, _weighted_sums, _weights_positive
 from mixem.components.gaussian import _param
 from mixem.components.stats import AdditiveStats
 
@@ -83,7 +83,7 @@ class Exponential(Component):
     @classmethod
     def statistics(cls, X: np.ndarray, resp: np.ndarray) -> AdditiveStats:
         """Total responsibility and responsibility-weighted column sums, per component."""
-        return AdditiveStats(weight=resp.sum(axis=0), total=resp.T @ X)
+        return _weighted_sums(X, resp)
 
     @classmethod
     def from_statistics(cls, stats: AdditiveStats, *, reg_covar: float = 0.0) -> Self:

@@ -216,3 +216,12 @@ def test_gaussian_families_still_reject_categorical_columns():
     frame, _ = survey()
     with pytest.raises(TypeError, match="column 'colour' has dtype category"):
         mixem.MixtureModel(mixem.GaussianDiagonal, n_components=2).fit(frame)
+
+
+def test_a_column_with_one_level_has_probability_exactly_one():
+    rng = np.random.default_rng(7)
+    X = np.column_stack([rng.integers(0, 3, 500), np.zeros(500)])
+    resp = rng.dirichlet(np.ones(3), size=500)
+    fitted = mixem.Categorical.from_statistics(mixem.Categorical.statistics(X, resp))
+    np.testing.assert_array_equal(fitted.n_levels, [3, 1])
+    np.testing.assert_array_equal(fitted.probabilities[:, 1, 0], 1.0)

@@ -198,3 +198,37 @@ def test_search_on_a_subsample_covers_rows_it_never_saw(monkeypatch):
         res = mixem.MixtureModel(mixem.Bernoulli, n_components=2, random_state=seed).fit(Y)
         assert np.isfinite(res.loglik)
         assert res.components[0].probabilities[:, 2].sum() > 0
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_chunked_fit_equals_one_chunk(name):
+    """Statistics merge exactly: chunks of 7 rows (Categorical: of different widths) change
+    nothing but rounding."""
+    X, _ = data(name, counts=np.array([60, 90]))
+    one = fit(name, X, init_params=true_start(name), tol=1e-10)
+    chunked = fit(name, X, init_params=true_start(name), tol=1e-10, chunk_size=7)
+    assert chunked.n_iter == one.n_iter
+    assert chunked.loglik == pytest.approx(one.loglik, rel=1e-12)
+    for key, value in one.components[0].params().items():
+        np.testing.assert_allclose(chunked.components[0].params()[key], value, rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_zero_weight_component_in_the_m_step_is_named(name):
+    cls = type(TRUE[name])
+    X, _ = data(name, counts=np.array([5, 5]))
+    resp = np.zeros((X.shape[0], 2))
+    resp[:, 0] = 1.0
+    with pytest.raises(ValueError, match="component 1 has zero total responsibility"):
+        cls.from_statistics(cls.statistics(X, resp))
+
+
+@pytest.mark.parametrize("init", INIT_CHOICES)
+def test_constant_binary_columns_work_with_every_init(init):
+    """Ward's start whitens the rows; constant columns have no variance to whiten."""
+    X, _ = data("Bernoulli")
+    X = np.column_stack([X, np.zeros(X.shape[0]), np.ones(X.shape[0])])
+    res = mixem.MixtureModel(mixem.Bernoulli, n_components=2, init=init, random_state=0).fit(X)
+    # Exactly 0 and 1: the weight and the column sums come from the same product.
+    np.testing.assert_array_equal(res.components[0].probabilities[:, -2:], [[0, 1], [0, 1]])
+    assert np.isfinite(res.loglik)
