@@ -380,8 +380,15 @@ class Categorical(Component):
     @classmethod
     def statistics(cls, X: np.ndarray, resp: np.ndarray) -> CategoricalStats:
         """Total responsibility and weighted level counts, as wide as the largest code seen."""
+        # Rows without responsibility count for nothing, whatever their codes (zero-weight rows
+        # are not validated by fitting).
+        keep = resp.sum(axis=1) > 0
+        if not keep.all():
+            X, resp = X[keep], resp[keep]
         n, d = X.shape
         k = resp.shape[1]
+        if n and (X.min() < 0 or np.any(_non_integer(X))):
+            raise ValueError("Categorical statistics need integer codes 0, 1, 2, ...")
         codes = X.astype(np.intp)
         width = int(codes.max()) + 1 if n else 0
         counts = np.zeros((k, d, width))

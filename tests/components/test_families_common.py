@@ -232,3 +232,18 @@ def test_constant_binary_columns_work_with_every_init(init):
     # Exactly 0 and 1: the weight and the column sums come from the same product.
     np.testing.assert_array_equal(res.components[0].probabilities[:, -2:], [[0, 1], [0, 1]])
     assert np.isfinite(res.loglik)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_rows_of_zero_weight_may_lie_outside_the_support(name):
+    """Fitting validates rows of positive weight only, so the engine must ignore the others
+    (before the fix: a FitError saying that no component covers the row)."""
+    X, _ = data(name, counts=np.array([60, 90]))
+    w = np.ones(X.shape[0])
+    w[0] = 0.0
+    outside = X.copy()
+    outside[0, 0] = -1.0  # impossible for every family
+    kept = fit(name, X[1:], init_params=true_start(name))
+    ignored = fit(name, outside, sample_weight=w, init_params=true_start(name))
+    assert ignored.loglik == pytest.approx(kept.loglik, rel=1e-12)
+    assert ignored.n_obs == kept.n_obs
