@@ -308,7 +308,10 @@ def _split_merge_starts(
         return []
     smoothing = start_smoothing(families)
     logp = weighted_log_prob(X, np.log(current.weights), current.components)
-    resp = np.exp(logp - log_sum_exp(logp)[:, None])
+    lse = log_sum_exp(logp)
+    covered = np.isfinite(lse)  # the others are rows of zero weight outside the support
+    resp = np.exp(logp - np.where(covered, lse, 0.0)[:, None])
+    resp[~covered] = 0.0
     weighted = resp if w is None else resp * w[:, None]
     overlap = weighted.T @ resp
     if SHORT_SPLIT_MERGE_COSINE:

@@ -247,3 +247,14 @@ def test_rows_of_zero_weight_may_lie_outside_the_support(name):
     ignored = fit(name, outside, sample_weight=w, init_params=true_start(name))
     assert ignored.loglik == pytest.approx(kept.loglik, rel=1e-12)
     assert ignored.n_obs == kept.n_obs
+
+
+def test_zero_weight_row_outside_the_support_with_the_default_search():
+    """Split-and-merge (K >= 3) scores every row, zero-weight ones included."""
+    X, _ = data("Poisson", counts=np.array([50, 50]))
+    X = np.concatenate([X, TRUE["Poisson"].sample(np.array([0, 50]), np.random.default_rng(9)) * 3])
+    X[0, 0] = -1.0
+    w = np.ones(X.shape[0])
+    w[0] = 0.0
+    res = mixem.MixtureModel(mixem.Poisson, n_components=3, random_state=0).fit(X, sample_weight=w)
+    assert np.isfinite(res.loglik)
