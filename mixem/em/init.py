@@ -6,7 +6,7 @@ A new component family therefore needs no initialisation code of its own.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -117,7 +117,10 @@ def start_smoothing(components: Sequence[type[Component]]) -> float:
     return max(cls.start_smoothing for cls in components)
 
 
-def smoothed(resp_of, components: Sequence[type[Component]]):
+RespOf = Callable[[slice, np.ndarray], np.ndarray]
+
+
+def smoothed(resp_of: RespOf, components: Sequence[type[Component]]) -> RespOf:
     """``resp_of`` with each row's responsibilities mixed with a uniform share, if asked for."""
     s = start_smoothing(components)
     if s <= 0:
