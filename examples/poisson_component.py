@@ -6,6 +6,10 @@ mixem's engine does initialisation, restarts, convergence, criteria and predicti
 
 Run this file to check the family with :func:`mixem.testing.check_component` and fit a
 three-component mixture to simulated counts.
+
+It is a demonstration of how to write a family; for real count data use the built-in
+:class:`mixem.Poisson`, which also allows a rate of exactly 0 (no ``MIN_RATE`` floor) and
+rejects negative or non-integer counts with a clear error.
 """
 
 from __future__ import annotations

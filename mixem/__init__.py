@@ -12,12 +12,17 @@ from mixem._io import load
 from mixem._version import __version__
 from mixem.components import (
     AdditiveStats,
+    Bernoulli,
+    Categorical,
+    CategoricalStats,
     Component,
+    Exponential,
     GaussianDiagonal,
     GaussianFull,
     GaussianSpherical,
     GaussianStats,
     GaussianTied,
+    Poisson,
     Stats,
 )
 from mixem.em.trace import Trace
@@ -28,9 +33,13 @@ from mixem.selection import SelectionResult, bootstrap_lrt, select
 
 __all__ = [
     "AdditiveStats",
+    "Bernoulli",
+    "Categorical",
+    "CategoricalStats",
     "Component",
     "ConvergenceWarning",
     "DegenerateComponentWarning",
+    "Exponential",
     "FitError",
     "GaussianDiagonal",
     "GaussianFull",
@@ -39,6 +48,7 @@ __all__ = [
     "GaussianTied",
     "MixtureModel",
     "MixtureResult",
+    "Poisson",
     "SelectionResult",
     "Stats",
     "Trace",

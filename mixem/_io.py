@@ -5,7 +5,8 @@ holding
 
 - ``__meta__``: a JSON document (0-d unicode array) with ``format``, ``format_version``,
   ``mixem_version``, the scalar results (``loglik``, ``entropy``, ``n_obs``, ``n_iter``,
-  ``converged``, ``initial_loglik``), ``feature_names``, the model ``spec``, and
+  ``converged``, ``initial_loglik``), ``feature_names``, the model ``spec``, ``categories``
+  (the levels of categorical columns, or null; optional, read as null when absent), and
   ``families``: for each family its class (``module.QualName``), ``n_components`` and the names
   of its parameter arrays;
 - ``weights``; ``family{i}.{name}`` for every parameter array of family ``i``;
@@ -62,6 +63,11 @@ def save_result(result: MixtureResult, path: str | Path) -> None:
         "initial_loglik": result.trace.initial_loglik,
         "feature_names": list(result.feature_names) if result.feature_names else None,
         "spec": result.spec,
+        "categories": (
+            {col: list(levels) for col, levels in result.categories.items()}
+            if result.categories
+            else None
+        ),
         "families": families,
     }
     arrays["__meta__"] = np.array(json.dumps(meta))
@@ -130,4 +136,9 @@ def load(path: str | Path) -> MixtureResult:
             trace=trace,
             feature_names=tuple(names) if names else None,
             spec=meta["spec"],
+            categories=(
+                {col: tuple(levels) for col, levels in meta["categories"].items()}
+                if meta.get("categories")
+                else None
+            ),
         )

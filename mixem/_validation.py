@@ -14,6 +14,7 @@ import numpy as np
 
 __all__ = [
     "check_array",
+    "encode_categories",
     "check_positive_int",
     "check_random_state",
     "check_sample_weight",
@@ -122,6 +123,74 @@ def check_array(
     if arr.shape[0] < min_rows:
         raise ValueError(f"{name} has {arr.shape[0]} rows; at least {min_rows} are needed")
     return arr, names
+
+
+def _is_categorical(dtype: Any) -> bool:
+    # pandas' CategoricalDtype, recognised without importing pandas.
+    return getattr(dtype, "name", None) == "category"
+
+
+def encode_categories(
+    X: Any, categories: dict[str, tuple[Any, ...]] | None = None, name: str = "X"
+) -> tuple[Any, dict[str, tuple[Any, ...]] | None]:
+    """Replace categorical DataFrame columns by integer codes, for families that model codes.
+
+    Parameters
+    ----------
+    X : array-like or pandas.DataFrame
+        Data; anything but a DataFrame is returned unchanged.
+    categories : dict of str to tuple, optional
+        Column name to the levels found when fitting. Given (when scoring new data), a column
+        listed here is encoded against these levels, whatever its own categories (or if it
+        holds plain values); a value that is not one of them raises ``ValueError`` naming the
+        column and the value. Not given (when fitting), every categorical column is encoded
+        against its own categories.
+    name : str
+        Argument name used in error messages.
+
+    Returns
+    -------
+    X : array-like or pandas.DataFrame
+        ``X``, with encoded columns as float codes ``0 .. L - 1`` (missing values as NaN, which
+        :func:`check_array` reports).
+    categories : dict of str to tuple, or None
+        The levels of every encoded column, in code order; None if none was encoded.
+    """
+    if _feature_names(X) is None:
+        return X, categories
+    if categories is None:
+        found = {
+            str(col): tuple(X[col].cat.categories.tolist())
+            for col, dtype in zip(X.columns, X.dtypes, strict=True)
+            if _is_categorical(dtype)
+        }
+        if not found:
+            return X, None
+        categories = found
+    columns = {str(c): c for c in X.columns}
+    encoded = {}
+    for col, levels in categories.items():
+        if col not in columns:
+            continue  # check_array reports the mismatch of column names
+        values = X[columns[col]]
+        if values.dtype.kind in "biuf" and not _is_categorical(values.dtype):
+            continue  # already codes
+        lookup = {level: float(code) for code, level in enumerate(levels)}
+        codes = values.astype(object).map(lookup)
+        unknown = codes.isna() & values.notna()
+        if unknown.any():
+            row = int(np.flatnonzero(unknown.to_numpy())[0])
+            raise ValueError(
+                f"{name} column {col!r} has {int(unknown.sum())} values that are not among the "
+                f"{len(levels)} categories seen when fitting (first: {values.iloc[row]!r} at "
+                f"row {row}); known categories: {list(levels)}"
+            )
+        encoded[columns[col]] = codes.astype(np.float64)
+    if encoded:
+        X = X.copy()
+        for col, codes in encoded.items():
+            X[col] = codes
+    return X, categories
 
 
 def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:

@@ -16,11 +16,12 @@ from mixem._validation import (
     check_positive_int,
     check_random_state,
     check_sample_weight,
+    encode_categories,
 )
 from mixem.components.base import Component
 from mixem.em.init import INIT_METHODS, initial_statistics
 from mixem.em.loop import EMRun, run_em
-from mixem.em.multistart import run_is_spurious, short_em_start
+from mixem.em.multistart import cover_all_rows, run_is_spurious, short_em_start
 from mixem.em.passes import accumulate, chunk_rows
 from mixem.exceptions import ConvergenceWarning, DegenerateComponentWarning, FitError
 from mixem.result import MixtureResult
@@ -192,6 +193,9 @@ class MixtureModel:
             When EM cannot produce a valid fit (every restart failed).
         """
         K = self.total_components
+        categories = None
+        if any(cls.accepts_categories for cls in self.families):
+            X, categories = encode_categories(X)
         X, names = check_array(X, "X")
         n, d = X.shape
         if n < K:
@@ -263,6 +267,7 @@ class MixtureModel:
             trace=best.trace,
             feature_names=names,
             spec=self._spec(),
+            categories=categories,
             _training=(X, w),
         )
 
@@ -327,7 +332,14 @@ class MixtureModel:
                     return run
             except FitError:
                 pass
-        return self._run(X, w, found.end, chunk)
+        try:
+            return self._run(X, w, found.end, chunk)
+        except FitError:
+            # The search ran on a subsample: its end may not cover rows it never saw.
+            covered = cover_all_rows(X, w, found.end, self._from_stats, chunk)
+            if covered is None:
+                raise
+            return self._run(X, w, covered, chunk)
 
     def _start(
         self, X: np.ndarray, w: np.ndarray | None, rng: np.random.Generator, chunk: int

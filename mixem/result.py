@@ -14,6 +14,7 @@ from mixem._validation import (
     check_positive_int,
     check_random_state,
     check_sample_weight,
+    encode_categories,
 )
 from mixem.components.base import Component
 from mixem.components.gaussian import _Gaussian
@@ -56,6 +57,9 @@ class MixtureResult:
         Column names when the model was fitted on a DataFrame.
     spec : dict
         The model specification (families, sizes, options), as saved.
+    categories : dict of str to tuple, or None
+        For a model with a categorical family fitted on a DataFrame with categorical columns:
+        each such column's categories in code order. New data are encoded against them.
     """
 
     weights: np.ndarray
@@ -68,6 +72,7 @@ class MixtureResult:
     trace: Trace
     feature_names: tuple[str, ...] | None = None
     spec: dict[str, Any] = field(default_factory=dict)
+    categories: dict[str, tuple[Any, ...]] | None = None
     # The validated training rows and sample weights, kept (by reference) for to_arviz.
     _training: tuple[np.ndarray, np.ndarray | None] | None = field(default=None, repr=False)
 
@@ -150,6 +155,8 @@ class MixtureResult:
 
     # -- prediction -----------------------------------------------------------------------
     def _check(self, X: Any) -> np.ndarray:
+        if self.categories:
+            X, _ = encode_categories(X, self.categories)
         arr, names = check_array(X, "X", n_features=self.n_features)
         if names is not None and self.feature_names is not None and names != self.feature_names:
             raise ValueError(

@@ -60,6 +60,18 @@ class Component(ABC):
 
     param_dims: ClassVar[dict[str, tuple[str, ...]]] = {}
 
+    #: Share of uniform responsibility mixed into the hard assignments that start a fit (each
+    #: row to its nearest seed, split-and-merge moves): row ``i`` gets ``(1 - s)`` to its own
+    #: component and ``s / K`` to every component. Discrete families need ``s > 0``: a hard
+    #: start gives them probabilities of exactly 0, and EM can never move a probability away
+    #: from 0 (a row impossible under a component gets no responsibility for it).
+    start_smoothing: ClassVar[float] = 0.0
+
+    #: Whether the family models integer codes of categories, so that a model holding it
+    #: accepts pandas categorical columns (as their codes; the categories are kept in the result
+    #: and new data are encoded against them).
+    accepts_categories: ClassVar[bool] = False
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         _REGISTRY[_qualified_name(cls)] = cls

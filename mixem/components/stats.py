@@ -25,7 +25,7 @@ FAR = 1e6
 #: copy, for the diagonal kernels.
 BLAS_MIN_FEATURES = 32
 
-__all__ = ["Stats", "AdditiveStats", "GaussianStats", "PooledGaussianStats"]
+__all__ = ["Stats", "AdditiveStats", "CategoricalStats", "GaussianStats", "PooledGaussianStats"]
 
 
 class Stats(ABC):
@@ -272,3 +272,41 @@ class PooledGaussianStats(Stats):
             np.where(m[:, None], other.mean, self.mean),
             self.scatter + other.scatter,
         )
+
+
+class CategoricalStats(Stats):
+    """Total responsibility and weighted level counts of categorical columns.
+
+    ``weight`` is ``(k,)``; ``counts`` is ``(k, d, L)`` with ``counts[c, j, l]`` the weighted
+    number of rows with level ``l`` in column ``j``. A chunk's ``L`` is one more than its largest
+    code, so chunks may differ in width: merging pads the narrower counts with zeros (levels a
+    chunk never saw have count 0), which keeps merges exact, associative and commutative.
+    """
+
+    def __init__(self, weight: np.ndarray, counts: np.ndarray) -> None:
+        self.weight = np.asarray(weight, dtype=np.float64)
+        self.counts = np.asarray(counts, dtype=np.float64)
+
+    def _widened(self, width: int) -> np.ndarray:
+        extra = width - self.counts.shape[2]
+        return np.pad(self.counts, ((0, 0), (0, 0), (0, extra))) if extra else self.counts
+
+    def merge(self, other: CategoricalStats) -> CategoricalStats:
+        """Add weights and (zero-padded) counts."""
+        width = max(self.counts.shape[2], other.counts.shape[2])
+        return CategoricalStats(
+            self.weight + other.weight, self._widened(width) + other._widened(width)
+        )
+
+    def replace(self, mask: np.ndarray, other: CategoricalStats) -> CategoricalStats:
+        """Return a copy whose components where ``mask`` is true come from ``other``."""
+        width = max(self.counts.shape[2], other.counts.shape[2])
+        m = np.asarray(mask, dtype=bool)
+        return CategoricalStats(
+            np.where(m, other.weight, self.weight),
+            np.where(m[:, None, None], other._widened(width), self._widened(width)),
+        )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Return ``weight`` and ``counts``."""
+        return {"weight": self.weight, "counts": self.counts}

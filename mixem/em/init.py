@@ -6,7 +6,7 @@ A new component family therefore needs no initialisation code of its own.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -112,6 +112,27 @@ def _nearest_seed_resp(seeds: np.ndarray):
     return resp_of
 
 
+def start_smoothing(components: Sequence[type[Component]]) -> float:
+    """The largest :attr:`Component.start_smoothing` of the model's families."""
+    return max(cls.start_smoothing for cls in components)
+
+
+RespOf = Callable[[slice, np.ndarray], np.ndarray]
+
+
+def smoothed(resp_of: RespOf, components: Sequence[type[Component]]) -> RespOf:
+    """``resp_of`` with each row's responsibilities mixed with a uniform share, if asked for."""
+    s = start_smoothing(components)
+    if s <= 0:
+        return resp_of
+
+    def mixed(rows: slice, Xc: np.ndarray) -> np.ndarray:
+        resp = resp_of(rows, Xc)
+        return (1.0 - s) * resp + s / resp.shape[1]
+
+    return mixed
+
+
 def _random_resp(rng: np.random.Generator, k: int):
     def resp_of(rows: slice, Xc: np.ndarray) -> np.ndarray:
         r = rng.random((Xc.shape[0], k))
@@ -176,7 +197,7 @@ def initial_statistics(
             seeds = hierarchical_seeds(X, sample_weight, k, rng)
         else:
             seeds = _random_rows(X, sample_weight, k, rng)
-        resp_of = _nearest_seed_resp(seeds)
+        resp_of = smoothed(_nearest_seed_resp(seeds), components)
     nk, stats = accumulate(X, sample_weight, components, sizes, resp_of, chunk)
 
     total = nk.sum()

@@ -30,7 +30,7 @@ import numpy as np
 
 from mixem.components.base import Component
 from mixem.components.stats import Stats
-from mixem.em.init import initial_statistics
+from mixem.em.init import initial_statistics, start_smoothing
 from mixem.em.loop import EMRun, run_em
 from mixem.em.passes import accumulate, log_sum_exp, weighted_log_prob
 from mixem.exceptions import FitError
@@ -41,6 +41,7 @@ __all__ = [
     "SHORT_KEEP",
     "SHORT_ROWS",
     "SHORT_STARTS",
+    "cover_all_rows",
     "run_is_spurious",
     "spurious_flags",
     "short_em_start",
@@ -98,6 +99,42 @@ def spurious_flags(
 def run_is_spurious(run: EMRun, n_obs: float, reg_covar: float) -> bool:
     """Whether any component of ``run`` is spurious."""
     return bool(spurious_flags(run.weights, run.components, n_obs, reg_covar).any())
+
+
+def cover_all_rows(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    start: Start,
+    from_stats: Callable[[np.ndarray, list[Stats]], Start],
+    chunk: int,
+) -> Start | None:
+    """A start whose components give every row positive density, or None if ``start`` does.
+
+    A search on a subsample can end with components under which rows it never saw are
+    impossible (a count or level absent from the subsample has probability 0 in every
+    component of a discrete family), and EM cannot start from zero density. The new start is
+    one M-step on all rows from ``start``'s responsibilities, the uncovered rows shared equally
+    by all components, so each of them counts in every component's statistics.
+    """
+    components = start[1]
+    families = [type(c) for c in components]
+    sizes = [c.n_components for c in components]
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(start[0])
+    uncovered = False
+
+    def resp_of(rows: slice, Xc: np.ndarray) -> np.ndarray:
+        nonlocal uncovered
+        logp = weighted_log_prob(Xc, log_weights, components)
+        lse = log_sum_exp(logp)
+        bad = ~np.isfinite(lse)
+        uncovered |= bool(bad.any())
+        resp = np.exp(logp - np.where(bad, 0.0, lse)[:, None])
+        resp[bad] = 1.0 / resp.shape[1]
+        return resp
+
+    nk, stats = accumulate(X, sample_weight, families, sizes, resp_of, chunk)
+    return from_stats(nk, stats) if uncovered else None
 
 
 def short_em_start(
@@ -269,8 +306,12 @@ def _split_merge_starts(
     K = current.weights.size
     if K < 3:
         return []
+    smoothing = start_smoothing(families)
     logp = weighted_log_prob(X, np.log(current.weights), current.components)
-    resp = np.exp(logp - log_sum_exp(logp)[:, None])
+    lse = log_sum_exp(logp)
+    covered = np.isfinite(lse)  # the others are rows of zero weight outside the support
+    resp = np.exp(logp - np.where(covered, lse, 0.0)[:, None])
+    resp[~covered] = 0.0
     weighted = resp if w is None else resp * w[:, None]
     overlap = weighted.T @ resp
     if SHORT_SPLIT_MERGE_COSINE:
@@ -305,6 +346,8 @@ def _split_merge_starts(
             new[:, i] += new[:, j]
             new[:, j] = resp[:, m] * side
             new[:, m] = resp[:, m] * ~side
+            if smoothing > 0:
+                new = (1.0 - smoothing) * new + smoothing / K
             nk, stats = accumulate(X, w, families, sizes, lambda rows, _, new=new: new[rows], chunk)
             need = np.array([cls.min_count(d) for cls in per_comp])
             if np.any(nk * X.shape[0] / total < need):

@@ -170,11 +170,21 @@ def e_pass(
     for rows, logp in iter_log_prob(X, log_weights, components, chunk):
         resp, lse, ent = _normalise(logp)
         if not np.all(np.isfinite(lse)):
-            bad = rows.start + int(np.flatnonzero(~np.isfinite(lse))[0])
-            raise FitError(
-                f"row {bad} of X has log-likelihood {lse[bad - rows.start]} under every "
-                "component; the components do not cover it"
-            )
+            uncovered = ~np.isfinite(lse)
+            if sample_weight is not None:
+                # A row of zero weight counts for nothing, whatever its density; fitting only
+                # validates rows of positive weight (Component.check_data).
+                ignored = uncovered & (sample_weight[rows] == 0)
+                resp[:, ignored] = 0.0
+                lse[ignored] = 0.0
+                ent[ignored] = 0.0
+                uncovered &= ~ignored
+            if uncovered.any():
+                bad = rows.start + int(np.flatnonzero(uncovered)[0])
+                raise FitError(
+                    f"row {bad} of X has log-likelihood {lse[bad - rows.start]} under every "
+                    "component; the components do not cover it"
+                )
         if sample_weight is None:
             loglik += lse.sum()
             entropy += ent.sum()
