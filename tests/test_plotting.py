@@ -235,3 +235,17 @@ def test_plots_of_a_loaded_result_need_the_rows(blobs, tmp_path):
 def test_selection_plots_reach_the_chosen_fit(study):
     assert isinstance(study.plot.density(), Axes)
     assert isinstance(study.plot.trace(), Figure)
+
+
+def test_density_of_counts_is_a_probability_mass_function():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.poisson(2.0, 300), rng.poisson(12.0, 200)]).astype(float)
+    result = mixem.MixtureModel(mixem.Poisson, 2, init="kmeans++", random_state=0).fit(X)
+    ax = result.plot.density()
+    (mixture,) = by_gid(ax, "mixture")
+    values = mixture.get_xdata()
+    np.testing.assert_array_equal(values, np.arange(X.min(), X.max() + 1))
+    np.testing.assert_allclose(mixture.get_ydata(), np.exp(result.score_samples(values)))
+    heights = [p.get_height() for p in ax.patches]
+    np.testing.assert_allclose(heights, [np.mean(X == v) for v in values])
+    assert ax.get_ylabel() == "probability"

@@ -67,6 +67,10 @@ class Component(ABC):
     #: from 0 (a row impossible under a component gets no responsibility for it).
     start_smoothing: ClassVar[float] = 0.0
 
+    #: Whether the family's data are integers (counts, binary values, category codes), so
+    #: that its density is a probability mass function: plots draw it at the integers.
+    discrete: ClassVar[bool] = False
+
     #: Whether the family models integer codes of categories, so that a model holding it
     #: accepts pandas categorical columns (as their codes; the categories are kept in the result
     #: and new data are encoded against them).

@@ -127,6 +127,7 @@ class Poisson(_Independent):
 
     _name = "rates"
     start_smoothing: ClassVar[float] = START_SMOOTHING
+    discrete: ClassVar[bool] = True
     param_dims: ClassVar[dict[str, tuple[str, ...]]] = {"rates": ("component", "feature")}
 
     def __init__(self, rates: Any) -> None:
@@ -197,6 +198,7 @@ class Bernoulli(_Independent):
 
     _name = "probabilities"
     start_smoothing: ClassVar[float] = START_SMOOTHING
+    discrete: ClassVar[bool] = True
     param_dims: ClassVar[dict[str, tuple[str, ...]]] = {"probabilities": ("component", "feature")}
 
     def __init__(self, probabilities: Any) -> None:
@@ -280,6 +282,7 @@ class Categorical(Component):
     """
 
     start_smoothing: ClassVar[float] = START_SMOOTHING
+    discrete: ClassVar[bool] = True
     accepts_categories: ClassVar[bool] = True
     param_dims: ClassVar[dict[str, tuple[str, ...]]] = {
         "probabilities": ("component", "feature", "level"),

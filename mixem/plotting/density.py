@@ -43,7 +43,43 @@ def _log_prob_on(result: MixtureResult, grid: np.ndarray, cols: list[int]) -> np
     return None if moments is None else marginal_log_prob(*moments, result.weights, grid, cols)
 
 
+def _bars(result: MixtureResult, X: np.ndarray, ax: Axes, label: str) -> Axes:
+    """Observed frequencies and the fitted probability mass function of integer data."""
+    x = X[:, 0]
+    values = np.arange(np.floor(x.min()), np.ceil(x.max()) + 1.0)
+    counts = np.array([np.count_nonzero(x == v) for v in values])
+    ax.bar(values, counts / x.size, width=0.8, color="0.85", edgecolor="0.6", label="data")
+    per_component = np.exp(component_log_prob(result, values[:, None]))
+    ax.plot(
+        values,
+        per_component.sum(axis=1),
+        "o-",
+        color="black",
+        lw=1.5,
+        markersize=4,
+        label="mixture",
+        gid="mixture",
+    )
+    for k in range(result.n_components):
+        ax.plot(
+            values,
+            per_component[:, k],
+            "o--",
+            color=colour(k),
+            lw=1,
+            markersize=3,
+            label=f"component {k}",
+            gid=f"component-{k}",
+        )
+    ax.set_xlabel(label)
+    ax.set_ylabel("probability")
+    ax.legend(frameon=False)
+    return ax
+
+
 def _histogram(result: MixtureResult, X: np.ndarray, ax: Axes, col: int, label: str) -> Axes:
+    if result.n_features == 1 and all(type(c).discrete for c in result.components):
+        return _bars(result, X, ax, label)
     x = X[:, col]
     ax.hist(x, bins="auto", density=True, color="0.85", edgecolor="0.6", label="data")
     grid = np.linspace(*padded_range(x), GRID)[:, None]
@@ -86,7 +122,7 @@ def _scatter(
         raise ValueError("features: marginal densities need Gaussian families; plot all features")
     log_density = log_sum_exp(log_prob).reshape(gx.shape)
     finite = log_density[np.isfinite(log_density)]
-    if finite.size:
+    if finite.size and not any(type(c).discrete for c in result.components):
         # Contours evenly spaced in log density over the range the data occupy.
         levels = np.linspace(np.percentile(finite, 40), finite.max(), 8)[:-1]
         ax.contour(
