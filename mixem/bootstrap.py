@@ -173,7 +173,10 @@ def weighted_bootstrap(
     def reweighted_fit(u: np.ndarray) -> EMRun:
         """The maximiser of the reweighted likelihood: warm start, unless a fresh start wins."""
         run = run_em(X, u, result.weights, components, **settings)
-        for _ in range(RESTARTS_PER_DRAW):
+        # Labels align within a family only: in a model of several families a fresh start can
+        # hand a cluster to another family, which no relabelling undoes. Warm starts only there.
+        restarts = RESTARTS_PER_DRAW if len(families) == 1 else 0
+        for _ in range(restarts):
             try:
                 nk, stats = initial_statistics(X, u, families, sizes, "kmeans++", rng, chunk)
                 weights0 = nk / nk.sum()

@@ -159,9 +159,6 @@ DPI = 100
 
 def write_figures(study: SelectionResult, out: Path) -> None:
     """Save the criterion, density and trace figures of ``study`` as PNG files in ``out``."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: never open a window from the command line
     import matplotlib.pyplot as plt
 
     d = study.best.n_features

@@ -48,6 +48,8 @@ NORMALITY_ALPHA = 0.01
 OVERLAP_LIMIT = 0.1
 #: A component with fewer effective rows than this many per parameter rests on little data.
 ROWS_PER_PARAMETER = 3.0
+#: Bootstrap and observed-information errors disagreeing by more than this factor are flagged.
+SE_DISAGREEMENT = 2.0
 #: A group of identical rows is a point mass when it holds this many times the average
 #: number of copies of a row (and more than ``d`` rows).
 DUPLICATE_FACTOR = 10.0
@@ -102,8 +104,11 @@ class Diagnostics:
     smallest_weight : float
         The smallest mixing proportion.
     condition_numbers : ndarray of shape (K,) or None
-        Ratio of the largest to the smallest covariance eigenvalue of every component (Gaussian
-        families; None when a family has no covariance).
+        Condition number (largest over smallest eigenvalue) of every component's correlation
+        matrix ``D^-1/2 Sigma D^-1/2``, which does not depend on the features' units: large
+        when the component's rows lie close to a lower-dimensional subspace; 1 for diagonal
+        and spherical covariances, ``inf`` for a singular one (Gaussian families; None when a
+        family has no covariance).
     degenerate : ndarray of shape (K,) of bool
         Components flagged by :attr:`mixem.MixtureResult.spurious`: a spike on (near-)identical
         rows or on too few rows.
@@ -114,13 +119,18 @@ class Diagnostics:
     mean_uncertainty : float
         Mean of ``1 - max_k r_ik`` over the rows (weighted by ``sample_weight`` if any).
     normality : pandas.DataFrame or None
-        Per Gaussian component: ``rows`` (effective), ``statistic`` and ``p_value`` of a
+        Per Gaussian component with at least 20 effective rows: ``effective_rows`` (Kish's
+        effective size of its responsibilities), ``statistic`` and ``p_value`` of a
         responsibility-weighted Kolmogorov-Smirnov test of the squared Mahalanobis distances
-        against chi-squared(d), and ``rejected`` at :data:`NORMALITY_ALPHA` over all components.
+        against chi-squared(d), and ``rejected`` at :data:`NORMALITY_ALPHA` over all components
+        (Bonferroni). The parameters are fitted to the same rows, so ``p_value`` is
+        conservative: an upper bound in effect, small for real departures.
     standard_errors : pandas.DataFrame or None
         Per parameter: ``estimate``, bootstrap ``se``, ``lower`` and ``upper`` (percentile
-        interval) and ``se_observed`` (observed information; missing when unavailable). None
-        when ``draws=0``.
+        interval) and ``se_observed`` (observed information; missing, with a note, when
+        unavailable), then the selector columns of :meth:`MixtureResult.standard_errors`. A fit
+        with ``sample_weight`` gets observed-information errors and Wald intervals instead
+        (``attrs["method"]`` says which). None when ``draws=0``.
     findings : tuple of Finding
         Everything flagged, most severe first; empty for a fit with nothing to flag.
     """
@@ -184,7 +194,7 @@ class Diagnostics:
             lines += [
                 "-" * 60,
                 f"Parameters ({self.standard_errors.attrs.get('level', 0.95):g} "
-                "bootstrap intervals)",
+                f"{self.standard_errors.attrs.get('method', 'bootstrap')} intervals)",
             ]
             lines.append(self._numbers().to_string(float_format=lambda v: f"{v:.4g}"))
         lines += ["-" * 60]
@@ -239,21 +249,28 @@ def mahalanobis_sq(result: MixtureResult, X: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def _weighted_ks(values: np.ndarray, weights: np.ndarray, cdf: Any) -> tuple[float, float, float]:
-    """Kolmogorov-Smirnov distance between a weighted sample and ``cdf``, and its p-value.
+def _weighted_ks(
+    values: np.ndarray, resp: np.ndarray, freq: np.ndarray | None, cdf: Any
+) -> tuple[float, float, float]:
+    """Kolmogorov-Smirnov distance between a weighted sample and ``cdf``, its p-value and size.
 
-    The sample size is Kish's effective size ``(sum w)**2 / sum w**2``. Under the model the
-    responsibility-weighted distribution of a component's squared distances is chi-squared(d)
-    exactly, overlap or not, so no rows need to be cut at a class boundary.
+    Every row counts with its responsibility ``resp`` (times its frequency weight ``freq``).
+    Under the model the responsibility-weighted distribution of a component's squared
+    distances is chi-squared(d) exactly, overlap or not, so no rows are cut at a class
+    boundary. The sample size is Kish's effective size ``(sum f r)**2 / sum f r**2`` (a
+    frequency weight of 2 counts a row twice). The parameters are fitted to the same rows, so
+    the p-value is conservative (too large), as Lilliefors showed for the plain test.
     """
+    f = np.ones_like(resp) if freq is None else freq
+    w = resp * f
     order = np.argsort(values)
-    v, w = values[order], weights[order]
+    v, w = values[order], w[order]
     total = w.sum()
     upper = np.cumsum(w) / total
     lower = upper - w / total
-    f = cdf(v)
-    distance = float(max(np.max(upper - f), np.max(f - lower)))
-    n_eff = total**2 / float(w @ w)
+    expected = cdf(v)
+    distance = float(max(np.max(upper - expected), np.max(expected - lower)))
+    n_eff = total**2 / float((resp * resp * f).sum())
     p_value = float(stats.kstwo.sf(distance, max(int(round(n_eff)), 1)))
     return distance, p_value, n_eff
 
@@ -270,15 +287,18 @@ def _normality(
     cdf = stats.chi2(d).cdf
     rows = []
     for k in range(K):
-        w = resp[:, k] if sample_weight is None else resp[:, k] * sample_weight
-        keep = w > 1e-12
-        n_k = float(w.sum())
-        if n_k < MIN_NORMALITY_ROWS:
-            rows.append((k, n_k, math.nan, math.nan, False))
+        r = resp[:, k]
+        keep = r > 1e-12
+        freq = None if sample_weight is None else sample_weight[keep]
+        if keep.sum() < 2:
             continue
-        distance, p_value, _ = _weighted_ks(d2[keep, k], w[keep], cdf)
-        rows.append((k, n_k, distance, p_value, p_value < NORMALITY_ALPHA / K))
-    frame = pd.DataFrame(rows, columns=["component", "rows", "statistic", "p_value", "rejected"])
+        distance, p_value, n_eff = _weighted_ks(d2[keep, k], r[keep], freq, cdf)
+        if n_eff < MIN_NORMALITY_ROWS:
+            continue  # too few rows to tell
+        rows.append((k, n_eff, distance, p_value, p_value < NORMALITY_ALPHA / K))
+    frame = pd.DataFrame(
+        rows, columns=["component", "effective_rows", "statistic", "p_value", "rejected"]
+    )
     return frame.set_index("component")
 
 
@@ -317,12 +337,32 @@ def _duplicates(result: MixtureResult, X: np.ndarray, resp: np.ndarray) -> list[
 
 
 def _standard_errors(
-    result: MixtureResult, X: np.ndarray, draws: int, level: float, random_state: Any
+    result: MixtureResult,
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    draws: int,
+    level: float,
+    random_state: Any,
 ) -> tuple[pd.DataFrame, list[Finding]]:
     from mixem.bootstrap import weighted_bootstrap
     from mixem.standard_errors import bootstrap_table, observed_table
 
     findings = []
+    if sample_weight is not None:
+        # The Dirichlet weights would count a weighted row as one observation.
+        table = observed_table(result, X, sample_weight, level)
+        table.insert(table.columns.get_loc("upper") + 1, "se_observed", table["se"])
+        table.attrs["method"] = "observed"
+        findings.append(
+            Finding(
+                "note",
+                "standard errors",
+                None,
+                "a fit with sample_weight gets no bootstrap; the standard errors and Wald "
+                "intervals are from the observed information",
+            )
+        )
+        return table, findings
     boot = weighted_bootstrap(result, X, draws, random_state)
     table = bootstrap_table(result, boot, level)
     if boot.n_failed:
@@ -337,9 +377,24 @@ def _standard_errors(
         )
     try:
         observed = observed_table(result, X, None, level)
-        table["se_observed"] = observed["se"]
+        table.insert(table.columns.get_loc("upper") + 1, "se_observed", observed["se"])
+        ratio = table["se"] / observed["se"]
+        off = table.index[(ratio > SE_DISAGREEMENT) | (ratio < 1.0 / SE_DISAGREEMENT)]
+        if len(off):
+            findings.append(
+                Finding(
+                    "warning",
+                    "standard errors",
+                    None,
+                    f"bootstrap and observed-information standard errors differ by more than a "
+                    f"factor {SE_DISAGREEMENT:g} for {len(off)} parameter(s), e.g. {off[0]}: the "
+                    "likelihood has several maxima near this fit (components that trade rows, "
+                    "or a badly specified family); trust neither error blindly, and compare "
+                    "with fewer components or another family",
+                )
+            )
     except FitError as err:
-        table["se_observed"] = math.nan
+        table.insert(table.columns.get_loc("upper") + 1, "se_observed", math.nan)
         findings.append(
             Finding("note", "standard errors", None, f"no observed-information errors: {err}")
         )
@@ -367,14 +422,14 @@ def diagnose(
     effective = result.weights * result.n_obs
 
     if not result.converged:
+        last = f" (last change {result.trace.change[-1]:.3g} per row)" if len(result.trace) else ""
         findings.append(
             Finding(
                 "warning",
                 "convergence",
                 None,
-                f"EM stopped after {result.n_iter} iterations without meeting its tolerance "
-                f"(last change {result.trace.change[-1]:.3g} per row): raise max_iter, or look "
-                "at result.trace",
+                f"EM stopped after {result.n_iter} iterations without meeting its tolerance"
+                f"{last}: raise max_iter, or look at result.trace",
             )
         )
     if not result.trace.monotone:
@@ -402,13 +457,17 @@ def diagnose(
             )
         )
 
-    findings += _duplicates(result, X, resp)
+    counted = slice(None) if sample_weight is None else sample_weight > 0
+    findings += _duplicates(result, X[counted], resp[counted])
 
     condition = None
     near_singular = np.zeros(K, dtype=bool)
     if all(isinstance(c, _Gaussian) for c in result.components):
-        eig = np.concatenate([np.linalg.eigvalsh(c.covariance_matrices) for c in result.components])
-        condition = eig[:, -1] / eig[:, 0]
+        covs = np.concatenate([c.covariance_matrices for c in result.components])
+        sd = np.sqrt(np.diagonal(covs, axis1=1, axis2=2))
+        eig = np.linalg.eigvalsh(covs / sd[:, :, None] / sd[:, None, :])
+        with np.errstate(divide="ignore"):
+            condition = np.where(eig[:, 0] > 0, eig[:, -1] / eig[:, 0], np.inf)
         near_singular = (condition > CONDITION_LIMIT) & ~degenerate
         for k in np.flatnonzero(near_singular):
             findings.append(
@@ -416,9 +475,10 @@ def diagnose(
                     "warning",
                     "near-singular",
                     int(k),
-                    f"component {k}'s covariance is near-singular (condition number "
-                    f"{condition[k]:.3g}): its rows lie close to a lower-dimensional subspace; "
-                    "drop redundant features or use a diagonal or tied family",
+                    f"component {k}'s covariance is near-singular (its correlation matrix has "
+                    f"condition number {condition[k]:.3g}): its rows lie close to a "
+                    "lower-dimensional subspace, some features nearly determined by others; "
+                    "drop redundant features or use a diagonal family",
                 )
             )
 
@@ -458,35 +518,31 @@ def diagnose(
                         int(k),
                         f"component {k} does not look Gaussian: its squared Mahalanobis "
                         f"distances depart from chi-squared({d}) (KS p = {row['p_value']:.2g} "
-                        f"on {row['rows']:.0f} rows); a non-Gaussian cluster may be split "
-                        "into several components; see result.plot.qq()",
+                        f"on {row['effective_rows']:.0f} effective rows); a non-Gaussian "
+                        "cluster may be split into several components; see result.plot.qq()",
                     )
                 )
 
     table = None
-    if draws:
-        if sample_weight is not None:
-            raise ValueError(
-                "bootstrap standard errors need an unweighted fit (this one used "
-                "sample_weight); pass draws=0"
+    if draws and degenerate.any():
+        findings.append(
+            Finding(
+                "note",
+                "standard errors",
+                None,
+                "no standard errors: the fit has a degenerate component",
             )
-        if degenerate.any():
-            findings.append(
-                Finding(
-                    "note",
-                    "standard errors",
-                    None,
-                    "no standard errors: the fit has a degenerate component",
+        )
+    elif draws:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                table, notes = _standard_errors(
+                    result, X, sample_weight, draws, level, random_state
                 )
-            )
-        else:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    table, notes = _standard_errors(result, X, draws, level, random_state)
-                findings += notes
-            except FitError as err:
-                findings.append(Finding("warning", "standard errors", None, str(err)))
+            findings += notes
+        except FitError as err:
+            findings.append(Finding("warning", "standard errors", None, str(err)))
 
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     findings.sort(key=lambda f: -rank[f.severity])

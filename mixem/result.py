@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 
 __all__ = ["MixtureResult"]
 
+#: Most parameters for which :meth:`MixtureResult.summary` (and so a notebook's display of a
+#: result) computes observed-information standard errors: the Hessian costs about ``2 p**2``
+#: passes over the data, about a second at 40 parameters and a thousand rows.
+SUMMARY_INFORMATION = 40
+
 
 @dataclass(frozen=True, eq=False)
 class MixtureResult:
@@ -75,6 +80,9 @@ class MixtureResult:
     categories: dict[str, tuple[Any, ...]] | None = None
     # The validated training rows and sample weights, kept (by reference) for to_arviz.
     _training: tuple[np.ndarray, np.ndarray | None] | None = field(default=None, repr=False)
+    # Results computed from the training rows that are costly to recompute (observed
+    # information); the fit itself never changes, so neither do they.
+    _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         w = np.array(self.weights, dtype=np.float64)
@@ -298,12 +306,12 @@ class MixtureResult:
         chains = check_positive_int(chains, "chains")
         if draws % chains:
             raise ValueError(f"draws={draws} is not a multiple of chains={chains}")
-        if self._training is not None and self._training[1] is not None:
+        rows, weights = self._training_data(X, None, "to_arviz")
+        if weights is not None:
             raise ValueError(
                 "to_arviz needs an unweighted fit: this one used sample_weight, and ArviZ's "
                 "leave-one-out counts every row as one observation; refit on repeated rows"
             )
-        rows = self._training_rows(X, "to_arviz")
         draws_obj = weighted_bootstrap(self, rows, draws, random_state)
         return to_arviz_data(self, rows, draws_obj, chains)
 
@@ -318,9 +326,30 @@ class MixtureResult:
             f"them as {caller}(X=...)"
         )
 
-    def _training_weights(self, X: Any) -> np.ndarray | None:
-        """The fit's ``sample_weight`` when its own rows are used, else None."""
-        return self._training[1] if X is None and self._training is not None else None
+    def _training_data(
+        self, X: Any, sample_weight: Any, caller: str
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The training rows and their ``sample_weight``: the fit's own, or ``X`` checked.
+
+        Statistics of the fit (standard errors, diagnostics) are only meaningful on the data it
+        was fitted on: given ``X`` (and ``sample_weight``), their total weight must be
+        ``n_obs``, so that a weighted fit is not silently treated as unweighted.
+        """
+        if X is None:
+            if sample_weight is not None:
+                raise ValueError(f"{caller}: sample_weight is for the rows given as X=")
+            rows = self._training_rows(None, caller)
+            return rows, None if self._training is None else self._training[1]
+        rows = self._check(X)
+        w = check_sample_weight(sample_weight, rows.shape[0])
+        total = float(rows.shape[0] if w is None else w.sum())
+        if not math.isclose(total, self.n_obs, rel_tol=1e-9):
+            raise ValueError(
+                f"{caller}: X holds {total:g} observations (rows, or the sum of sample_weight), "
+                f"but the model was fitted on n_obs={self.n_obs:g}; pass the rows it was "
+                "fitted on, with their sample_weight if the fit had one"
+            )
+        return rows, w
 
     # -- uncertainty and diagnostics ------------------------------------------------------
     def standard_errors(
@@ -331,6 +360,7 @@ class MixtureResult:
         draws: int = 200,
         random_state: Any = None,
         X: Any = None,
+        sample_weight: Any = None,
     ) -> Any:
         """Standard errors and intervals of every parameter.
 
@@ -353,6 +383,9 @@ class MixtureResult:
             Source of the bootstrap weights.
         X : array-like of shape (n, d), optional
             The training rows; needed only for a result loaded from disk.
+        sample_weight : array-like of shape (n,), optional
+            Their weights, when the fit had ``sample_weight``; ``X`` and ``sample_weight`` must
+            add up to the fit's ``n_obs``.
 
         Returns
         -------
@@ -380,12 +413,19 @@ class MixtureResult:
 
         method = check_method(method)
         level = check_level(level)
-        rows = self._training_rows(X, "standard_errors")
+        rows, weights = self._training_data(X, sample_weight, "standard_errors")
         if method == "observed":
-            return observed_table(self, rows, self._training_weights(X), level)
+            # Notebooks display a result (summary, HTML) again and again: keep the table.
+            key = ("observed", level)
+            if X is not None or key not in self._cache:
+                table = observed_table(self, rows, weights, level)
+                if X is not None:
+                    return table
+                self._cache[key] = table
+            return self._cache[key].copy()
         from mixem.bootstrap import weighted_bootstrap
 
-        if self._training_weights(X) is not None:
+        if weights is not None:
             raise ValueError(
                 "bootstrap standard errors need an unweighted fit: this one used sample_weight "
                 "(the Dirichlet weights would treat a weighted row as one observation); use "
@@ -411,6 +451,7 @@ class MixtureResult:
         level: float = 0.95,
         random_state: Any = None,
         X: Any = None,
+        sample_weight: Any = None,
     ) -> Diagnostics:
         """Check whether this fit can be trusted; a structured report with findings.
 
@@ -427,13 +468,16 @@ class MixtureResult:
         ----------
         draws : int, default 200
             Weighted-bootstrap draws for the standard errors; 0 skips them (the slow part:
-            each draw is one short EM run). Must be 0 for a fit with ``sample_weight``.
+            each draw is one short EM run). A fit with ``sample_weight`` gets observed-
+            information errors instead (the bootstrap would count a weighted row once).
         level : float, default 0.95
             Coverage of the bootstrap intervals.
         random_state : None, int or numpy.random.Generator
             Source of the bootstrap weights.
         X : array-like of shape (n, d), optional
             The training rows; needed only for a result loaded from disk.
+        sample_weight : array-like of shape (n,), optional
+            Their weights, when the fit had ``sample_weight``.
 
         Returns
         -------
@@ -446,11 +490,11 @@ class MixtureResult:
 
         draws = check_positive_int(draws, "draws", minimum=0)
         level = check_level(level)
-        rows = self._training_rows(X, "diagnostics")
+        rows, weights = self._training_data(X, sample_weight, "diagnostics")
         return diagnose(
             self,
             rows,
-            self._training_weights(X),
+            weights,
             draws=draws,
             level=level,
             random_state=random_state,
@@ -465,6 +509,7 @@ class MixtureResult:
         draws: int = 200,
         random_state: Any = None,
         X: Any = None,
+        sample_weight: Any = None,
     ) -> Summary:
         """A printable summary: model, criteria, convergence, and every parameter with errors.
 
@@ -473,11 +518,13 @@ class MixtureResult:
         standard_errors : {"observed", "bootstrap"} or None, default "observed"
             How the parameter table gets its standard errors and intervals; see
             :meth:`standard_errors`. ``"observed"`` costs about ``2 p**2`` log-likelihood
-            evaluations and is skipped, with a note, when it is unavailable (too many
-            parameters, constrained families, a fit that is not a strict maximum, or a loaded
-            result without ``X``). None shows estimates only.
-        level, draws, random_state, X
-            As in :meth:`standard_errors`.
+            evaluations; it is skipped, with a note, when it is unavailable (constrained
+            families, a fit that is not a strict maximum, or a loaded result without ``X``) or
+            the model has more than 40 parameters (``mixem.result.SUMMARY_INFORMATION``; call
+            :meth:`standard_errors` for those). It is computed once per result and kept. None
+            shows estimates only.
+        level, draws, random_state, X, sample_weight
+            As in :meth:`standard_errors`; ``draws`` is used by ``"bootstrap"`` only.
 
         Returns
         -------
@@ -489,13 +536,25 @@ class MixtureResult:
         from mixem.summary import Summary
 
         level = check_level(level)
-        draws = check_positive_int(draws, "draws")
         if standard_errors is not None:
             check_method(standard_errors)
+            if standard_errors == "bootstrap":
+                draws = check_positive_int(draws, "draws")
             try:
-                X = self._training_rows(X, "summary")
+                if standard_errors == "observed" and self.n_parameters > SUMMARY_INFORMATION:
+                    raise FitError(
+                        f"the observed information of {self.n_parameters} parameters is left "
+                        f"to result.standard_errors('observed') (the summary computes it for "
+                        f"at most {SUMMARY_INFORMATION}, as notebooks display it often)"
+                    )
+                self._training_data(X, sample_weight, "summary")  # names summary if rows lack
                 table = self.standard_errors(
-                    standard_errors, level=level, draws=draws, random_state=random_state, X=X
+                    standard_errors,
+                    level=level,
+                    draws=draws,
+                    random_state=random_state,
+                    X=X,
+                    sample_weight=sample_weight,
                 )
                 how = {
                     "observed": "inverse observed information (numerical Hessian), Wald",

@@ -225,29 +225,39 @@ class _Likelihood:
 def _curvature(f: _Likelihood, theta: np.ndarray, base: float) -> np.ndarray:
     """Minus the diagonal second derivatives, by central differences with adapted steps.
 
-    A step starts at 1e-4 of the parameter's size and is then set to ``_STEP`` of the
-    standard error the curvature implies, so the result does not depend on the data's units
-    or offset (a mean of 1e8 with unit spread is stepped in units of its spread).
+    A step is adapted until it is ``_STEP`` of the standard error the curvature implies, so the
+    result does not depend on the data's units or offset (a mean of 1e8 with unit spread is
+    stepped in units of its spread). A step whose second difference drowns in rounding (a
+    parameter near 0 started with a tiny step) is enlarged; one that leaves the parameter
+    space is shrunk. NaN marks a parameter in which the log-likelihood is not curved downwards.
     """
-    out = np.empty(theta.size)
+    rounding = 1e3 * np.finfo(np.float64).eps * max(1.0, abs(base))
+    out = np.full(theta.size, np.nan)
     for j in range(theta.size):
         h = 1e-4 * max(abs(theta[j]), 1e-8)
-        c = np.nan
-        for _ in range(8):
+        for _ in range(12):
             e = np.zeros_like(theta)
             e[j] = h
             try:
-                c = -(f(theta + e) - 2.0 * base + f(theta - e)) / h**2
+                second = f(theta + e) - 2.0 * base + f(theta - e)
             except (ValueError, FloatingPointError, np.linalg.LinAlgError):
-                c = np.nan  # the step left the parameter space: shrink it
-            if not np.isfinite(c) or c <= 0:
+                h /= 100.0  # the step left the parameter space
+                continue
+            if not np.isfinite(second):
                 h /= 100.0
                 continue
+            if abs(second) < rounding:
+                h *= 100.0  # rounding noise: the step is too small to see the curvature
+                continue
+            if second > 0:
+                out[j] = np.nan  # curved upwards: not a maximum in this parameter
+                break
+            c = -second / h**2
+            out[j] = c
             target = _STEP / np.sqrt(c)
             if 0.1 < target / h < 10.0:
                 break
             h = target
-        out[j] = c
     return out
 
 

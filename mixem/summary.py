@@ -45,11 +45,11 @@ class Summary:
             ("Features:", str(r.n_features)),
             ("Components:", str(r.n_components)),
             ("Parameters:", str(r.n_parameters)),
+            ("Converged:", f"{r.converged} ({r.n_iter} iterations)"),
             ("Log-likelihood:", f"{r.loglik:.4f}"),
             ("BIC:", f"{r.bic:.4f}"),
             ("AIC:", f"{r.aic:.4f}"),
             ("ICL:", f"{r.icl:.4f}"),
-            ("Converged:", f"{r.converged} ({r.n_iter} iterations)"),
         ]
 
     def _columns(self) -> list[tuple[str, str]]:
@@ -72,9 +72,11 @@ class Summary:
 
     def __str__(self) -> str:
         head = self._header()
+        model, head = head[0], head[1:]  # the model's name may be long: a line of its own
         half = (len(head) + 1) // 2
         left, right = head[:half], head[half:]
         lines = ["Mixture model fitted by EM".center(_WIDTH), "=" * _WIDTH]
+        lines.append(f"{model[0]:<16}{model[1]}")
         for i, (k, v) in enumerate(left):
             text = f"{k:<16}{v:<23}"
             if i < len(right):

@@ -48,7 +48,7 @@ def test_clean_fit_with_standard_errors_flags_nothing():
     assert table["se_observed"].notna().all()
     # Mean errors: sigma / sqrt(n pi) = 1 / sqrt(300), by bootstrap and observed information.
     means = table[table["name"] == "means"]
-    np.testing.assert_allclose(means["se"], 1 / np.sqrt(300), rtol=0.3)
+    np.testing.assert_allclose(means["se"], 1 / np.sqrt(300), rtol=0.2)
     np.testing.assert_allclose(means["se_observed"], 1 / np.sqrt(300), rtol=0.2)
 
 
@@ -136,18 +136,71 @@ def test_mahalanobis_distances_match_a_direct_computation():
             np.testing.assert_allclose(d2[:, k], expected, rtol=1e-10)
 
 
-def test_weighted_fit_needs_draws_zero_and_report_renders():
+def test_weighted_fit_gets_observed_errors_and_its_weights(tmp_path):
     X = gaussian_clusters(0, n=100)
-    result = fit(X, sample_weight=np.full(len(X), 2.0))
-    with pytest.raises(ValueError, match="draws=0"):
-        result.diagnostics(draws=10)
-    report = result.diagnostics(draws=0)
-    assert report.findings == ()
+    w = np.full(len(X), 2.0)
+    result = fit(X, sample_weight=w)
+    report = result.diagnostics(draws=10)
+    assert [f.topic for f in report.findings] == ["standard errors"]  # a note: no bootstrap
+    table = report.standard_errors
+    assert table.attrs["method"] == "observed"
+    repeated = fit(np.repeat(X, 2, axis=0)).standard_errors("observed")
+    means = table["name"] == "means"
+    np.testing.assert_allclose(
+        np.sort(table.loc[means, "se"]), np.sort(repeated.loc[means, "se"]), rtol=1e-3
+    )
     assert "<table>" in report._repr_html_()
+    # A loaded weighted fit needs its weights back: the rows alone are half its n_obs.
+    result.save(tmp_path / "w.npz")
+    loaded = mixem.load(tmp_path / "w.npz")
+    with pytest.raises(ValueError, match="fitted on n_obs=600"):
+        loaded.standard_errors("observed", X=X)
+    np.testing.assert_allclose(
+        loaded.standard_errors("observed", X=X, sample_weight=w)["se"],
+        result.standard_errors("observed")["se"],
+    )
     with pytest.raises(ValueError, match="draws must be"):
         result.diagnostics(draws=-1)
     with pytest.raises(ValueError, match="severity must be one of"):
         report.by_severity("fatal")
+
+
+def test_bootstrap_and_observed_disagreement_is_a_warning(monkeypatch):
+    import mixem.standard_errors as se_module
+
+    result = fit(gaussian_clusters(0))
+    original = se_module.observed_table
+
+    def shrunk(*args, **kwargs):
+        table = original(*args, **kwargs)
+        table["se"] /= 3.0  # as if the bootstrap saw a much wider spread
+        return table
+
+    monkeypatch.setattr(se_module, "observed_table", shrunk)
+    report = result.diagnostics(draws=30, random_state=0)
+    (finding,) = [f for f in report.findings if f.topic == "standard errors"]
+    assert finding.severity == "warning" and "differ by more than a factor 2" in finding.message
+
+
+def test_a_fit_that_never_iterated_is_diagnosed():
+    # max_iter=0 evaluates the start: no iterations, not converged, an empty trace.
+    model = mixem.MixtureModel(mixem.GaussianFull, 3, max_iter=0, init="hierarchical")
+    result = model.fit(gaussian_clusters(0))
+    assert len(result.trace) == 0 and not result.converged
+    report = result.diagnostics(draws=0)
+    assert [f.topic for f in report.findings] == ["convergence"]
+
+
+def test_condition_numbers_do_not_depend_on_units():
+    X = gaussian_clusters(1)
+    scaled = X * np.array([1.0, 1e4])
+    for family in (mixem.GaussianFull, mixem.GaussianDiagonal):
+        a = mixem.MixtureModel(family, 3, init="hierarchical").fit(X).diagnostics(draws=0)
+        b = mixem.MixtureModel(family, 3, init="hierarchical").fit(scaled).diagnostics(draws=0)
+        np.testing.assert_allclose(
+            np.sort(a.condition_numbers), np.sort(b.condition_numbers), rtol=1e-6
+        )
+        assert b.findings == ()
 
 
 def test_finding_reads_as_a_sentence():

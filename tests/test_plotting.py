@@ -11,9 +11,11 @@ from matplotlib.axes import Axes
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse
+from scipy import stats
 
 import mixem
 from mixem.plotting._common import SD_LEVELS
+from mixem.plotting.qq import weighted_quantiles
 
 from .conftest import make_blobs
 
@@ -184,16 +186,49 @@ def test_uncertainty_plot_sorted_profile_in_higher_dimensions():
 def test_qq_plot_one_series_per_component(blobs):
     frame, result = blobs
     ax = result.plot.qq()
-    labels = result.predict(frame)
+    resp = result.predict_proba(frame)
+    labels = resp.argmax(axis=1)
     for k in range(result.n_components):
         (series,) = by_gid(ax, f"qq-{k}")
-        assert len(series.get_ydata()) == np.sum(labels == k)
-        # Sample quantiles are the sorted squared Mahalanobis distances of the rows of k.
+        r = resp[:, k]
+        assert len(series.get_ydata()) == round(r.sum() ** 2 / (r**2).sum())  # effective rows
+        # Separated clusters: the responsibility-weighted quantiles are the sorted squared
+        # Mahalanobis distances of the rows of k.
         rows = frame.to_numpy()[labels == k]
         diff = rows - result.means[k]
         d2 = np.einsum("ij,jk,ik->i", diff, np.linalg.inv(result.covariances[k]), diff)
-        np.testing.assert_allclose(np.sort(series.get_ydata()), np.sort(d2), rtol=1e-8)
+        if len(d2) == len(series.get_ydata()):
+            np.testing.assert_allclose(series.get_ydata(), np.sort(d2), rtol=1e-6, atol=1e-6)
+        m = len(series.get_xdata())
+        theory = stats.chi2(2).ppf((np.arange(1, m + 1) - 0.5) / m)
+        np.testing.assert_allclose(np.sort(series.get_xdata()), theory, rtol=1e-10)
     assert by_gid(ax, "identity")
+
+
+def test_weighted_quantiles():
+    values = np.array([3.0, 1.0, 2.0, 5.0])
+    probs = (np.arange(1, 5) - 0.5) / 4
+    np.testing.assert_array_equal(weighted_quantiles(values, np.ones(4), probs), np.sort(values))
+    # Integer weights act as repeated values.
+    w = np.array([2.0, 1.0, 1.0, 3.0])
+    repeated = np.repeat(values, w.astype(int))
+    probs = (np.arange(1, 8) - 0.5) / 7
+    np.testing.assert_allclose(weighted_quantiles(values, w, probs), np.sort(repeated))
+
+
+def test_qq_of_overlapping_gaussian_clusters_follows_the_identity():
+    # Two overlapping Gaussian clusters, fitted from the truth: a hard assignment would cut each
+    # cluster's tail towards the other and bend the QQ plot down at the top.
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (4000, 2)), rng.normal((2.5, 0), 1, (4000, 2))])
+    start = {"weights": [0.5, 0.5], "means": [[0, 0], [2.5, 0]], "covariances": [np.eye(2)] * 2}
+    result = mixem.MixtureModel(mixem.GaussianFull, 2).fit(X, init_params=start)
+    ax = result.plot.qq()
+    for k in range(2):
+        (series,) = by_gid(ax, f"qq-{k}")
+        x, y = np.sort(series.get_xdata()), np.sort(series.get_ydata())
+        top = slice(int(0.98 * len(x)), int(0.995 * len(x)))  # the upper tail, short of the max
+        np.testing.assert_allclose(y[top], x[top], rtol=0.08)
 
 
 def test_intervals_plot_one_interval_per_parameter(blobs):
@@ -249,3 +284,19 @@ def test_density_of_counts_is_a_probability_mass_function():
     heights = [p.get_height() for p in ax.patches]
     np.testing.assert_allclose(heights, [np.mean(X == v) for v in values])
     assert ax.get_ylabel() == "probability"
+
+
+def test_density_of_a_weighted_fit_weights_the_histogram():
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.normal(0, 1, 200), rng.normal(6, 1, 200)])
+    w = np.where(X < 3, 9.0, 1.0)  # the left cluster weighs 90%
+    result = mixem.MixtureModel(mixem.GaussianFull, 2, init="kmeans++", random_state=0).fit(
+        X, sample_weight=w
+    )
+    ax = result.plot.density()
+    left = sum(p.get_height() * p.get_width() for p in ax.patches if p.get_x() + p.get_width() <= 3)
+    assert left == pytest.approx(0.9, abs=0.02)
+    assert result.weights.max() == pytest.approx(0.9, abs=0.01)
+    unc = result.plot.uncertainty()
+    expected = np.average(1 - result.predict_proba(X).max(axis=1), weights=w)
+    assert f"mean {expected:.3f}" in unc.get_title()

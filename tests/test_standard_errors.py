@@ -92,7 +92,10 @@ def test_observed_information_of_every_gaussian_family(family):
     observed = result.standard_errors("observed")
     boot = result.standard_errors("bootstrap", draws=150, random_state=2)
     assert len(observed) == result.n_parameters + 1
-    np.testing.assert_allclose(observed["se"], boot["se"], rtol=0.25)
+    first = observed["name"] != "covariances"
+    np.testing.assert_allclose(observed["se"][first], boot["se"][first], rtol=0.2)
+    # The bootstrap error of a second moment is itself noisier (150 draws, fourth moments).
+    np.testing.assert_allclose(observed["se"][~first], boot["se"][~first], rtol=0.3)
 
 
 def test_observed_errors_are_equivariant_under_shift_and_scale(separated):
@@ -114,13 +117,29 @@ def test_observed_information_with_frequency_weights_equals_repeated_rows():
     X = np.concatenate([rng.normal(0, 1, (60, 1)), rng.normal(6, 1, (60, 1))])
     w = rng.integers(1, 4, size=120)
     model = mixem.MixtureModel(mixem.GaussianFull, 2, init="kmeans++", random_state=0, tol=1e-12)
-    weighted = model.fit(X, sample_weight=w).standard_errors("observed")
-    repeated = model.fit(np.repeat(X, w, axis=0)).standard_errors("observed")
-    order = np.argsort(weighted.loc[["means[0, 0]", "means[1, 0]"], "estimate"].to_numpy())
-    order2 = np.argsort(repeated.loc[["means[0, 0]", "means[1, 0]"], "estimate"].to_numpy())
-    if not np.array_equal(order, order2):
-        pytest.skip("the two fits numbered their components differently")
-    np.testing.assert_allclose(weighted["se"], repeated["se"], rtol=1e-4)
+    tables = []
+    for result in (model.fit(X, sample_weight=w), model.fit(np.repeat(X, w, axis=0))):
+        table = result.standard_errors("observed")
+        order = np.argsort(result.means[:, 0])  # the two fits may number clusters differently
+        rows = [f"weights[{k}]" for k in order] + [f"means[{k}, 0]" for k in order]
+        rows += [f"covariances[{k}, 0, 0]" for k in order]
+        tables.append(table.loc[rows, ["estimate", "se"]].to_numpy())
+    np.testing.assert_allclose(tables[0], tables[1], rtol=1e-4)
+
+
+def test_observed_information_of_parameters_near_zero():
+    # Standardised data: means and off-diagonal covariances are ~0, where a relative first
+    # step is below rounding; the steps must adapt upwards.
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(2000, 3))
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    result = mixem.MixtureModel(mixem.GaussianFull, 1).fit(X)
+    table = result.standard_errors("observed")
+    means = table[table["name"] == "means"]
+    np.testing.assert_allclose(means["se"], 1 / np.sqrt(2000), rtol=0.05)
+    off = table.loc["covariances[0, 1, 0]"]
+    assert abs(off["estimate"]) < 0.1
+    assert off["se"] == pytest.approx(1 / np.sqrt(2000), rel=0.1)  # sqrt((1 + rho^2) / n)
 
 
 def test_bad_arguments_and_unavailable_methods(separated, monkeypatch, tmp_path):
@@ -133,7 +152,7 @@ def test_bad_arguments_and_unavailable_methods(separated, monkeypatch, tmp_path)
         result.standard_errors("bootstrap", draws=0)
     monkeypatch.setattr(se_module, "MAX_INFORMATION_PARAMETERS", 5)
     with pytest.raises(mixem.FitError, match="use the bootstrap"):
-        result.standard_errors("observed")
+        result.standard_errors("observed", X=X)  # given rows: computed anew, not kept
     result.save(tmp_path / "m.npz")
     loaded = mixem.load(tmp_path / "m.npz")
     with pytest.raises(ValueError, match=r"standard_errors\(X=\.\.\.\)"):
@@ -180,3 +199,15 @@ def test_summary_shows_standard_errors(separated, tmp_path):
     assert "bootstrap" in boot.note and boot.table.attrs["method"] == "bootstrap"
     with pytest.raises(ValueError, match="method must be"):
         result.summary("nope")
+
+
+def test_summary_of_several_families_keeps_its_header_readable():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (200, 2)), rng.normal(8, 1, (200, 2))])
+    X = np.concatenate([X, rng.normal((0, 8), 0.5, (200, 2))])
+    model = mixem.MixtureModel(
+        [mixem.GaussianFull, mixem.GaussianSpherical], [2, 1], init="hierarchical"
+    )
+    text = str(model.fit(X).summary())
+    assert "Model:          GaussianFull x 2 + GaussianSpherical x 1\n" in text
+    assert "GaussianSpherical_covariances[0]" in text and "std err" in text

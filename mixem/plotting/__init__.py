@@ -32,8 +32,16 @@ class ResultPlots:
     def __init__(self, result: MixtureResult) -> None:
         self._result = result
 
-    def _rows(self, X: Any, name: str) -> Any:
-        return self._result._training_rows(X, f"plot.{name}")
+    def _rows(self, X: Any, name: str) -> tuple[Any, Any]:
+        """Rows to draw and their weights.
+
+        The training rows come with the fit's ``sample_weight`` (a weighted fit is drawn over
+        its weighted data); rows given as ``X`` are unweighted.
+        """
+        rows = self._result._training_rows(X, f"plot.{name}")
+        training = self._result._training
+        weights = training[1] if X is None and training is not None else None
+        return rows, weights
 
     def density(
         self, X: Any = None, *, features: Any = None, ax: Axes | None = None
@@ -63,7 +71,7 @@ class ResultPlots:
         """
         from mixem.plotting.density import density
 
-        return density(self._result, self._rows(X, "density"), features=features, ax=ax)
+        return density(self._result, *self._rows(X, "density"), features=features, ax=ax)
 
     def trace(self, *, ax: Sequence[Axes] | None = None) -> Figure:
         """The convergence trace of the fit's EM run.
@@ -105,20 +113,23 @@ class ResultPlots:
         """
         from mixem.plotting.uncertainty import uncertainty
 
-        return uncertainty(self._result, self._rows(X, "uncertainty"), ax=ax)
+        return uncertainty(self._result, *self._rows(X, "uncertainty"), ax=ax)
 
     def qq(self, X: Any = None, *, ax: Axes | None = None) -> Axes:
         """QQ plot of every component's squared Mahalanobis distances against chi-squared(d).
 
-        For each component, the rows assigned to it (most probable component) are plotted by
-        statsmodels' :class:`~statsmodels.graphics.gofplots.ProbPlot`; points on the identity
-        line mean a Gaussian cluster. A uniform cluster bends below it at the top (light
-        tails), a heavy-tailed one above. Gaussian families only.
+        Every row counts with its responsibility for the component (its quantiles are those of
+        the responsibility-weighted distances, one point per effective row), as in the
+        normality test of :meth:`MixtureResult.diagnostics`: under the model they are
+        chi-squared(d) whether or not clusters overlap. Drawn by statsmodels'
+        :class:`~statsmodels.graphics.gofplots.ProbPlot`; points on the identity line mean a
+        Gaussian cluster. A uniform cluster bends below it at the top (light tails), a
+        heavy-tailed one above. Gaussian families only.
 
         Parameters
         ----------
         X : array-like of shape (n, d), optional
-            Rows to show; by default the training rows.
+            Rows to show; by default the training rows (with the fit's ``sample_weight``).
         ax : matplotlib Axes, optional
 
         Returns
@@ -127,7 +138,7 @@ class ResultPlots:
         """
         from mixem.plotting.qq import qq
 
-        return qq(self._result, self._rows(X, "qq"), ax=ax)
+        return qq(self._result, *self._rows(X, "qq"), ax=ax)
 
     def intervals(
         self,

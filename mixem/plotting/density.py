@@ -43,12 +43,19 @@ def _log_prob_on(result: MixtureResult, grid: np.ndarray, cols: list[int]) -> np
     return None if moments is None else marginal_log_prob(*moments, result.weights, grid, cols)
 
 
-def _bars(result: MixtureResult, X: np.ndarray, ax: Axes, label: str) -> Axes:
+def _hist(ax: Axes, x: np.ndarray, w: np.ndarray | None, **style: Any) -> None:
+    """A density histogram of ``x`` weighted by ``w``; bins chosen on the values alone."""
+    edges = np.histogram_bin_edges(x, bins="auto")
+    ax.hist(x, bins=edges, weights=w, density=True, color="0.85", edgecolor="0.6", **style)
+
+
+def _bars(result: MixtureResult, X: np.ndarray, w: np.ndarray | None, ax: Axes, label: str) -> Axes:
     """Observed frequencies and the fitted probability mass function of integer data."""
     x = X[:, 0]
+    w = np.ones_like(x) if w is None else w
     values = np.arange(np.floor(x.min()), np.ceil(x.max()) + 1.0)
-    counts = np.array([np.count_nonzero(x == v) for v in values])
-    ax.bar(values, counts / x.size, width=0.8, color="0.85", edgecolor="0.6", label="data")
+    counts = np.array([w[x == v].sum() for v in values])
+    ax.bar(values, counts / w.sum(), width=0.8, color="0.85", edgecolor="0.6", label="data")
     per_component = np.exp(component_log_prob(result, values[:, None]))
     ax.plot(
         values,
@@ -77,11 +84,13 @@ def _bars(result: MixtureResult, X: np.ndarray, ax: Axes, label: str) -> Axes:
     return ax
 
 
-def _histogram(result: MixtureResult, X: np.ndarray, ax: Axes, col: int, label: str) -> Axes:
+def _histogram(
+    result: MixtureResult, X: np.ndarray, w: np.ndarray | None, ax: Axes, col: int, label: str
+) -> Axes:
     if result.n_features == 1 and all(type(c).discrete for c in result.components):
-        return _bars(result, X, ax, label)
+        return _bars(result, X, w, ax, label)
     x = X[:, col]
-    ax.hist(x, bins="auto", density=True, color="0.85", edgecolor="0.6", label="data")
+    _hist(ax, x, w, label="data")
     grid = np.linspace(*padded_range(x), GRID)[:, None]
     log_prob = _log_prob_on(result, grid, [col])
     if log_prob is None:
@@ -138,7 +147,9 @@ def _scatter(
     return ax
 
 
-def _pairs(result: MixtureResult, X: np.ndarray, cols: list[int], labels: list[str]) -> Figure:
+def _pairs(
+    result: MixtureResult, X: np.ndarray, w: np.ndarray | None, cols: list[int], labels: list[str]
+) -> Figure:
     import matplotlib.pyplot as plt
 
     m = len(cols)
@@ -151,7 +162,7 @@ def _pairs(result: MixtureResult, X: np.ndarray, cols: list[int], labels: list[s
             ax = axes[i, j]
             if i == j:
                 x = X[:, ci]
-                ax.hist(x, bins="auto", density=True, color="0.85", edgecolor="0.6")
+                _hist(ax, x, w)
                 if moments is not None:
                     grid = np.linspace(*padded_range(x), GRID)[:, None]
                     marginal = np.exp(marginal_log_prob(*moments, result.weights, grid, [ci]))
@@ -179,13 +190,18 @@ def _pairs(result: MixtureResult, X: np.ndarray, cols: list[int], labels: list[s
 
 
 def density(
-    result: MixtureResult, X: np.ndarray, *, features: Any = None, ax: Axes | None = None
+    result: MixtureResult,
+    X: np.ndarray,
+    weights: np.ndarray | None = None,
+    *,
+    features: Any = None,
+    ax: Axes | None = None,
 ) -> Axes | Figure:
     """Plot the fitted density over the data; see :meth:`mixem.plotting.ResultPlots.density`."""
     cols = feature_indices(result, features)
     labels = feature_labels(result)
     if len(cols) == 1:
-        return _histogram(result, X, new_axes(ax), cols[0], labels[cols[0]])
+        return _histogram(result, X, weights, new_axes(ax), cols[0], labels[cols[0]])
     if len(cols) == 2 and (features is not None or result.n_features == 2):
         return _scatter(result, X, new_axes(ax), cols, labels)
     if ax is not None:
@@ -193,4 +209,4 @@ def density(
             f"a pairs grid of {len(cols)} features needs a figure of its own: pass ax=None, or "
             "features= naming one or two features"
         )
-    return _pairs(result, X, cols, labels)
+    return _pairs(result, X, weights, cols, labels)

@@ -17,7 +17,25 @@ if TYPE_CHECKING:
 __all__ = ["qq"]
 
 
-def qq(result: MixtureResult, X: np.ndarray, *, ax: Axes | None = None) -> Axes:
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Quantiles of a weighted sample: the inverse of its weighted distribution function.
+
+    At ``probs = (i - 1/2) / n`` with equal weights these are the sorted values, and integer
+    weights act as repeated values.
+    """
+    order = np.argsort(values)
+    v, w = values[order], weights[order]
+    cdf = np.cumsum(w) / w.sum()
+    return v[np.minimum(np.searchsorted(cdf, probs, side="left"), v.size - 1)]
+
+
+def qq(
+    result: MixtureResult,
+    X: np.ndarray,
+    weights: np.ndarray | None = None,
+    *,
+    ax: Axes | None = None,
+) -> Axes:
     """Plot the QQ plot; see :meth:`mixem.plotting.ResultPlots.qq`."""
     from statsmodels.graphics.gofplots import ProbPlot
 
@@ -30,14 +48,21 @@ def qq(result: MixtureResult, X: np.ndarray, *, ax: Axes | None = None) -> Axes:
             f"the QQ plot of Mahalanobis distances needs Gaussian families, not [{families}]"
         )
     d = result.n_features
-    classes = result.predict(X)
+    resp = result.predict_proba(X)
+    freq = np.ones(X.shape[0]) if weights is None else weights
     ax = new_axes(ax)
     top = 0.0
     for k in range(result.n_components):
-        own = d2[classes == k, k]
-        if own.size < 2:
-            continue  # a component that owns no rows has no quantiles to show
-        plot = ProbPlot(own, dist=stats.chi2, distargs=(d,), fit=False)
+        w = resp[:, k] * freq
+        n_eff = w.sum() ** 2 / float((resp[:, k] ** 2 * freq).sum()) if w.sum() > 0 else 0.0
+        m = int(round(n_eff))
+        if m < 2:
+            continue  # a component with no rows has no quantiles to show
+        # Every row counts with its responsibility, as in the diagnostics' normality test:
+        # under the model these weighted distances are chi-squared(d), overlap or not, whereas
+        # the rows assigned to a component lose their tail towards its neighbours.
+        sample = weighted_quantiles(d2[:, k], w, (np.arange(1, m + 1) - 0.5) / m)
+        plot = ProbPlot(sample, dist=stats.chi2, distargs=(d,), fit=False, a=0.5)
         plot.qqplot(
             ax=ax,
             marker="o",
@@ -45,13 +70,13 @@ def qq(result: MixtureResult, X: np.ndarray, *, ax: Axes | None = None) -> Axes:
             linestyle="none",
             markerfacecolor=colour(k),
             markeredgecolor=colour(k),
-            label=f"component {k} ({own.size} rows)",
+            label=f"component {k} ({n_eff:.0f} effective rows)",
             gid=f"qq-{k}",
         )
-        top = max(top, float(plot.theoretical_quantiles.max()), float(own.max()))
+        top = max(top, float(plot.theoretical_quantiles.max()), float(sample.max()))
     ax.plot([0, top], [0, top], color="0.4", lw=1, gid="identity")
     ax.set_xlabel(f"chi-squared({d}) quantiles")
     ax.set_ylabel("squared Mahalanobis distance")
-    ax.set_title("rows assigned to each component")
+    ax.set_title("every row weighted by its responsibility")
     ax.legend(frameon=False)
     return ax

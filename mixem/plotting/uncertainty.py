@@ -16,7 +16,13 @@ if TYPE_CHECKING:
 __all__ = ["uncertainty"]
 
 
-def uncertainty(result: MixtureResult, X: np.ndarray, *, ax: Axes | None = None) -> Axes:
+def uncertainty(
+    result: MixtureResult,
+    X: np.ndarray,
+    weights: np.ndarray | None = None,
+    *,
+    ax: Axes | None = None,
+) -> Axes:
     """Plot per-row uncertainty; see :meth:`mixem.plotting.ResultPlots.uncertainty`."""
     resp = result.predict_proba(X)
     unc = 1.0 - resp.max(axis=1)
@@ -53,5 +59,6 @@ def uncertainty(result: MixtureResult, X: np.ndarray, *, ax: Axes | None = None)
         )
         ax.set_xlabel("observations, ordered by uncertainty")
         ax.set_ylabel("uncertainty")
-    ax.set_title(f"classification uncertainty (mean {unc.mean():.3f})")
+    mean = float(np.average(unc, weights=weights))
+    ax.set_title(f"classification uncertainty (mean {mean:.3f})")
     return ax
