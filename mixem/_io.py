@@ -5,7 +5,8 @@ holding
 
 - ``__meta__``: a JSON document (0-d unicode array) with ``format``, ``format_version``,
   ``mixem_version``, the scalar results (``loglik``, ``entropy``, ``n_obs``, ``n_iter``,
-  ``converged``, ``initial_loglik``), ``feature_names``, the model ``spec``, ``categories``
+  ``converged``, ``initial_loglik``, ``trace_rows``; the last optional), ``feature_names``,
+  the model ``spec``, ``categories``
   (the levels of categorical columns, or null; optional, read as null when absent), and
   ``families``: for each family its class (``module.QualName``), ``n_components`` and the names
   of its parameter arrays;
@@ -61,6 +62,7 @@ def save_result(result: MixtureResult, path: str | Path) -> None:
         "n_iter": result.n_iter,
         "converged": result.converged,
         "initial_loglik": result.trace.initial_loglik,
+        "trace_rows": result.trace.rows,
         "feature_names": list(result.feature_names) if result.feature_names else None,
         "spec": result.spec,
         "categories": (
@@ -123,6 +125,7 @@ def load(path: str | Path) -> MixtureResult:
         trace = Trace(
             meta["initial_loglik"],
             *(archive[f"trace.{name}"] for name in ("loglik", "change", "seconds", "reseeded")),
+            rows=int(meta.get("trace_rows", 0)),
         )
         names = meta["feature_names"]
         return MixtureResult(

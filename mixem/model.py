@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from mixem._sources import SUBSAMPLE_ROWS, ChunkedRows, as_chunked, scan
 from mixem._validation import (
     as_int_sequence,
     check_array,
@@ -193,6 +194,9 @@ class MixtureModel:
             When EM cannot produce a valid fit (every restart failed).
         """
         K = self.total_components
+        chunked = as_chunked(X)
+        if chunked is not None:
+            return self._fit_chunked(chunked, sample_weight, init_params)
         categories = None
         if any(cls.accepts_categories for cls in self.families):
             X, categories = encode_categories(X)
@@ -248,28 +252,99 @@ class MixtureModel:
                 raise error
             raise FitError(f"all {self.n_init} restarts failed; the last: {error}") from error
         best = runs[best_index][0]
+        return self._result(best, X, w, names, categories, _training=(X, w))
+
+    def _result(
+        self,
+        best: EMRun,
+        X: Any,
+        w: np.ndarray | None,
+        names: tuple[str, ...] | None,
+        categories: dict[str, tuple[Any, ...]] | None,
+        _training: tuple[np.ndarray, np.ndarray | None] | None,
+    ) -> MixtureResult:
+        """The result of the kept run, warning (at the caller of ``fit``) if it did not converge."""
         if not best.converged and self.max_iter > 0:
             warnings.warn(
                 f"EM did not converge in max_iter={self.max_iter} iterations (last change of "
                 f"mean log-likelihood {best.trace.change[-1]:.3g}, tol={self.tol:g}); "
                 "see result.trace, raise max_iter or tol",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         return MixtureResult(
             weights=best.weights,
             components=best.components,
             loglik=best.loglik,
             entropy=best.entropy,
-            n_obs=float(n if w is None else w.sum()),
+            n_obs=float(X.shape[0] if w is None else w.sum()),
             n_iter=best.n_iter,
             converged=best.converged,
             trace=best.trace,
             feature_names=names,
             spec=self._spec(),
             categories=categories,
-            _training=(X, w),
+            _training=_training,
         )
+
+    def _fit_chunked(
+        self, X: ChunkedRows, sample_weight: Any, init_params: Mapping[str, Any] | None
+    ) -> MixtureResult:
+        """Fit data read chunk by chunk (a memmap, an HDF5 dataset, a zarr array).
+
+        One pass validates every row and draws ``SUBSAMPLE_ROWS`` rows uniformly at random;
+        the start (every restart of the chosen ``init``) is searched on them in memory, and EM
+        then runs from the best start over all rows, one chunk at a time.
+        """
+        K = self.total_components
+        n, d = X.shape
+        if n < K:
+            raise ValueError(
+                f"X has {n} rows, fewer than n_components={K}; each component needs rows"
+            )
+        w = check_sample_weight(sample_weight, n)
+        chunk = chunk_rows(d, self.families, K, self.chunk_size)
+        rng = check_random_state(self.random_state)
+        usable = np.arange(n) if w is None else np.flatnonzero(w > 0)
+        size = min(usable.size, SUBSAMPLE_ROWS)
+        picks = np.sort(usable[rng.choice(usable.size, size, replace=False)])
+        lowest, highest, sub = scan(X, chunk, picks)
+        # The subsample shows the data's kind; the column extremes show constant columns and
+        # values out of a family's range that the subsample may have missed.
+        for cls in self.families:
+            cls.check_data(np.vstack([sub, lowest, highest]))
+        _check_data_support(sub, None, K)
+        if init_params is not None:
+            if self.n_init != 1:
+                raise ValueError(
+                    f"init_params fixes the start, so n_init must be 1 (got {self.n_init})"
+                )
+            start = self._start_from(init_params, X, w, chunk)
+        else:
+            model = MixtureModel(
+                self.component,
+                self.n_components,
+                n_init=self.n_init,
+                init=self.init,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                reg_covar=self.reg_covar,
+                random_state=rng,
+                chunk_size=self.chunk_size,
+            )
+            # The search's own warnings concern the subsample; the full run reports its own.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                found = model.fit(sub, sample_weight=None if w is None else w[picks])
+            start = (found.weights, found.components)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run = self._run(X, w, start, chunk)
+        for warning in caught:
+            warnings.warn(warning.message, warning.category, stacklevel=3)
+        # The rows stay on disk: the result keeps no reference to them (to_arviz, diagnostics
+        # and plots take them as X=).
+        return self._result(run, X, w, None, None, _training=None)
 
     def _runs(
         self,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mixem._sources import as_chunked
 from mixem._validation import (
     check_array,
     check_positive_int,
@@ -163,6 +164,14 @@ class MixtureResult:
 
     # -- prediction -----------------------------------------------------------------------
     def _check(self, X: Any) -> np.ndarray:
+        chunked = as_chunked(X)
+        if chunked is not None:  # read chunk by chunk, never whole
+            if chunked.shape[1] != self.n_features:
+                raise ValueError(
+                    f"X has {chunked.shape[1]} features, but the model was fitted with "
+                    f"{self.n_features}"
+                )
+            return chunked  # type: ignore[return-value]
         if self.categories:
             X, _ = encode_categories(X, self.categories)
         arr, names = check_array(X, "X", n_features=self.n_features)

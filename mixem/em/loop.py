@@ -182,5 +182,6 @@ def run_em(
         np.array(changes, dtype=float),
         np.array(seconds, dtype=float),
         np.array(reseeded, dtype=bool),
+        rows=int(X.shape[0]),
     )
     return EMRun(weights, components, epass.loglik, epass.entropy, len(logliks), converged, trace)

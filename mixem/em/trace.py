@@ -37,6 +37,9 @@ class Trace:
     reseeded : ndarray of bool
         Whether a degenerate component was re-seeded in that iteration (the log-likelihood
         may then decrease).
+    rows : int
+        Rows of data every iteration passed over (0 when unknown, as in files saved by mixem
+        before 0.2); gives :attr:`rows_per_second`.
     """
 
     initial_loglik: float
@@ -44,6 +47,7 @@ class Trace:
     change: np.ndarray
     seconds: np.ndarray
     reseeded: np.ndarray
+    rows: int = 0
 
     def __post_init__(self) -> None:
         for name in ("loglik", "change", "seconds", "reseeded"):
@@ -58,6 +62,12 @@ class Trace:
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
+
+    @property
+    def rows_per_second(self) -> np.ndarray:
+        """Rows processed per second in every iteration (its E-pass over the data and M-step)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.seconds > 0, self.rows / self.seconds, np.inf)
 
     @property
     def monotone(self) -> bool:
@@ -80,6 +90,7 @@ class Trace:
                 "loglik": self.loglik,
                 "change": self.change,
                 "seconds": self.seconds,
+                "rows_per_second": self.rows_per_second,
                 "reseeded": self.reseeded,
             },
             index=pd.RangeIndex(1, len(self) + 1, name="iteration"),

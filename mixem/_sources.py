@@ -1,0 +1,189 @@
+"""Data that are read chunk by chunk: numpy memmaps, HDF5 datasets (h5py) and zarr arrays.
+
+The EM engine reads its data only through ``X.shape`` and row indexing (``X[a:b]`` for a chunk,
+``X[indices]`` for a few rows), so a :class:`ChunkedRows` wrapper lets it run over data that
+never sit in memory whole: every read returns a validated C-contiguous float64 block.
+h5py and zarr are optional; they are never imported here (their objects arrive already made),
+and the wrappers recognise them by their type's module.
+"""
+
+from __future__ import annotations
+
+import mmap
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SUBSAMPLE_ROWS", "ChunkedRows", "as_chunked", "is_dask_array", "scan"]
+
+#: Rows drawn uniformly at random (in one pass) to choose the start of an out-of-core fit:
+#: every initialisation strategy and every restart runs on them in memory, and only the best
+#: start runs on the full data.
+SUBSAMPLE_ROWS = 20_000
+
+#: Packages whose arrays are read chunk by chunk, and the extra that installs each.
+_EXTRAS = {"h5py": "hdf5", "zarr": "zarr", "dask": "dask"}
+
+
+def _package(X: Any) -> str:
+    return type(X).__module__.partition(".")[0]
+
+
+def is_dask_array(X: Any) -> bool:
+    """Whether ``X`` is a ``dask.array.Array`` (recognised without importing dask)."""
+    return _package(X) == "dask" and hasattr(X, "chunks") and hasattr(X, "compute")
+
+
+def _is_chunked_source(X: Any) -> bool:
+    if isinstance(X, np.memmap):
+        return True
+    return _package(X) in ("h5py", "zarr") and hasattr(X, "shape") and hasattr(X, "dtype")
+
+
+def _root_memmap(X: np.memmap) -> tuple[str, int] | None:
+    """File name and byte offset of ``X``'s first element, if its rows are contiguous there.
+
+    Reading such a memmap with plain file reads keeps its pages out of the process's resident
+    memory (mapped pages count as resident while they are mapped, read pages do not).
+    """
+    if not X.flags.c_contiguous or not X.dtype.isnative:
+        return None
+    root = X
+    while isinstance(root.base, np.memmap):
+        root = root.base
+    if not isinstance(root.base, mmap.mmap) or getattr(root, "filename", None) is None:
+        return None
+    start = X.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    return root.filename, int(root.offset) + int(start)
+
+
+class ChunkedRows:
+    """Rows of an on-disk array, read on demand as validated float64 blocks.
+
+    Parameters
+    ----------
+    source : numpy.memmap, h5py.Dataset or zarr.Array
+        1-D (one feature) or 2-D ``(n, d)``, real numbers.
+    name : str
+        Argument name used in error messages.
+    """
+
+    def __init__(self, source: Any, name: str = "X") -> None:
+        if source.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be numeric, got an array of dtype {source.dtype}")
+        if len(source.shape) not in (1, 2):
+            raise ValueError(
+                f"{name} must be 1-D (one feature) or 2-D of shape (n, d), got shape "
+                f"{tuple(source.shape)}"
+            )
+        n = int(source.shape[0])
+        d = int(source.shape[1]) if len(source.shape) == 2 else 1
+        if n == 0 or d == 0:
+            raise ValueError(f"{name} is empty: shape {(n, d)}; at least one row and column needed")
+        self.source = source
+        self.name = name
+        self.shape = (n, d)
+        self.ndim = 2
+        self.dtype = np.dtype(np.float64)
+        self._file = _root_memmap(source) if isinstance(source, np.memmap) else None
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _raw(self, start: int, stop: int) -> np.ndarray:
+        if self._file is not None:
+            path, offset = self._file
+            itemsize = self.source.dtype.itemsize
+            block = np.fromfile(
+                path,
+                dtype=self.source.dtype,
+                count=(stop - start) * self.shape[1],
+                offset=offset + start * self.shape[1] * itemsize,
+            )
+            return block.reshape(stop - start, self.shape[1])
+        return np.asarray(self.source[start:stop])
+
+    def _checked(self, block: np.ndarray, rows: np.ndarray | int) -> np.ndarray:
+        block = np.ascontiguousarray(block, dtype=np.float64).reshape(-1, self.shape[1])
+        if not np.isfinite(block).all():
+            r, c = np.nonzero(~np.isfinite(block))
+            first = int(rows + r[0]) if isinstance(rows, int) else int(rows[r[0]])
+            kind = "NaN" if np.isnan(block[r[0], c[0]]) else "infinite"
+            raise ValueError(
+                f"{self.name} contains non-finite values (first: {kind} at row {first}, column "
+                f"{int(c[0])}); drop or impute them before fitting"
+            )
+        return block
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.shape[0])
+            if step != 1:
+                raise IndexError("ChunkedRows reads contiguous rows only")
+            return self._checked(self._raw(start, max(start, stop)), start)
+        index = np.asarray(key)
+        if index.dtype == bool:
+            index = np.flatnonzero(index)
+        index = index.astype(np.intp, copy=False)
+        if index.ndim == 0:
+            i = int(index) % self.shape[0]
+            return self[i : i + 1][0]
+        # h5py reads increasing indices only, and repeated reads of one row are wasted.
+        unique, inverse = np.unique(index % self.shape[0], return_inverse=True)
+        if isinstance(self.source, np.memmap) or _package(self.source) == "zarr":
+            raw = (
+                self.source.oindex[unique]
+                if hasattr(self.source, "oindex")
+                else np.asarray(self.source[unique])
+            )
+        else:
+            raw = np.asarray(self.source[unique])
+        return self._checked(raw, unique)[inverse.reshape(-1)]
+
+    def chunks(self, size: int):
+        """Yield ``(start, block)`` over all rows in blocks of ``size`` rows."""
+        for start in range(0, self.shape[0], size):
+            yield start, self[start : start + size]
+
+    def __repr__(self) -> str:
+        return f"ChunkedRows({type(self.source).__name__}, shape={self.shape})"
+
+
+def as_chunked(X: Any, name: str = "X") -> ChunkedRows | None:
+    """Wrap an on-disk array for chunked reading; None for anything held in memory."""
+    if isinstance(X, ChunkedRows):
+        return X
+    if _is_chunked_source(X):
+        return ChunkedRows(X, name)
+    return None
+
+
+def scan(
+    X: ChunkedRows, chunk: int, picks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One pass over ``X``: validate every row, and collect column extremes and chosen rows.
+
+    Parameters
+    ----------
+    X : ChunkedRows
+    chunk : int
+        Rows per read.
+    picks : ndarray of int, sorted
+        Rows to copy into memory (a subsample).
+
+    Returns
+    -------
+    lowest, highest : ndarray of shape (d,)
+        Column minima and maxima.
+    rows : ndarray of shape (len(picks), d)
+        The picked rows.
+    """
+    lowest = np.full(X.shape[1], np.inf)
+    highest = np.full(X.shape[1], -np.inf)
+    rows = np.empty((picks.size, X.shape[1]))
+    for start, block in X.chunks(chunk):
+        np.minimum(lowest, block.min(axis=0), out=lowest)
+        np.maximum(highest, block.max(axis=0), out=highest)
+        lo, hi = np.searchsorted(picks, [start, start + block.shape[0]])
+        rows[lo:hi] = block[picks[lo:hi] - start]
+    return lowest, highest, rows
