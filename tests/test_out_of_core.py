@@ -1,0 +1,158 @@
+"""Out-of-core fits: memmaps, HDF5 datasets and zarr arrays give the in-memory fit's answer."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+import zarr
+from hypothesis import given
+from hypothesis import strategies as st
+
+import mixem
+from mixem import _sources
+
+from .conftest import FAMILIES, make_blobs, start_params
+
+K = 3
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, _ = make_blobs(n=900, d=3, k=K, seed=0)
+    return X
+
+
+def write_memmap(path, X, dtype=np.float64):
+    mm = np.memmap(path, dtype=dtype, mode="w+", shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    return np.memmap(path, dtype=dtype, mode="r", shape=X.shape)
+
+
+@pytest.fixture(scope="module")
+def sources(data, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sources")
+    memmap = write_memmap(tmp / "x.dat", data)
+    with h5py.File(tmp / "x.h5", "w") as f:
+        f.create_dataset("x", data=data, chunks=(64, data.shape[1]))
+    handle = h5py.File(tmp / "x.h5", "r")
+    store = zarr.create_array(
+        store=str(tmp / "x.zarr"), shape=data.shape, chunks=(77, 3), dtype="f8"
+    )
+    store[:] = data
+    yield {"memmap": memmap, "hdf5": handle["x"], "zarr": store}
+    handle.close()
+
+
+def assert_same_fit(result, reference, rtol=1e-10):
+    assert result.n_iter == reference.n_iter
+    assert result.loglik == pytest.approx(reference.loglik, rel=rtol)
+    np.testing.assert_allclose(result.weights, reference.weights, rtol=rtol)
+    for a, b in zip(result.components, reference.components, strict=True):
+        for name, value in b.params().items():
+            scale = np.abs(value).max()
+            np.testing.assert_allclose(a.params()[name], value, rtol=rtol, atol=rtol * scale)
+
+
+@pytest.mark.parametrize("kind", ["memmap", "hdf5", "zarr"])
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.__name__)
+def test_same_start_same_fit_on_every_source(family, kind, data, sources):
+    start = start_params(family, data, K)
+    reference = mixem.MixtureModel(family, K).fit(data, init_params=start)
+    result = mixem.MixtureModel(family, K, chunk_size=200).fit(sources[kind], init_params=start)
+    assert_same_fit(result, reference)
+    assert result.trace.rows == data.shape[0]
+    assert np.all(result.trace.rows_per_second > 0)
+
+
+# Ten EM iterations from a fixed start are enough to compare every pass; the fits stop short.
+SHORT = {"max_iter": 10}
+short_fits = pytest.mark.filterwarnings("ignore::mixem.ConvergenceWarning")
+
+
+@short_fits
+@given(chunk=st.integers(min_value=1, max_value=950))
+def test_any_chunking_gives_the_same_fit(chunk, data, sources):
+    # Chunks from a single row (fewer than K) to more than all rows; most leave a short last one.
+    start = start_params(mixem.GaussianFull, data, K)
+    reference = mixem.MixtureModel(mixem.GaussianFull, K, **SHORT).fit(data, init_params=start)
+    model = mixem.MixtureModel(mixem.GaussianFull, K, chunk_size=chunk, **SHORT)
+    assert_same_fit(model.fit(sources["memmap"], init_params=start), reference)
+
+
+@short_fits
+@pytest.mark.parametrize("chunk", [2, 63, 64, 65, 899])
+def test_hdf5_and_zarr_with_chunks_across_their_storage_chunks(chunk, data, sources):
+    # Chunks of 2 rows (fewer than K) cost a read each: fewer passes over fewer rows.
+    rows = slice(0, 300) if chunk < 10 else slice(None)
+    settings = {"max_iter": 3} if chunk < 10 else SHORT
+    start = start_params(mixem.GaussianDiagonal, data[rows], K)
+    reference = mixem.MixtureModel(mixem.GaussianDiagonal, K, **settings).fit(
+        data[rows], init_params=start
+    )
+    model = mixem.MixtureModel(mixem.GaussianDiagonal, K, chunk_size=chunk, **settings)
+    for kind in ("hdf5", "zarr"):
+        assert_same_fit(model.fit(sources[kind][rows], init_params=start), reference)
+
+
+def test_predictions_read_chunk_by_chunk(data, sources):
+    result = mixem.MixtureModel(mixem.GaussianFull, K, init="kmeans++", random_state=0).fit(data)
+    for source in sources.values():
+        np.testing.assert_allclose(result.score_samples(source), result.score_samples(data))
+        np.testing.assert_allclose(result.predict_proba(source), result.predict_proba(data))
+        np.testing.assert_array_equal(result.predict(source), result.predict(data))
+        assert result.score(source) == pytest.approx(result.score(data), rel=1e-12)
+
+
+def test_a_view_of_a_memmap_and_other_dtypes(data, tmp_path):
+    memmap = write_memmap(tmp_path / "x.dat", data)
+    start = start_params(mixem.GaussianFull, data[100:700], K)
+    reference = mixem.MixtureModel(mixem.GaussianFull, K).fit(data[100:700], init_params=start)
+    view = memmap[100:700]  # read from its own offset in the file
+    assert_same_fit(
+        mixem.MixtureModel(mixem.GaussianFull, K).fit(view, init_params=start), reference
+    )
+    single = write_memmap(tmp_path / "x32.dat", data, dtype=np.float32)
+    as_float = mixem.MixtureModel(mixem.GaussianFull, K).fit(
+        single.astype(np.float64), init_params=start_params(mixem.GaussianFull, data, K)
+    )
+    chunked = mixem.MixtureModel(mixem.GaussianFull, K).fit(
+        single, init_params=start_params(mixem.GaussianFull, data, K)
+    )
+    assert_same_fit(chunked, as_float)
+
+
+def test_default_start_is_searched_on_a_subsample(data, sources, monkeypatch):
+    monkeypatch.setattr(_sources, "SUBSAMPLE_ROWS", 300)
+    monkeypatch.setattr("mixem.model.SUBSAMPLE_ROWS", 300)
+    model = mixem.MixtureModel(mixem.GaussianFull, K, random_state=0, tol=1e-10)
+    in_memory = model.fit(data)
+    chunked = model.fit(sources["memmap"])
+    assert chunked.converged
+    assert chunked.loglik == pytest.approx(in_memory.loglik, rel=1e-9)  # the same maximum
+    assert chunked._training is None  # the rows stay on disk
+
+
+def test_bad_rows_on_disk_are_named(data, tmp_path):
+    bad = data.copy()
+    bad[777, 1] = np.nan
+    memmap = write_memmap(tmp_path / "bad.dat", bad)
+    with pytest.raises(ValueError, match="NaN at row 777, column 1"):
+        mixem.MixtureModel(mixem.GaussianFull, K).fit(memmap)
+    constant = data.copy()
+    constant[:, 2] = 5.0
+    with pytest.raises(ValueError, match="feature 2 is constant"):
+        mixem.MixtureModel(mixem.GaussianFull, K).fit(write_memmap(tmp_path / "c.dat", constant))
+    result = mixem.MixtureModel(mixem.GaussianFull, K, init="kmeans++", random_state=0).fit(data)
+    with pytest.raises(ValueError, match="has 2 features"):
+        result.predict(write_memmap(tmp_path / "two.dat", data[:, :2]))
+
+
+def test_trace_rows_survive_saving(data, tmp_path):
+    result = mixem.MixtureModel(mixem.GaussianFull, K, init="kmeans++", random_state=0).fit(data)
+    result.save(tmp_path / "m.npz")
+    loaded = mixem.load(tmp_path / "m.npz")
+    assert loaded.trace.rows == result.trace.rows == data.shape[0]
+    np.testing.assert_array_equal(loaded.trace.rows_per_second, result.trace.rows_per_second)
+    assert "rows_per_second" in result.trace.to_dataframe()
