@@ -14,15 +14,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SUBSAMPLE_ROWS", "ChunkedRows", "as_chunked", "is_dask_array", "scan"]
+__all__ = ["SUBSAMPLE_ROWS", "ChunkedRows", "as_chunked", "is_dask_array"]
 
 #: Rows drawn uniformly at random (in one pass) to choose the start of an out-of-core fit:
 #: every initialisation strategy and every restart runs on them in memory, and only the best
 #: start runs on the full data.
 SUBSAMPLE_ROWS = 20_000
-
-#: Packages whose arrays are read chunk by chunk, and the extra that installs each.
-_EXTRAS = {"h5py": "hdf5", "zarr": "zarr", "dask": "dask"}
 
 
 def _package(X: Any) -> str:
@@ -145,45 +142,45 @@ class ChunkedRows:
         for start in range(0, self.shape[0], size):
             yield start, self[start : start + size]
 
+    def scan(self, chunk: int, picks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One pass: validate every row, and collect column extremes and the rows ``picks``.
+
+        Parameters
+        ----------
+        chunk : int
+            Rows per read.
+        picks : ndarray of int, sorted
+            Rows to copy into memory (a subsample).
+
+        Returns
+        -------
+        lowest, highest : ndarray of shape (d,)
+            Column minima and maxima.
+        rows : ndarray of shape (len(picks), d)
+            The picked rows.
+        """
+        lowest = np.full(self.shape[1], np.inf)
+        highest = np.full(self.shape[1], -np.inf)
+        rows = np.empty((picks.size, self.shape[1]))
+        for start, block in self.chunks(chunk):
+            np.minimum(lowest, block.min(axis=0), out=lowest)
+            np.maximum(highest, block.max(axis=0), out=highest)
+            lo, hi = np.searchsorted(picks, [start, start + block.shape[0]])
+            rows[lo:hi] = block[picks[lo:hi] - start]
+        return lowest, highest, rows
+
     def __repr__(self) -> str:
         return f"ChunkedRows({type(self.source).__name__}, shape={self.shape})"
 
 
-def as_chunked(X: Any, name: str = "X") -> ChunkedRows | None:
-    """Wrap an on-disk array for chunked reading; None for anything held in memory."""
-    if isinstance(X, ChunkedRows):
+def as_chunked(X: Any, name: str = "X") -> Any:
+    """Wrap an on-disk array (ChunkedRows) or a Dask array (DaskRows); None for the rest."""
+    if isinstance(X, ChunkedRows) or type(X).__name__ == "DaskRows":
         return X
+    if is_dask_array(X):
+        from mixem._dask import DaskRows
+
+        return DaskRows(X, name)
     if _is_chunked_source(X):
         return ChunkedRows(X, name)
     return None
-
-
-def scan(
-    X: ChunkedRows, chunk: int, picks: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One pass over ``X``: validate every row, and collect column extremes and chosen rows.
-
-    Parameters
-    ----------
-    X : ChunkedRows
-    chunk : int
-        Rows per read.
-    picks : ndarray of int, sorted
-        Rows to copy into memory (a subsample).
-
-    Returns
-    -------
-    lowest, highest : ndarray of shape (d,)
-        Column minima and maxima.
-    rows : ndarray of shape (len(picks), d)
-        The picked rows.
-    """
-    lowest = np.full(X.shape[1], np.inf)
-    highest = np.full(X.shape[1], -np.inf)
-    rows = np.empty((picks.size, X.shape[1]))
-    for start, block in X.chunks(chunk):
-        np.minimum(lowest, block.min(axis=0), out=lowest)
-        np.maximum(highest, block.max(axis=0), out=highest)
-        lo, hi = np.searchsorted(picks, [start, start + block.shape[0]])
-        rows[lo:hi] = block[picks[lo:hi] - start]
-    return lowest, highest, rows

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from mixem._sources import SUBSAMPLE_ROWS, ChunkedRows, as_chunked, scan
+from mixem._sources import SUBSAMPLE_ROWS, ChunkedRows, as_chunked
 from mixem._validation import (
     as_int_sequence,
     check_array,
@@ -290,7 +290,7 @@ class MixtureModel:
     def _fit_chunked(
         self, X: ChunkedRows, sample_weight: Any, init_params: Mapping[str, Any] | None
     ) -> MixtureResult:
-        """Fit data read chunk by chunk (a memmap, an HDF5 dataset, a zarr array).
+        """Fit data read chunk by chunk (a memmap, an HDF5 dataset, a zarr array, a Dask array).
 
         One pass validates every row and draws ``SUBSAMPLE_ROWS`` rows uniformly at random;
         the start (every restart of the chosen ``init``) is searched on them in memory, and EM
@@ -308,7 +308,7 @@ class MixtureModel:
         usable = np.arange(n) if w is None else np.flatnonzero(w > 0)
         size = min(usable.size, SUBSAMPLE_ROWS)
         picks = np.sort(usable[rng.choice(usable.size, size, replace=False)])
-        lowest, highest, sub = scan(X, chunk, picks)
+        lowest, highest, sub = X.scan(chunk, picks)
         # The subsample shows the data's kind; the column extremes show constant columns and
         # values out of a family's range that the subsample may have missed.
         for cls in self.families:

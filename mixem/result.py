@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mixem._sources import as_chunked
+from mixem._sources import as_chunked, is_dask_array
 from mixem._validation import (
     check_array,
     check_positive_int,
@@ -193,8 +194,33 @@ class MixtureResult:
             log_weights = np.log(self.weights)
         return iter_log_prob(X, log_weights, self.components, chunk)
 
+    def _lazy(self, X: Any, method: str) -> Any:
+        """``method`` mapped over the blocks of a Dask array: a lazy Dask array."""
+        from mixem._dask import DaskRows
+
+        rows = DaskRows(X).array
+        if rows.shape[1] != self.n_features:
+            raise ValueError(
+                f"X has {rows.shape[1]} features, but the model was fitted with {self.n_features}"
+            )
+        # The tasks carry the parameters only, not the training rows this result refers to.
+        light = dataclasses.replace(self, _training=None, _cache={})
+        function = getattr(light, method)
+        if method == "predict_proba":
+            return rows.map_blocks(
+                function, chunks=(rows.chunks[0], (self.n_components,)), dtype=np.float64
+            )
+        dtype = np.intp if method == "predict" else np.float64
+        return rows.map_blocks(function, drop_axis=1, dtype=dtype)
+
     def score_samples(self, X: Any) -> np.ndarray:
-        """Log-likelihood of every row, ``log sum_k pi_k p_k(x)``, shape ``(n,)``."""
+        """Log-likelihood of every row, ``log sum_k pi_k p_k(x)``, shape ``(n,)``.
+
+        A Dask array gives a lazy Dask array (as do :meth:`predict` and
+        :meth:`predict_proba`).
+        """
+        if is_dask_array(X):
+            return self._lazy(X, "score_samples")
         X = self._check(X)
         out = np.empty(X.shape[0])
         for rows, logp in self._chunks(X):
@@ -204,6 +230,8 @@ class MixtureResult:
     def score(self, X: Any, sample_weight: Any = None) -> float:
         """Mean log-likelihood per row (weighted mean when ``sample_weight`` is given)."""
         ll = self.score_samples(X)
+        if is_dask_array(ll):
+            ll = ll.compute()
         w = check_sample_weight(sample_weight, ll.size)
         return float(ll.mean() if w is None else (w @ ll) / w.sum())
 
@@ -222,6 +250,8 @@ class MixtureResult:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Posterior probability of every component for every row, shape ``(n, K)``."""
+        if is_dask_array(X):
+            return self._lazy(X, "predict_proba")
         X = self._check(X)
         out = np.empty((X.shape[0], self.n_components))
         for rows, log_resp in self._log_resp(X):
@@ -230,6 +260,8 @@ class MixtureResult:
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable component of every row, shape ``(n,)``."""
+        if is_dask_array(X):
+            return self._lazy(X, "predict")
         X = self._check(X)
         out = np.empty(X.shape[0], dtype=np.intp)
         for rows, log_resp in self._log_resp(X):

@@ -164,6 +164,8 @@ def e_pass(
     chunk: int,
 ) -> EPass:
     """Fused E-step and statistics: one pass, memory O(chunk)."""
+    if hasattr(X, "e_pass"):  # a source that runs its own passes (a Dask array's blocks)
+        return X.e_pass(sample_weight, log_weights, components, chunk)
     acc = _Accumulator([type(c) for c in components], blocks([c.n_components for c in components]))
     loglik = 0.0
     entropy = 0.0
