@@ -316,6 +316,7 @@ def select(
     cv_folds: int = 5,
     exclude_spurious: bool = True,
     progress: bool | None = None,
+    client: Any = None,
     **options: Any,
 ) -> SelectionResult:
     """Fit every (family, K) combination and choose one by an information criterion.
@@ -351,6 +352,10 @@ def select(
     progress : bool, optional
         Show a progress bar (tqdm's auto bar). ``None`` shows it only on an interactive
         terminal or notebook.
+    client : dask.distributed.Client, optional
+        Run the cells as tasks on this client's cluster instead of local processes (each task
+        receives the data). The table is the same as a serial run's, since every cell has its
+        own seed. Not together with ``n_jobs``.
     **options
         Passed to every :class:`MixtureModel` (``max_iter``, ``tol``, ``reg_covar``, ``init``).
 
@@ -400,7 +405,11 @@ def select(
         }
         for f, k in ((f, k) for f in families for k in ks)
     ]
-    outcomes = _run_tasks(tasks, n_jobs, progress)
+    if client is not None and n_jobs != 1:
+        raise ValueError("give either client= (a Dask cluster) or n_jobs (local processes)")
+    if client is not None and not (hasattr(client, "map") and hasattr(client, "gather")):
+        raise TypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}")
+    outcomes = _run_tasks(tasks, n_jobs, progress, client)
 
     import pandas as pd
 
@@ -437,12 +446,19 @@ def select(
 
 
 def _run_tasks(
-    tasks: list[dict[str, Any]], n_jobs: int, progress: bool | None
+    tasks: list[dict[str, Any]], n_jobs: int, progress: bool | None, client: Any = None
 ) -> list[tuple[dict[str, Any], MixtureResult | None]]:
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(tasks), desc="mixem.select", unit="fit", disable=_disable(progress))
     try:
+        if client is not None:
+            from distributed import as_completed
+
+            futures = client.map(_fit_cell, tasks, pure=False)
+            for _ in as_completed(futures):
+                bar.update()
+            return client.gather(futures)
         if n_jobs == 1:
             out = []
             for task in tasks:

@@ -21,6 +21,18 @@ K = 3
 
 
 @pytest.fixture(scope="module")
+def client():
+    """A local cluster of two worker processes, shared by the tests that need one."""
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
 def data():
     X, _ = make_blobs(n=900, d=3, k=K, seed=0)
     return X
@@ -48,16 +60,11 @@ def test_any_block_size_gives_the_same_fit(rows, data):
     assert_same_fit(result, reference)
 
 
-def test_local_cluster_of_two_processes(data):
+def test_local_cluster_of_two_processes(data, client):
     start = start_params(mixem.GaussianFull, data, K)
     reference = mixem.MixtureModel(mixem.GaussianFull, K).fit(data, init_params=start)
     X = da.from_array(data, chunks=(200, 3))
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        Client(cluster),
-    ):
+    with dask.config.set(scheduler=client.get):
         result = mixem.MixtureModel(mixem.GaussianFull, K).fit(X, init_params=start)
         assert_same_fit(result, reference)
         lazy = result.score_samples(X)
@@ -110,3 +117,18 @@ def test_numpy_works_without_the_optional_packages_and_dask_errors_name_the_extr
     assert out.returncode == 0, out.stderr
     assert "numpy fit True" in out.stdout
     assert "pip install 'mixem-em[dask]'" in out.stdout
+
+
+def test_select_on_a_cluster_gives_the_serial_table(client):
+    X, _ = make_blobs(n=300, d=2, k=2, seed=4)
+    settings = {"random_state": 3, "init": "kmeans++", "progress": False}
+    families = [mixem.GaussianFull, mixem.GaussianSpherical]
+    serial = mixem.select(X, range(1, 4), families, **settings)
+    remote = mixem.select(X, range(1, 4), families, client=client, **settings)
+    with pytest.raises(ValueError, match="either client"):
+        mixem.select(X, [1], families, client=client, n_jobs=2)
+    columns = [c for c in serial.table.columns if c != "seconds"]
+    assert serial.table[columns].equals(remote.table[columns])
+    assert remote.best_key == serial.best_key
+    with pytest.raises(TypeError, match="dask.distributed.Client"):
+        mixem.select(X, [1], families, client=object())
