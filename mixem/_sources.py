@@ -14,12 +14,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SUBSAMPLE_ROWS", "ChunkedRows", "as_chunked", "is_dask_array"]
+__all__ = ["PROGRESS_ROWS", "SUBSAMPLE_ROWS", "ChunkedRows", "as_chunked", "is_dask_array"]
 
 #: Rows drawn uniformly at random (in one pass) to choose the start of an out-of-core fit:
 #: every initialisation strategy and every restart runs on them in memory, and only the best
 #: start runs on the full data.
 SUBSAMPLE_ROWS = 20_000
+#: Sources of at least this many rows show a progress bar for every pass over them (tqdm's
+#: automatic bar: only on a terminal or in a notebook).
+PROGRESS_ROWS = 1_000_000
 
 
 def _package(X: Any) -> str:
@@ -83,6 +86,7 @@ class ChunkedRows:
         self.ndim = 2
         self.dtype = np.dtype(np.float64)
         self._file = _root_memmap(source) if isinstance(source, np.memmap) else None
+        self._bar: Any = None
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -117,7 +121,9 @@ class ChunkedRows:
             start, stop, step = key.indices(self.shape[0])
             if step != 1:
                 raise IndexError("ChunkedRows reads contiguous rows only")
-            return self._checked(self._raw(start, max(start, stop)), start)
+            block = self._checked(self._raw(start, max(start, stop)), start)
+            self._progress(start, stop)
+            return block
         index = np.asarray(key)
         if index.dtype == bool:
             index = np.flatnonzero(index)
@@ -136,6 +142,24 @@ class ChunkedRows:
         else:
             raw = np.asarray(self.source[unique])
         return self._checked(raw, unique)[inverse.reshape(-1)]
+
+    def _progress(self, start: int, stop: int) -> None:
+        """Advance the bar of the pass under way; a read from row 0 starts a new pass."""
+        if self.shape[0] < PROGRESS_ROWS:
+            return
+        if start == 0:
+            from tqdm.auto import tqdm
+
+            if self._bar is not None:
+                self._bar.close()
+            self._bar = tqdm(
+                total=self.shape[0], desc="mixem pass", unit="row", unit_scale=True, leave=False
+            )
+        if self._bar is not None:
+            self._bar.update(stop - start)
+            if stop >= self.shape[0]:
+                self._bar.close()
+                self._bar = None
 
     def chunks(self, size: int):
         """Yield ``(start, block)`` over all rows in blocks of ``size`` rows."""

@@ -156,3 +156,28 @@ def test_trace_rows_survive_saving(data, tmp_path):
     assert loaded.trace.rows == result.trace.rows == data.shape[0]
     np.testing.assert_array_equal(loaded.trace.rows_per_second, result.trace.rows_per_second)
     assert "rows_per_second" in result.trace.to_dataframe()
+
+
+def test_long_passes_show_a_progress_bar(data, sources, monkeypatch):
+    bars = []
+
+    class Bar:
+        def __init__(self, total, **kwargs):
+            self.total, self.done, self.closed = total, 0, False
+            bars.append(self)
+
+        def update(self, rows):
+            self.done += rows
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(_sources, "PROGRESS_ROWS", 500)
+    monkeypatch.setattr("tqdm.auto.tqdm", Bar)
+    start = start_params(mixem.GaussianFull, data, K)
+    model = mixem.MixtureModel(mixem.GaussianFull, K, chunk_size=100, max_iter=2, tol=0.0)
+    with pytest.warns(mixem.ConvergenceWarning):
+        result = model.fit(sources["memmap"], init_params=start)
+    # One bar per pass: the validating scan, the start's E-pass and one per iteration.
+    assert len(bars) == 1 + 1 + result.n_iter
+    assert all(b.total == b.done == data.shape[0] and b.closed for b in bars)

@@ -169,8 +169,10 @@ def e_pass(
     acc = _Accumulator([type(c) for c in components], blocks([c.n_components for c in components]))
     loglik = 0.0
     entropy = 0.0
-    for rows, logp in iter_log_prob(X, log_weights, components, chunk):
-        resp, lse, ent = _normalise(logp)
+    for start in range(0, X.shape[0], chunk):
+        rows = slice(start, min(start + chunk, X.shape[0]))
+        Xc = X[rows]  # once: for rows on disk every index is a read
+        resp, lse, ent = _normalise(weighted_log_prob(Xc, log_weights, components))
         if not np.all(np.isfinite(lse)):
             uncovered = ~np.isfinite(lse)
             if sample_weight is not None:
@@ -195,7 +197,7 @@ def e_pass(
             loglik += w @ lse
             entropy += w @ ent
             resp *= w
-        acc.add(X[rows], resp.T)
+        acc.add(Xc, resp.T)
     return EPass(float(loglik), float(entropy), acc.nk, acc.stats)  # type: ignore[arg-type]
 
 
@@ -214,8 +216,9 @@ def accumulate(
     acc = _Accumulator(families, blocks(sizes))
     for begin in range(0, X.shape[0], chunk):
         rows = slice(begin, min(begin + chunk, X.shape[0]))
-        resp = np.array(resp_of(rows, X[rows]), dtype=np.float64)
+        Xc = X[rows]
+        resp = np.array(resp_of(rows, Xc), dtype=np.float64)
         if sample_weight is not None:
             resp *= sample_weight[rows, None]
-        acc.add(X[rows], resp)
+        acc.add(Xc, resp)
     return acc.nk, acc.stats  # type: ignore[return-value]
