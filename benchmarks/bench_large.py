@@ -8,6 +8,8 @@ process so that its peak resident memory is its own:
 - mixem on ``numpy.memmap`` of the file (read chunk by chunk; the file is in the page cache
   after it is written, so this measures the cost of chunked reading, not of the disk);
 - mixem on the same rows loaded into memory;
+- mixem on a Dask array of the file's blocks (each worker reads its own) on a
+  ``LocalCluster`` of 2 worker processes (its peak memory is the client's, not the workers');
 - scikit-learn's ``GaussianMixture`` on the rows in memory, started from the same parameters.
 
 Prints seconds per iteration (median of mixem's trace; scikit-learn's total over iterations)
@@ -80,6 +82,53 @@ def run_mixem(path: str, rows: int, start: dict, iters: int, in_memory: bool, qu
     )
 
 
+def _read_block(path: str, start: int, stop: int) -> np.ndarray:
+    count = (stop - start) * D
+    return np.fromfile(path, dtype=np.float64, count=count, offset=start * D * 8).reshape(-1, D)
+
+
+def run_dask(path: str, rows: int, start: dict, iters: int, workers: int, queue) -> None:
+    import warnings
+
+    import dask
+    import dask.array as da
+    from distributed import Client, LocalCluster
+
+    import mixem
+
+    # Every worker reads its own blocks from the file: only statistics travel.
+    block = 1_000_000
+    parts = [
+        da.from_delayed(
+            dask.delayed(_read_block)(path, b, min(b + block, rows)),
+            shape=(min(b + block, rows) - b, D),
+            dtype=np.float64,
+        )
+        for b in range(0, rows, block)
+    ]
+    X = da.concatenate(parts)
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        model = mixem.MixtureModel(mixem.GaussianFull, K, max_iter=iters, tol=0.0)
+        t0 = time.perf_counter()
+        result = model.fit(X, init_params=start)
+        total = time.perf_counter() - t0
+    queue.put(
+        {
+            "s_per_iter": float(np.median(result.trace.seconds)),
+            "total": total,
+            "loglik": result.loglik,
+            "peak_mib": peak_mib(),
+        }
+    )
+
+
 def run_sklearn(path: str, rows: int, start: dict, iters: int, queue) -> None:
     import warnings
 
@@ -122,6 +171,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dir", default=tempfile.gettempdir())
     parser.add_argument("--no-sklearn", action="store_true")
+    parser.add_argument("--dask-workers", type=int, default=2, help="0 skips the Dask run")
     args = parser.parse_args()
     rows = int(args.rows)
     path = Path(args.dir) / f"mixem_bench_{rows}x{D}.f64"
@@ -145,6 +195,9 @@ def main() -> None:
         "mixem, memmap": in_child(run_mixem, str(path), rows, start, args.iters, False),
         "mixem, in memory": in_child(run_mixem, str(path), rows, start, args.iters, True),
     }
+    if args.dask_workers:
+        name = f"mixem, Dask {args.dask_workers} workers"
+        results[name] = in_child(run_dask, str(path), rows, start, args.iters, args.dask_workers)
     if not args.no_sklearn:
         results["scikit-learn, in memory"] = in_child(
             run_sklearn, str(path), rows, start, args.iters

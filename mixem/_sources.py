@@ -153,7 +153,12 @@ class ChunkedRows:
             if self._bar is not None:
                 self._bar.close()
             self._bar = tqdm(
-                total=self.shape[0], desc="mixem pass", unit="row", unit_scale=True, leave=False
+                total=self.shape[0],
+                desc="mixem pass",
+                unit="row",
+                unit_scale=True,
+                leave=False,
+                disable=None,  # only on a terminal or in a notebook
             )
         if self._bar is not None:
             self._bar.update(stop - start)
