@@ -25,7 +25,7 @@ plot_formats = [("png", 100)]
 plot_html_show_formats = False
 plot_html_show_source_link = False
 
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "_large_data_figures.rst"]
 
 # Plain autodoc directives in api.rst list members explicitly; nothing is generated into the tree.
 autodoc_default_options = {"member-order": "bysource"}
