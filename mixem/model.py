@@ -305,9 +305,13 @@ class MixtureModel:
         w = check_sample_weight(sample_weight, n)
         chunk = chunk_rows(d, self.families, K, self.chunk_size)
         rng = check_random_state(self.random_state)
-        usable = np.arange(n) if w is None else np.flatnonzero(w > 0)
-        size = min(usable.size, SUBSAMPLE_ROWS)
-        picks = np.sort(usable[rng.choice(usable.size, size, replace=False)])
+        if w is None:  # without an index of all n rows: 160 MB at 2e7 rows
+            picks = np.sort(rng.choice(n, min(n, SUBSAMPLE_ROWS), replace=False))
+        else:
+            usable = np.flatnonzero(w > 0)
+            picks = np.sort(
+                usable[rng.choice(usable.size, min(usable.size, SUBSAMPLE_ROWS), replace=False)]
+            )
         lowest, highest, sub = X.scan(chunk, picks)
         # The subsample shows the data's kind; the column extremes show constant columns and
         # values out of a family's range that the subsample may have missed.
