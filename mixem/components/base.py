@@ -22,10 +22,17 @@ def component_class(name: str) -> type[Component]:
     """Return the Component subclass registered under ``module.QualName``.
 
     Every subclass registers itself when its class statement runs, so a saved model whose family
-    was defined by the user loads once that class has been defined or imported again.
+    was defined by the user loads once that class has been defined or imported again. A name
+    ``Base[config]`` names a variant that ``Base._variant(config)`` builds (families configured
+    at class level, such as ``StudentT.with_dof(4.0)``, are named that way).
     """
     if name in _REGISTRY:
         return _REGISTRY[name]
+    # A configured variant (``StudentT[dof=4.0]``, ``Product[...]``) is created on demand by its
+    # base class, which parses the bracketed configuration that its name carries.
+    base, bracket, config = name.partition("[")
+    if bracket and config.endswith("]"):
+        return component_class(base)._variant(config[:-1])
     # A family defined in a script is saved as ``__main__.Name``; elsewhere the same class is
     # imported under its module's name. Accept a unique match on the class name.
     qualname = name.rpartition(".")[2]
@@ -103,6 +110,18 @@ class Component(ABC):
         chunk and for a column of zeros.
         """
 
+    def expected_statistics(self, X: np.ndarray, resp: np.ndarray) -> Stats:
+        """Statistics of the E-step at the current parameters (``self``).
+
+        The EM engine calls this on the current components; initialisation calls the class
+        method :meth:`statistics` (a start has no current parameters). The default returns
+        ``statistics(X, resp)``. Families whose statistics depend on the current parameters
+        override it: :class:`mixem.StudentT` weights rows by their expected latent scales, which
+        come from the current means, scale matrices and degrees of freedom. It must merge like
+        :meth:`statistics`, and its result must be accepted by :meth:`from_statistics`.
+        """
+        return type(self).statistics(X, resp)
+
     @classmethod
     @abstractmethod
     def from_statistics(cls, stats: Stats, *, reg_covar: float = 0.0) -> Self:
@@ -167,6 +186,11 @@ class Component(ABC):
         nothing.
         """
         return np.zeros(self.n_components, dtype=bool)
+
+    @classmethod
+    def _variant(cls, config: str) -> type[Component]:
+        """The variant of this family named ``Name[config]`` (see :func:`component_class`)."""
+        raise ValueError(f"{cls.__name__} has no variant {config!r}")
 
     def __repr__(self) -> str:
         return (
