@@ -5,7 +5,7 @@ nu / 2)`` drawn per row. Given the current parameters, the E-step's expected sca
 under component ``k`` is ``u_ik = (nu_k + d) / (nu_k + delta_ik)`` with ``delta_ik`` the squared
 Mahalanobis distance of the row, so the statistics depend on the current parameters: they come
 from :meth:`StudentT.expected_statistics`, and the class method :meth:`StudentT.statistics` (a
-start, without parameters) takes every ``u = 1``, the Gaussian limit ``nu -> inf``.
+start, without parameters) takes every ``u = 1`` (Gaussian moments) and ``nu = DOF_START``.
 
 The M-step is one cycle of ECM (McLachlan and Peel, 2000, *Finite Mixture Models*, section 7.5):
 CM-1 updates means and scale matrices with rows weighted by ``r u``; CM-2 updates the degrees of
@@ -26,17 +26,24 @@ from mixem.components.base import Component
 from mixem.components.gaussian import _cholesky, _collapsed_full, _param
 from mixem.components.stats import GaussianStats, Stats
 
-__all__ = ["DOF_MAX", "DOF_MIN", "StudentT", "StudentTStats"]
+__all__ = ["DOF_MAX", "DOF_MIN", "DOF_START", "StudentT", "StudentTStats"]
 
 #: Range of estimated degrees of freedom. Above 200 a t is indistinguishable from a Gaussian
 #: (excess kurtosis 6 / (nu - 4) < 0.031), the likelihood is flat in nu and its root runs off to
 #: infinity (it does at a start, where every latent scale is 1): the bound keeps the root finite
 #: and the CM-2 bracket closed. Below 0.5 the tails are so heavy that a component can spread
 #: over all the data as a background; fixed smaller values remain possible (``with_dof``).
+#: Both bounds are documented on the family's page.
 #: The expected log-likelihood is concave in nu, so the clipped root is the constrained
 #: maximiser and ECM stays monotone.
 DOF_MIN = 0.5
 DOF_MAX = 200.0
+
+#: Degrees of freedom of a start. A start has no latent scales to learn them from (every
+#: ``u = 1``, whose own root is ``nu = inf``); from 200, ECM took twice the iterations (kmeans++
+#: starts on three t clusters with 3 dof, 600 rows: 325 against 147 on average), and the
+#: near-Gaussian components of the first iterations chase outlying rows.
+DOF_START = 10.0
 
 _LOG_PI = float(np.log(np.pi))
 
@@ -135,7 +142,7 @@ class StudentT(Component):
     ``Sigma = sum r u (x - mean)(x - mean)^T / sum r + reg_covar I``; CM-2 solves
     ``-psi(nu / 2) + log(nu / 2) + 1 + dof_term / count = 0`` by Brent's method in
     ``[DOF_MIN, DOF_MAX] = [0.5, 200]`` (clipped to the bounds when the root lies beyond). A
-    start has ``u = 1`` everywhere, so it is a Gaussian fit with ``dof = 200``. Free
+    start has ``u = 1`` everywhere, so it is a Gaussian fit, with ``dof = DOF_START = 10``. Free
     parameters: ``k (d + d (d + 1) / 2)``, plus ``k`` when the degrees of freedom are
     estimated.
     """
@@ -289,10 +296,14 @@ class StudentT(Component):
     def statistics(cls, X: np.ndarray, resp: np.ndarray) -> StudentTStats:
         """Statistics at a start, without current parameters: every latent scale ``u = 1``.
 
-        That is the Gaussian limit ``nu -> inf`` (the ``psi - log`` term of ``E[log u]`` is 0),
-        so the first M-step gives Gaussian moments and ``dof = DOF_MAX``.
+        The first M-step then gives the Gaussian moments (weighted means and covariances) and,
+        when the degrees of freedom are estimated, ``dof = DOF_START`` (10): the ``dof_term``
+        carries the ``E[log u]`` offset for which CM-2's root is that value.
         """
-        return StudentTStats.from_data(X, resp, np.ones_like(resp), np.zeros(resp.shape[1]))
+        # With u = 1, log u - u = -1; the offset makes CM-2's root exactly DOF_START.
+        half = DOF_START / 2
+        offset = np.full(resp.shape[1], digamma(half) - np.log(half))
+        return StudentTStats.from_data(X, resp, np.ones_like(resp), offset)
 
     def expected_statistics(self, X: np.ndarray, resp: np.ndarray) -> StudentTStats:
         """E-step statistics at the current parameters: rows weighted by ``r u``."""
