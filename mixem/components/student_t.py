@@ -30,7 +30,7 @@ __all__ = ["DOF_MAX", "DOF_MIN", "DOF_START", "StudentT", "StudentTStats"]
 
 #: Range of estimated degrees of freedom. Above 200 a t is indistinguishable from a Gaussian
 #: (excess kurtosis 6 / (nu - 4) < 0.031), the likelihood is flat in nu and its root runs off to
-#: infinity (it does at a start, where every latent scale is 1): the bound keeps the root finite
+#: infinity (on Gaussian data, where every latent scale is near 1): the bound keeps the root finite
 #: and the CM-2 bracket closed. Below 0.5 the tails are so heavy that a component can spread
 #: over all the data as a background; fixed smaller values remain possible (``with_dof``).
 #: Both bounds are documented on the family's page.
