@@ -221,3 +221,12 @@ def test_em_with_noise_never_decreases_the_loglik(problem):
     steps = np.diff(ll)[~res.trace.reseeded]
     assert np.all(steps >= -1e-9 * (1 + np.abs(ll[1:][~res.trace.reseeded])))
     np.testing.assert_allclose(res.loglik, res.score_samples(X).sum(), rtol=1e-12)
+
+
+def test_observed_standard_errors_hold_the_box_fixed():
+    _, X = _clusters_and_outliers(6, 30)
+    res = mixem.MixtureModel([mixem.GaussianFull, mixem.UniformNoise], [3, 1], random_state=0)
+    table = res.fit(X[::3]).standard_errors(method="observed")
+    assert np.isnan(table.loc["UniformNoise_lower[0, 0]", "se"])
+    assert np.isfinite(table.loc["GaussianFull_means[0, 0]", "se"])
+    assert np.isfinite(table.loc["weights[3]", "se"])
