@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+import copyreg
+from abc import ABC, ABCMeta, abstractmethod
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -45,7 +46,23 @@ def component_class(name: str) -> type[Component]:
     )
 
 
-class Component(ABC):
+class _Family(ABCMeta):
+    """Metaclass of the component families; it only changes how a family class pickles."""
+
+
+def _reduce_family(cls: _Family) -> str | tuple[Any, tuple[str]]:
+    # A configured variant (``StudentT[dof=4.0]``) is no attribute of its module, so pickle
+    # cannot find it by name: rebuild it from its name instead (process pools, e.g. select with
+    # n_jobs > 1, send family classes and results to workers). Other classes pickle by name.
+    if "[" in cls.__qualname__:
+        return component_class, (_qualified_name(cls),)
+    return cls.__qualname__
+
+
+copyreg.pickle(_Family, _reduce_family)  # type: ignore[arg-type]
+
+
+class Component(ABC, metaclass=_Family):
     """``k`` components of one family, their parameters stacked along a leading axis.
 
     A family states three things: its log density (:meth:`log_prob`), the weighted sufficient

@@ -1,5 +1,7 @@
 """mixem.Product: column groups of different families under local independence."""
 
+import pickle
+
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
@@ -207,3 +209,16 @@ def test_bad_data_and_parameters_are_named():
         MIXED(**{**TRUE.params(), "part1_rates": [[1.0], [2.0], [3.0]]})
     with pytest.raises(TypeError, match=r"Product.of\(\.\.\.\)"):
         mixem.MixtureModel(mixem.Product, 2).fit(X)
+
+
+def test_variant_classes_and_their_components_pickle_by_name(monkeypatch):
+    """Process pools (select with n_jobs > 1) pickle families and fitted components."""
+    for family in (MIXED, mixem.StudentT.with_dof(4.0), mixem.UniformNoise.with_volume(2.0)):
+        assert pickle.loads(pickle.dumps(family)) is family
+    data = pickle.dumps(TRUE)
+    # A fresh process has not built the class yet: it is rebuilt from its name.
+    monkeypatch.delitem(_REGISTRY, f"{MIXED.__module__}.{MIXED.__qualname__}")
+    copy = pickle.loads(data)
+    assert type(copy) is not MIXED and type(copy).parts == MIXED.parts
+    for key, value in TRUE.params().items():
+        np.testing.assert_array_equal(copy.params()[key], value)

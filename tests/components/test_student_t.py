@@ -331,3 +331,11 @@ def test_ecm_never_decreases_the_loglik(problem):
     steps = np.diff(ll)[~res.trace.reseeded]
     assert np.all(steps >= -1e-9 * (1 + np.abs(ll[1:][~res.trace.reseeded])))
     np.testing.assert_allclose(res.loglik, res.score_samples(X).sum(), rtol=1e-12)
+
+
+def test_select_fits_variant_families_in_worker_processes():
+    X = _data(counts=np.array([60, 60]))
+    fixed = mixem.StudentT.with_dof(4.0)
+    table = mixem.select(X, [1, 2], [fixed], random_state=0, progress=False, n_jobs=2).table
+    assert list(table["status"]) == ["ok", "ok"]
+    assert list(table["family"]) == ["StudentT[dof=4.0]"] * 2
