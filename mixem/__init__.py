@@ -23,7 +23,10 @@ from mixem.components import (
     GaussianStats,
     GaussianTied,
     Poisson,
+    Product,
     Stats,
+    StudentT,
+    UniformNoise,
 )
 from mixem.em.trace import Trace
 from mixem.exceptions import ConvergenceWarning, DegenerateComponentWarning, FitError
@@ -49,9 +52,12 @@ __all__ = [
     "MixtureModel",
     "MixtureResult",
     "Poisson",
+    "Product",
     "SelectionResult",
     "Stats",
+    "StudentT",
     "Trace",
+    "UniformNoise",
     "__version__",
     "bootstrap_lrt",
     "datasets",

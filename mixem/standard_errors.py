@@ -12,7 +12,8 @@ symmetric ``(feature, feature_bis)`` matrix counts its lower triangle only. The 
 information treats those elements, and the first ``K - 1`` weights, as free coordinates; it is
 computed only when their number equals the model's :attr:`~mixem.MixtureResult.n_parameters`
 (a family whose parameters satisfy equality constraints, such as probabilities summing to one,
-gets bootstrap errors only).
+gets bootstrap errors only). The parameters of a family without free parameters (the box of
+:class:`~mixem.UniformNoise`, which is the data's) are held fixed: their standard error is NaN.
 """
 
 from __future__ import annotations
@@ -182,7 +183,13 @@ class _Likelihood:
         self.result = result
         self.X = X
         self.w = sample_weight
-        self.entries = [e for e in parameter_entries(result) if e.family is not None]
+        # A family without free parameters (a noise component's box, which is the data's) is
+        # held fixed: the likelihood is not a smooth function of it.
+        self.entries = [
+            e
+            for e in parameter_entries(result)
+            if e.family is not None and result.components[e.family].n_parameters() > 0
+        ]
         self.K = result.n_components
         self.chunk = chunk_rows(
             X.shape[1],
@@ -322,8 +329,10 @@ def observed_table(
     gradient[: K - 1, : K - 1] = np.eye(K - 1)
     gradient[K - 1, : K - 1] = -1.0
     var_weights = np.einsum("ip,pq,iq->i", gradient, cov, gradient)
-    se = np.sqrt(np.concatenate([var_weights, np.diag(cov)[K - 1 :]]))
+    free = np.sqrt(np.concatenate([var_weights, np.diag(cov)[K - 1 :]]))
     entries = parameter_entries(result)
+    by_entry = dict(zip([e for e in entries if e.family is None] + f.entries, free, strict=True))
+    se = np.array([by_entry.get(e, np.nan) for e in entries])  # NaN: held fixed
     estimate = _estimates(result, entries)
     z = stats.norm.ppf(0.5 + level / 2.0)
     return _frame(entries, estimate, se, estimate - z * se, estimate + z * se, "observed", level)

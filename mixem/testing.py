@@ -18,6 +18,9 @@ from mixem.components.stats import Stats
 
 __all__ = ["check_component"]
 
+#: Most M-steps of the recovery check for families whose statistics depend on the parameters.
+_MAX_STEPS = 500
+
 
 def _fail(family: str, what: str) -> None:
     raise AssertionError(f"{family}: {what}")
@@ -50,9 +53,11 @@ def check_component(
     NaN or ``+inf``, finiteness of every draw under its own component, and agreement with
     ``oracle`` (e.g. scipy.stats); that statistics merge (A ∪ B equals A merged with B,
     associatively and commutatively, with an empty chunk and with a component whose
-    responsibilities are all zero); that
-    ``from_statistics`` returns the same family and shape; that parameters are recovered from a
-    large labelled sample; that ``n_parameters`` is a positive integer.
+    responsibilities are all zero), and the same for :meth:`~mixem.Component.expected_statistics`
+    when the family overrides it; that ``from_statistics`` returns the same family and shape;
+    that parameters are recovered from a large labelled sample (for parameter-dependent
+    statistics, by iterating the M-step on the labelled sample to its fixed point); that
+    ``n_parameters`` is a non-negative integer.
 
     Parameters
     ----------
@@ -127,6 +132,16 @@ def check_component(
     empty = cls.statistics(X[:0], resp[:0])
     _assert_stats_equal(whole + empty, whole, name, "merging an empty chunk", 1e-12)
     _assert_stats_equal(empty + whole, whole, name, "merging into an empty chunk", 1e-12)
+    dependent = cls.expected_statistics is not Component.expected_statistics
+    if dependent:  # E-step statistics at the component's parameters must merge too
+        whole = component.expected_statistics(X, resp)
+        a, b, c = (component.expected_statistics(X[p], resp[p]) for p in parts)
+        what = "expected_statistics(A ∪ B ∪ C) vs merged"
+        _assert_stats_equal(whole, (a + b) + c, name, what, 1e-9)
+        _assert_stats_equal(a + b, b + a, name, "expected_statistics merge commutativity", 1e-9)
+        empty = component.expected_statistics(X[:0], resp[:0])
+        what = "merging an empty chunk of expected_statistics"
+        _assert_stats_equal(whole + empty, whole, name, what, 1e-12)
 
     # from_statistics: same family and shape; parameters recovered from labelled draws
     onehot = np.zeros((X.shape[0], k))
@@ -134,6 +149,17 @@ def check_component(
     fitted = cls.from_statistics(cls.statistics(X, onehot))
     if type(fitted) is not cls or fitted.n_components != k or fitted.n_features != d:
         _fail(name, "from_statistics must return the same family with the same k and d")
+    if dependent:
+        # Statistics that depend on the parameters: the M-step is one step of an iteration
+        # (ECM for StudentT), run to its fixed point on the labelled draws.
+        for _ in range(_MAX_STEPS):
+            previous = fitted.params()
+            fitted = cls.from_statistics(fitted.expected_statistics(X, onehot))
+            if all(
+                np.allclose(fitted.params()[key], value, rtol=1e-9, atol=0.0)
+                for key, value in previous.items()
+            ):
+                break
     for key, truth in params.items():
         truth = np.asarray(truth, dtype=np.float64)
         est = np.asarray(fitted.params()[key], dtype=np.float64)
@@ -147,5 +173,7 @@ def check_component(
             )
 
     p = component.n_parameters()
-    if not isinstance(p, int | np.integer) or p < 1:
-        _fail(name, f"n_parameters() must be a positive int, got {p!r}")
+    if not isinstance(p, int | np.integer) or p < 0:
+        # 0 is allowed: a component with nothing to estimate (a fixed background) still has a
+        # weight, which the model counts.
+        _fail(name, f"n_parameters() must be a non-negative int, got {p!r}")

@@ -9,6 +9,8 @@ from mixem.components.gaussian import (
     GaussianSpherical,
     GaussianTied,
 )
+from mixem.components.noise import BoxStats, UniformNoise
+from mixem.components.product import Product, ProductStats
 from mixem.components.stats import (
     AdditiveStats,
     CategoricalStats,
@@ -16,10 +18,12 @@ from mixem.components.stats import (
     PooledGaussianStats,
     Stats,
 )
+from mixem.components.student_t import StudentT, StudentTStats
 
 __all__ = [
     "AdditiveStats",
     "Bernoulli",
+    "BoxStats",
     "Categorical",
     "CategoricalStats",
     "Component",
@@ -31,6 +35,11 @@ __all__ = [
     "GaussianTied",
     "Poisson",
     "PooledGaussianStats",
+    "Product",
+    "ProductStats",
     "Stats",
+    "StudentT",
+    "StudentTStats",
+    "UniformNoise",
     "component_class",
 ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+import copyreg
+from abc import ABC, ABCMeta, abstractmethod
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -22,10 +23,17 @@ def component_class(name: str) -> type[Component]:
     """Return the Component subclass registered under ``module.QualName``.
 
     Every subclass registers itself when its class statement runs, so a saved model whose family
-    was defined by the user loads once that class has been defined or imported again.
+    was defined by the user loads once that class has been defined or imported again. A name
+    ``Base[config]`` names a variant that ``Base._variant(config)`` builds (families configured
+    at class level, such as ``StudentT.with_dof(4.0)``, are named that way).
     """
     if name in _REGISTRY:
         return _REGISTRY[name]
+    # A configured variant (``StudentT[dof=4.0]``, ``Product[...]``) is created on demand by its
+    # base class, which parses the bracketed configuration that its name carries.
+    base, bracket, config = name.partition("[")
+    if bracket and config.endswith("]"):
+        return component_class(base)._variant(config[:-1])
     # A family defined in a script is saved as ``__main__.Name``; elsewhere the same class is
     # imported under its module's name. Accept a unique match on the class name.
     qualname = name.rpartition(".")[2]
@@ -38,7 +46,23 @@ def component_class(name: str) -> type[Component]:
     )
 
 
-class Component(ABC):
+class _Family(ABCMeta):
+    """Metaclass of the component families; it only changes how a family class pickles."""
+
+
+def _reduce_family(cls: _Family) -> str | tuple[Any, tuple[str]]:
+    # A configured variant (``StudentT[dof=4.0]``) is no attribute of its module, so pickle
+    # cannot find it by name: rebuild it from its name instead (process pools, e.g. select with
+    # n_jobs > 1, send family classes and results to workers). Other classes pickle by name.
+    if "[" in cls.__qualname__:
+        return component_class, (_qualified_name(cls),)
+    return cls.__qualname__
+
+
+copyreg.pickle(_Family, _reduce_family)  # type: ignore[arg-type]
+
+
+class Component(ABC, metaclass=_Family):
     """``k`` components of one family, their parameters stacked along a leading axis.
 
     A family states three things: its log density (:meth:`log_prob`), the weighted sufficient
@@ -102,6 +126,18 @@ class Component(ABC):
         Must merge: ``statistics(A ∪ B) == statistics(A) + statistics(B)``, also for an empty
         chunk and for a column of zeros.
         """
+
+    def expected_statistics(self, X: np.ndarray, resp: np.ndarray) -> Stats:
+        """Statistics of the E-step at the current parameters (``self``).
+
+        The EM engine calls this on the current components; initialisation calls the class
+        method :meth:`statistics` (a start has no current parameters). The default returns
+        ``statistics(X, resp)``. Families whose statistics depend on the current parameters
+        override it: :class:`mixem.StudentT` weights rows by their expected latent scales, which
+        come from the current means, scale matrices and degrees of freedom. It must merge like
+        :meth:`statistics`, and its result must be accepted by :meth:`from_statistics`.
+        """
+        return type(self).statistics(X, resp)
 
     @classmethod
     @abstractmethod
@@ -167,6 +203,11 @@ class Component(ABC):
         nothing.
         """
         return np.zeros(self.n_components, dtype=bool)
+
+    @classmethod
+    def _variant(cls, config: str) -> type[Component]:
+        """The variant of this family named ``Name[config]`` (see :func:`component_class`)."""
+        raise ValueError(f"{cls.__name__} has no variant {config!r}")
 
     def __repr__(self) -> str:
         return (

@@ -117,7 +117,6 @@ def cover_all_rows(
     by all components, so each of them counts in every component's statistics.
     """
     components = start[1]
-    families = [type(c) for c in components]
     sizes = [c.n_components for c in components]
     with np.errstate(divide="ignore"):
         log_weights = np.log(start[0])
@@ -133,7 +132,8 @@ def cover_all_rows(
         resp[bad] = 1.0 / resp.shape[1]
         return resp
 
-    nk, stats = accumulate(X, sample_weight, families, sizes, resp_of, chunk)
+    # Responsibilities at the start's parameters: an E-step, so E-step statistics.
+    nk, stats = accumulate(X, sample_weight, components, sizes, resp_of, chunk)
     return from_stats(nk, stats) if uncovered else None
 
 

@@ -119,18 +119,26 @@ def iter_log_prob(
 
 
 class _Accumulator:
-    """Folds chunks of (rows, responsibilities) into per-family statistics."""
+    """Folds chunks of (rows, responsibilities) into per-family statistics.
 
-    def __init__(self, families: Sequence[type[Component]], columns: list[slice]) -> None:
-        self.families = families
+    ``families`` are classes (statistics at a start, :meth:`Component.statistics`) or the
+    current components (E-step statistics, :meth:`Component.expected_statistics`).
+    """
+
+    def __init__(
+        self, families: Sequence[type[Component]] | Sequence[Component], columns: list[slice]
+    ) -> None:
         self.blocks = columns
+        self.statistics = [
+            f.statistics if isinstance(f, type) else f.expected_statistics for f in families
+        ]
         self.stats: list[Stats | None] = [None] * len(families)
         self.nk = np.zeros(columns[-1].stop)
 
     def add(self, Xc: np.ndarray, resp: np.ndarray) -> None:
         self.nk += resp.T.sum(axis=1)
-        for f, (cls, block) in enumerate(zip(self.families, self.blocks, strict=True)):
-            s = cls.statistics(Xc, resp[:, block])
+        for f, (statistics, block) in enumerate(zip(self.statistics, self.blocks, strict=True)):
+            s = statistics(Xc, resp[:, block])
             self.stats[f] = s if self.stats[f] is None else self.stats[f] + s
 
 
@@ -166,7 +174,7 @@ def e_pass(
     """Fused E-step and statistics: one pass, memory O(chunk)."""
     if hasattr(X, "e_pass"):  # a source that runs its own passes (a Dask array's blocks)
         return X.e_pass(sample_weight, log_weights, components, chunk)
-    acc = _Accumulator([type(c) for c in components], blocks([c.n_components for c in components]))
+    acc = _Accumulator(components, blocks([c.n_components for c in components]))
     loglik = 0.0
     entropy = 0.0
     for start in range(0, X.shape[0], chunk):
@@ -204,7 +212,7 @@ def e_pass(
 def accumulate(
     X: np.ndarray,
     sample_weight: np.ndarray | None,
-    families: Sequence[type[Component]],
+    families: Sequence[type[Component]] | Sequence[Component],
     sizes: Sequence[int],
     resp_of: Callable[[slice, np.ndarray], np.ndarray],
     chunk: int,
@@ -212,6 +220,8 @@ def accumulate(
     """Statistics of responsibilities given chunk by chunk (used by initialisation).
 
     ``resp_of(rows, X[rows])`` returns the responsibilities of those rows, shape ``(c, K)``.
+    With classes as ``families`` these are statistics at a start; with components, E-step
+    statistics at their parameters.
     """
     acc = _Accumulator(families, blocks(sizes))
     for begin in range(0, X.shape[0], chunk):
