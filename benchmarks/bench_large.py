@@ -109,7 +109,7 @@ def run_dask(path: str, rows: int, start: dict, iters: int, workers: int, queue)
     X = da.concatenate(parts)
     with (
         LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster),
         warnings.catch_warnings(),

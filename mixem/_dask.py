@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from mixem._sources import _WHOLE, _row_index
 from mixem.components.base import Component
 from mixem.em.passes import EPass, e_pass
 
@@ -56,15 +57,20 @@ def _block_pass(
     components: Sequence[Component],
     chunk: int,
 ) -> EPass:
-    return e_pass(_check_block(block, start, name), weights, log_weights, components, chunk)
+    block = _check_block(block, start, name)
+    return e_pass(block, weights, log_weights, components, chunk, row_offset=start)
 
 
 def _merge(a: EPass, b: EPass) -> EPass:
+    # An empty block has no statistics (None): the other block's stand.
     return EPass(
         loglik=a.loglik + b.loglik,
         entropy=a.entropy + b.entropy,
         nk=a.nk + b.nk,
-        stats=[x + y for x, y in zip(a.stats, b.stats, strict=True)],
+        stats=[
+            y if x is None else x if y is None else x + y
+            for x, y in zip(a.stats, b.stats, strict=True)
+        ],
     )
 
 
@@ -72,6 +78,9 @@ def _block_scan(
     block: np.ndarray, start: int, name: str, picks: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     block = _check_block(block, start, name)
+    if block.shape[0] == 0:  # an empty block (after a selection by mask, say)
+        inf = np.full(block.shape[1], np.inf)
+        return inf, -inf, block
     return block.min(axis=0), block.max(axis=0), block[picks - start]
 
 
@@ -151,6 +160,11 @@ class DaskRows:
         (result,) = dask.compute(parts[0])
         return result
 
+    def chunks(self, size: int):
+        """Yield ``(start, block)`` for every row block, computed one at a time."""
+        for i, block in enumerate(self._blocks()):
+            yield int(self.starts[i]), _check_block(block.compute(), int(self.starts[i]), self.name)
+
     def scan(self, chunk: int, picks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Validate every row; column extremes and the rows ``picks`` (sorted), in one pass."""
         import dask
@@ -169,15 +183,23 @@ class DaskRows:
 
     def __getitem__(self, key: Any) -> np.ndarray:
         if isinstance(key, slice):
-            start, stop, _ = key.indices(self.shape[0])
+            start, stop, step = key.indices(self.shape[0])
+            if step != 1:
+                raise IndexError("DaskRows reads contiguous rows only")
             return _check_block(self.array[start:stop].compute(), start, self.name)
-        index = np.asarray(key)
+        index = _row_index(key, self.shape[0])
         if index.ndim == 0:
-            i = int(index) % self.shape[0]
+            i = int(index)
             return self[i : i + 1][0]
-        unique, inverse = np.unique(index % self.shape[0], return_inverse=True)
+        unique, inverse = np.unique(index, return_inverse=True)
         rows = _check_block(self.array[unique].compute(), 0, self.name)
         return rows[inverse.reshape(-1)]
+
+    def __iter__(self):
+        raise TypeError(_WHOLE.format(kind="a Dask array"))
+
+    def __array__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise TypeError(_WHOLE.format(kind="a Dask array"))
 
     def __repr__(self) -> str:
         return f"DaskRows(shape={self.shape}, blocks={len(self.array.chunks[0])})"

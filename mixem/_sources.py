@@ -25,6 +25,28 @@ SUBSAMPLE_ROWS = 20_000
 PROGRESS_ROWS = 1_000_000
 
 
+#: Why rows read chunk by chunk are not turned into one array behind the user's back.
+_WHOLE = (
+    "these rows ({kind}) are read chunk by chunk and are not loaded whole implicitly; pass "
+    "np.asarray(X), or a subsample, where an array in memory is needed"
+)
+
+
+def _row_index(key: Any, n: int) -> np.ndarray:
+    """Row positions of an integer or boolean index, negatives resolved; IndexError if out."""
+    index = np.asarray(key)
+    if index.dtype == bool:
+        if index.shape != (n,):
+            raise IndexError(f"a boolean row index needs {n} values, got shape {index.shape}")
+        return np.flatnonzero(index)
+    if index.dtype.kind not in "iu":
+        raise IndexError(f"rows are indexed by integers or slices, got {index.dtype}")
+    index = index.astype(np.intp, copy=False)
+    if index.size and (index.min() < -n or index.max() >= n):
+        raise IndexError(f"row index out of range for {n} rows")
+    return np.where(index < 0, index + n, index)
+
+
 def _package(X: Any) -> str:
     return type(X).__module__.partition(".")[0]
 
@@ -46,12 +68,14 @@ def _root_memmap(X: np.memmap) -> tuple[str, int] | None:
     Reading such a memmap with plain file reads keeps its pages out of the process's resident
     memory (mapped pages count as resident while they are mapped, read pages do not).
     """
-    if not X.flags.c_contiguous or not X.dtype.isnative:
+    if not X.flags.c_contiguous:
         return None
     root = X
     while isinstance(root.base, np.memmap):
         root = root.base
     if not isinstance(root.base, mmap.mmap) or getattr(root, "filename", None) is None:
+        return None
+    if root.mode == "c":  # copy-on-write: edits live in the mapping, not in the file
         return None
     start = X.__array_interface__["data"][0] - root.__array_interface__["data"][0]
     return root.filename, int(root.offset) + int(start)
@@ -91,6 +115,12 @@ class ChunkedRows:
     def __len__(self) -> int:
         return self.shape[0]
 
+    def __iter__(self):
+        raise TypeError(_WHOLE.format(kind=type(self.source).__name__))
+
+    def __array__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise TypeError(_WHOLE.format(kind=type(self.source).__name__))
+
     def _raw(self, start: int, stop: int) -> np.ndarray:
         if self._file is not None:
             path, offset = self._file
@@ -124,15 +154,12 @@ class ChunkedRows:
             block = self._checked(self._raw(start, max(start, stop)), start)
             self._progress(start, stop)
             return block
-        index = np.asarray(key)
-        if index.dtype == bool:
-            index = np.flatnonzero(index)
-        index = index.astype(np.intp, copy=False)
+        index = _row_index(key, self.shape[0])
         if index.ndim == 0:
-            i = int(index) % self.shape[0]
+            i = int(index)
             return self[i : i + 1][0]
         # h5py reads increasing indices only, and repeated reads of one row are wasted.
-        unique, inverse = np.unique(index % self.shape[0], return_inverse=True)
+        unique, inverse = np.unique(index, return_inverse=True)
         if isinstance(self.source, np.memmap) or _package(self.source) == "zarr":
             raw = (
                 self.source.oindex[unique]

@@ -23,7 +23,7 @@ from mixem.components.base import Component
 from mixem.em.init import INIT_METHODS, initial_statistics
 from mixem.em.loop import EMRun, run_em
 from mixem.em.multistart import cover_all_rows, run_is_spurious, short_em_start
-from mixem.em.passes import accumulate, chunk_rows
+from mixem.em.passes import UncoveredRowError, accumulate, chunk_rows
 from mixem.exceptions import ConvergenceWarning, DegenerateComponentWarning, FitError
 from mixem.result import MixtureResult
 
@@ -340,10 +340,23 @@ class MixtureModel:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 found = model.fit(sub, sample_weight=None if w is None else w[picks])
-            start = (found.weights, found.components)
+            # One M-step on all rows from the subsample's fit: statistics that depend on the
+            # rows' range (a noise component's box) become the data's, and rows the
+            # subsample never saw are covered.
+            start = cover_all_rows(
+                X, w, (found.weights, found.components), self._from_stats, chunk, force=True
+            )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            run = self._run(X, w, start, chunk)
+            try:
+                run = self._run(X, w, start, chunk)
+            except UncoveredRowError:
+                # Values a family cannot model (a fractional count, say) that the subsample
+                # missed end EM with rows no component covers: name the data problem instead.
+                for _, block in X.chunks(chunk):
+                    for cls in self.families:
+                        cls.check_data(block)
+                raise
         for warning in caught:
             warnings.warn(warning.message, warning.category, stacklevel=3)
         # The rows stay on disk: the result keeps no reference to them (to_arviz, diagnostics

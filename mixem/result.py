@@ -356,19 +356,29 @@ class MixtureResult:
         draws_obj = weighted_bootstrap(self, rows, draws, random_state)
         return to_arviz_data(self, rows, draws_obj, chains)
 
-    def _training_rows(self, X: Any, caller: str) -> np.ndarray:
-        """``X`` validated, or the rows this result was fitted on."""
+    def _training_rows(self, X: Any, caller: str, *, chunked: bool = False) -> np.ndarray:
+        """``X`` validated, or the rows this result was fitted on.
+
+        Rows read chunk by chunk (a memmap, HDF5, zarr or Dask array) are accepted only by
+        callers that work chunk by chunk (``chunked``); the others ask for an array.
+        """
         if X is not None:
-            return self._check(X)
+            rows = self._check(X)
+            if not chunked and not isinstance(rows, np.ndarray):
+                raise TypeError(
+                    f"{caller}(X=...) needs the rows in memory, and these are read chunk by "
+                    "chunk; pass np.asarray(X), or a subsample of rows"
+                )
+            return rows
         if self._training is not None:
             return self._training[0]
         raise ValueError(
-            "this result does not hold its training rows (it was loaded from disk); pass "
-            f"them as {caller}(X=...)"
+            "this result does not hold its training rows (it was loaded from disk, or fitted "
+            f"out of core); pass them as {caller}(X=...)"
         )
 
     def _training_data(
-        self, X: Any, sample_weight: Any, caller: str
+        self, X: Any, sample_weight: Any, caller: str, *, chunked: bool = False
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """The training rows and their ``sample_weight``: the fit's own, or ``X`` checked.
 
@@ -381,7 +391,7 @@ class MixtureResult:
                 raise ValueError(f"{caller}: sample_weight is for the rows given as X=")
             rows = self._training_rows(None, caller)
             return rows, None if self._training is None else self._training[1]
-        rows = self._check(X)
+        rows = self._training_rows(X, caller, chunked=chunked)
         w = check_sample_weight(sample_weight, rows.shape[0])
         total = float(rows.shape[0] if w is None else w.sum())
         if not math.isclose(total, self.n_obs, rel_tol=1e-9):
@@ -454,7 +464,7 @@ class MixtureResult:
 
         method = check_method(method)
         level = check_level(level)
-        rows, weights = self._training_data(X, sample_weight, "standard_errors")
+        rows, weights = self._training_data(X, sample_weight, "standard_errors", chunked=True)
         if method == "observed":
             # Notebooks display a result (summary, HTML) again and again: keep the table.
             key = ("observed", level)
@@ -588,7 +598,8 @@ class MixtureResult:
                         f"to result.standard_errors('observed') (the summary computes it for "
                         f"at most {SUMMARY_INFORMATION}, as notebooks display it often)"
                     )
-                self._training_data(X, sample_weight, "summary")  # names summary if rows lack
+                # Checked here so that a missing-rows note names summary().
+                self._training_data(X, sample_weight, "summary", chunked=True)
                 table = self.standard_errors(
                     standard_errors,
                     level=level,

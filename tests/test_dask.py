@@ -27,7 +27,7 @@ def client():
     """A local cluster of two worker processes, shared by the tests that need one."""
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -144,3 +144,22 @@ def test_select_on_a_cluster_gives_the_serial_table(client):
     assert remote.best_key == serial.best_key
     with pytest.raises(TypeError, match="dask.distributed.Client"):
         mixem.select(X, [1], families, client=object())
+
+
+def test_empty_blocks_and_error_rows_count_from_the_whole_array(data):
+    X = da.from_array(data, chunks=((300, 0, 600), (3,)))  # an empty block, as after a mask
+    assert 0 in X.chunks[0]
+    start = start_params(mixem.GaussianFull, data, K)
+    reference = mixem.MixtureModel(mixem.GaussianFull, K).fit(data, init_params=start)
+    assert_same_fit(mixem.MixtureModel(mixem.GaussianFull, K).fit(X, init_params=start), reference)
+    with dask.config.set(scheduler="threads"):
+        default = mixem.MixtureModel(mixem.GaussianFull, K, init="kmeans++", random_state=0)
+        assert default.fit(X).converged
+    # A row impossible under the start is named by its place in the whole array.
+    counts = np.zeros((900, 2))
+    counts[750, 0] = 1.0
+    start = {"weights": [1.0], "rates": [[0.0, 3.0]]}  # column 0 can only be 0
+    with pytest.raises(mixem.FitError, match="row 750 of X"):
+        mixem.MixtureModel(mixem.Poisson, 1, max_iter=1).fit(
+            da.from_array(counts, chunks=(300, 2)), init_params=start
+        )

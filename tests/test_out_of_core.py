@@ -181,3 +181,68 @@ def test_long_passes_show_a_progress_bar(data, sources, monkeypatch):
     # One bar per pass: the validating scan, the start's E-pass and one per iteration.
     assert len(bars) == 1 + 1 + result.n_iter
     assert all(b.total == b.done == data.shape[0] and b.closed for b in bars)
+
+
+def test_rows_are_never_loaded_whole_behind_the_users_back(data, sources, tmp_path):
+    rows = _sources.ChunkedRows(sources["memmap"])
+    with pytest.raises(IndexError, match="out of range"):
+        rows[900]
+    np.testing.assert_array_equal(rows[-1], data[-1])
+    np.testing.assert_array_equal(rows[[5, -1, 5, 2]], data[[5, -1, 5, 2]])
+    with pytest.raises(TypeError, match="np.asarray"):
+        np.asarray(rows)
+    with pytest.raises(TypeError, match="np.asarray"):
+        list(rows)
+    result = mixem.MixtureModel(mixem.GaussianFull, K, init="kmeans++", random_state=0).fit(data)
+    for call in (
+        lambda: result.diagnostics(X=sources["memmap"], draws=0),
+        lambda: result.plot.density(X=sources["hdf5"]),
+        lambda: result.to_arviz(X=sources["zarr"], draws=4),
+    ):
+        with pytest.raises(TypeError, match="needs the rows in memory"):
+            call()
+    # Standard errors and the summary work chunk by chunk.
+    np.testing.assert_allclose(
+        result.standard_errors("observed", X=sources["memmap"])["se"],
+        result.standard_errors("observed")["se"],
+        rtol=1e-6,
+    )
+
+
+def test_a_copy_on_write_memmap_is_read_as_edited(data, tmp_path):
+    write_memmap(tmp_path / "x.dat", data)
+    edited = np.memmap(tmp_path / "x.dat", dtype=np.float64, mode="c", shape=data.shape)
+    edited[:300] += 100.0  # in the mapping only, not in the file
+    rows = _sources.ChunkedRows(edited)
+    np.testing.assert_array_equal(rows[0:900], np.asarray(edited))
+    np.testing.assert_array_equal(rows[[3, 800]], np.asarray(edited)[[3, 800]])
+
+
+def test_noise_box_of_an_out_of_core_fit_is_the_datas(monkeypatch, tmp_path):
+    monkeypatch.setattr("mixem.model.SUBSAMPLE_ROWS", 200)
+    rng = np.random.default_rng(3)
+    X = np.concatenate([rng.normal(0, 1, (600, 2)), rng.uniform(-12, 12, (60, 2))])
+    memmap = write_memmap(tmp_path / "n.dat", X)
+    model = mixem.MixtureModel(
+        [mixem.GaussianFull, mixem.UniformNoise], [1, 1], random_state=0, tol=1e-10
+    )
+    chunked, in_memory = model.fit(memmap), model.fit(X)
+    noise = chunked.components[1].params()
+    np.testing.assert_allclose(noise["lower"][0], X.min(axis=0))
+    np.testing.assert_allclose(noise["upper"][0], X.max(axis=0))
+    assert chunked.loglik == pytest.approx(in_memory.loglik, rel=1e-8)
+
+
+def test_values_a_family_cannot_model_are_named_even_outside_the_subsample(monkeypatch, tmp_path):
+    monkeypatch.setattr("mixem.model.SUBSAMPLE_ROWS", 50)
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(4.0, (400, 2)).astype(float)
+    counts[-1, 0] = 2.5  # within the column's range, almost surely not in the subsample
+    memmap = write_memmap(tmp_path / "c.dat", counts)
+    with pytest.raises(ValueError, match="Poisson"):
+        mixem.MixtureModel(mixem.Poisson, 2, random_state=0).fit(memmap)
+
+
+def test_rows_per_second_is_nan_when_rows_are_unknown():
+    trace = mixem.Trace(0.0, np.ones(2), np.zeros(2), np.ones(2), np.zeros(2, dtype=bool))
+    assert np.isnan(trace.rows_per_second).all()

@@ -115,9 +115,7 @@ def test_density_1d_histogram_components_sum_to_mixture():
     total = sum(c.get_ydata() for c in components)
     np.testing.assert_allclose(total, mixture.get_ydata(), rtol=1e-12)
     grid = mixture.get_xdata()
-    np.testing.assert_allclose(
-        mixture.get_ydata(), np.exp(result.score_samples(grid)), rtol=1e-10
-    )
+    np.testing.assert_allclose(mixture.get_ydata(), np.exp(result.score_samples(grid)), rtol=1e-10)
     assert np.trapezoid(mixture.get_ydata(), grid) == pytest.approx(1.0, abs=0.01)
     assert sum(p.get_height() * p.get_width() for p in ax.patches) == pytest.approx(1.0)
 

@@ -107,8 +107,13 @@ def cover_all_rows(
     start: Start,
     from_stats: Callable[[np.ndarray, list[Stats]], Start],
     chunk: int,
+    *,
+    force: bool = False,
 ) -> Start | None:
     """A start whose components give every row positive density, or None if ``start`` does.
+
+    With ``force``, the new start is built in any case: a start found on a subsample then
+    takes the statistics of all rows (a noise component's box becomes the data's).
 
     A search on a subsample can end with components under which rows it never saw are
     impossible (a count or level absent from the subsample has probability 0 in every
@@ -132,9 +137,11 @@ def cover_all_rows(
         resp[bad] = 1.0 / resp.shape[1]
         return resp
 
-    # Responsibilities at the start's parameters: an E-step, so E-step statistics.
-    nk, stats = accumulate(X, sample_weight, components, sizes, resp_of, chunk)
-    return from_stats(nk, stats) if uncovered else None
+    # Responsibilities at the start's parameters: an E-step, so E-step statistics; a forced
+    # start takes start statistics, which range over every row (a noise component's box).
+    sources = [type(c) for c in components] if force else components
+    nk, stats = accumulate(X, sample_weight, sources, sizes, resp_of, chunk)
+    return from_stats(nk, stats) if uncovered or force else None
 
 
 def short_em_start(

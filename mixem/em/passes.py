@@ -142,6 +142,13 @@ class _Accumulator:
             self.stats[f] = s if self.stats[f] is None else self.stats[f] + s
 
 
+class UncoveredRowError(FitError):
+    """A row has density zero under every component.
+
+    Either the data hold values a family cannot model, or the start does not cover them.
+    """
+
+
 @dataclass(frozen=True)
 class EPass:
     """What one pass over the data yields for the current parameters.
@@ -170,8 +177,13 @@ def e_pass(
     log_weights: np.ndarray,
     components: Sequence[Component],
     chunk: int,
+    row_offset: int = 0,
 ) -> EPass:
-    """Fused E-step and statistics: one pass, memory O(chunk)."""
+    """Fused E-step and statistics: one pass, memory O(chunk).
+
+    ``row_offset`` is the position of ``X``'s first row in the data, for error messages about
+    a block of a larger array.
+    """
     if hasattr(X, "e_pass"):  # a source that runs its own passes (a Dask array's blocks)
         return X.e_pass(sample_weight, log_weights, components, chunk)
     acc = _Accumulator(components, blocks([c.n_components for c in components]))
@@ -192,10 +204,10 @@ def e_pass(
                 ent[ignored] = 0.0
                 uncovered &= ~ignored
             if uncovered.any():
-                bad = rows.start + int(np.flatnonzero(uncovered)[0])
-                raise FitError(
-                    f"row {bad} of X has log-likelihood {lse[bad - rows.start]} under every "
-                    "component; the components do not cover it"
+                first = int(np.flatnonzero(uncovered)[0])
+                raise UncoveredRowError(
+                    f"row {row_offset + rows.start + first} of X has log-likelihood "
+                    f"{lse[first]} under every component; the components do not cover it"
                 )
         if sample_weight is None:
             loglik += lse.sum()

@@ -65,7 +65,12 @@ class Trace:
 
     @property
     def rows_per_second(self) -> np.ndarray:
-        """Rows processed per second in every iteration (its E-pass over the data and M-step)."""
+        """Rows processed per second in every iteration (its E-pass over the data and M-step).
+
+        NaN when the number of rows is unknown (a file saved before it was recorded).
+        """
+        if not self.rows:
+            return np.full(self.seconds.shape, np.nan)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(self.seconds > 0, self.rows / self.seconds, np.inf)
 
