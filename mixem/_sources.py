@@ -160,12 +160,8 @@ class ChunkedRows:
             return self[i : i + 1][0]
         # h5py reads increasing indices only, and repeated reads of one row are wasted.
         unique, inverse = np.unique(index, return_inverse=True)
-        if isinstance(self.source, np.memmap) or _package(self.source) == "zarr":
-            raw = (
-                self.source.oindex[unique]
-                if hasattr(self.source, "oindex")
-                else np.asarray(self.source[unique])
-            )
+        if _package(self.source) == "zarr":  # zarr selects arbitrary rows through oindex
+            raw = self.source.oindex[unique]
         else:
             raw = np.asarray(self.source[unique])
         return self._checked(raw, unique)[inverse.reshape(-1)]
