@@ -353,9 +353,9 @@ def select(
         Show a progress bar (tqdm's auto bar). ``None`` shows it only on an interactive
         terminal or notebook.
     client : dask.distributed.Client, optional
-        Run the cells as tasks on this client's cluster instead of local processes (each task
-        receives the data). The table is the same as a serial run's, since every cell has its
-        own seed. Not together with ``n_jobs``.
+        Run the cells as tasks on this client's cluster instead of local processes (the data
+        are sent to every worker once). The table is the same as a serial run's, since every
+        cell has its own seed. Not together with ``n_jobs``.
     **options
         Passed to every :class:`MixtureModel` (``max_iter``, ``tol``, ``reg_covar``, ``init``).
 
@@ -455,6 +455,12 @@ def _run_tasks(
         if client is not None:
             from distributed import as_completed
 
+            # The data go to every worker once, not with every cell (futures inside the task
+            # dicts are resolved on the workers).
+            shared = client.scatter(
+                {"X": tasks[0]["X"], "sample_weight": tasks[0]["sample_weight"]}, broadcast=True
+            )
+            tasks = [{**task, **shared} for task in tasks]
             futures = client.map(_fit_cell, tasks, pure=False)
             for _ in as_completed(futures):
                 bar.update()
