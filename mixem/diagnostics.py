@@ -249,6 +249,17 @@ def mahalanobis_sq(result: MixtureResult, X: np.ndarray) -> np.ndarray | None:
     return out
 
 
+def effective_size(resp: np.ndarray, freq: np.ndarray | None) -> float:
+    """Kish's effective number of rows of a component: ``(sum f r)**2 / sum f r**2``.
+
+    ``resp`` are the rows' responsibilities, ``freq`` their frequency weights (a weight of 2
+    counts a row twice); 0 for a component without rows.
+    """
+    f = 1.0 if freq is None else freq
+    total = float((resp * f).sum())
+    return total**2 / float((resp * resp * f).sum()) if total > 0 else 0.0
+
+
 def _weighted_ks(
     values: np.ndarray, resp: np.ndarray, freq: np.ndarray | None, cdf: Any
 ) -> tuple[float, float, float]:
@@ -270,7 +281,7 @@ def _weighted_ks(
     lower = upper - w / total
     expected = cdf(v)
     distance = float(max(np.max(upper - expected), np.max(expected - lower)))
-    n_eff = total**2 / float((resp * resp * f).sum())
+    n_eff = effective_size(resp, freq)
     p_value = float(stats.kstwo.sf(distance, max(int(round(n_eff)), 1)))
     return distance, p_value, n_eff
 

@@ -31,16 +31,18 @@ __all__ = ["density"]
 GRID = 200
 
 
-def _log_prob_on(result: MixtureResult, grid: np.ndarray, cols: list[int]) -> np.ndarray | None:
+def _log_prob_on(result: MixtureResult, grid: np.ndarray, cols: list[int]) -> np.ndarray:
     """Per-component weighted log density on ``grid`` of columns ``cols``.
 
-    A marginal when ``cols`` are fewer than all features; None when a marginal is asked of a
-    family without closed-form marginals.
+    A marginal when ``cols`` are fewer than all features, which needs Gaussian families (the
+    others have no closed-form marginals).
     """
     if cols == list(range(result.n_features)):
         return component_log_prob(result, grid)
     moments = gaussian_moments(result)
-    return None if moments is None else marginal_log_prob(*moments, result.weights, grid, cols)
+    if moments is None:
+        raise ValueError("features: marginal densities need Gaussian families; plot all features")
+    return marginal_log_prob(*moments, result.weights, grid, cols)
 
 
 def _hist(ax: Axes, x: np.ndarray, w: np.ndarray | None, **style: Any) -> None:
@@ -92,10 +94,7 @@ def _histogram(
     x = X[:, col]
     _hist(ax, x, w, label="data")
     grid = np.linspace(*padded_range(x), GRID)[:, None]
-    log_prob = _log_prob_on(result, grid, [col])
-    if log_prob is None:
-        raise ValueError("features: marginal densities need Gaussian families; plot all features")
-    per_component = np.exp(log_prob)
+    per_component = np.exp(_log_prob_on(result, grid, [col]))
     # The mixture first: where the components do not overlap it coincides with one of them,
     # whose dashed line must stay visible on top.
     ax.plot(
@@ -126,10 +125,7 @@ def _scatter(
     xlim, ylim = padded_range(x), padded_range(y)
     gx, gy = np.meshgrid(np.linspace(*xlim, GRID // 2), np.linspace(*ylim, GRID // 2))
     grid = np.column_stack([gx.ravel(), gy.ravel()])
-    log_prob = _log_prob_on(result, grid, cols)
-    if log_prob is None:
-        raise ValueError("features: marginal densities need Gaussian families; plot all features")
-    log_density = log_sum_exp(log_prob).reshape(gx.shape)
+    log_density = log_sum_exp(_log_prob_on(result, grid, cols)).reshape(gx.shape)
     finite = log_density[np.isfinite(log_density)]
     if finite.size and not any(type(c).discrete for c in result.components):
         # Contours evenly spaced in log density over the range the data occupy.

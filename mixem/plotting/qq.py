@@ -39,7 +39,7 @@ def qq(
     """Plot the QQ plot; see :meth:`mixem.plotting.ResultPlots.qq`."""
     from statsmodels.graphics.gofplots import ProbPlot
 
-    from mixem.diagnostics import mahalanobis_sq
+    from mixem.diagnostics import effective_size, mahalanobis_sq
 
     d2 = mahalanobis_sq(result, X)
     if d2 is None:
@@ -54,7 +54,7 @@ def qq(
     top = 0.0
     for k in range(result.n_components):
         w = resp[:, k] * freq
-        n_eff = w.sum() ** 2 / float((resp[:, k] ** 2 * freq).sum()) if w.sum() > 0 else 0.0
+        n_eff = effective_size(resp[:, k], freq)
         m = int(round(n_eff))
         if m < 2:
             continue  # a component with no rows has no quantiles to show
