@@ -11,7 +11,9 @@ holding
   ``families``: for each family its class (``module.QualName``), ``n_components`` and the names
   of its parameter arrays;
 - ``weights``; ``family{i}.{name}`` for every parameter array of family ``i``;
-- ``trace.loglik``, ``trace.change``, ``trace.seconds``, ``trace.reseeded``.
+- ``trace.loglik``, ``trace.change``, ``trace.seconds``, ``trace.reseeded`` and
+  ``trace.moved`` (optional: read as all False when absent, as in files saved before it
+  was recorded).
 
 Arrays are read back with ``allow_pickle=False``: loading never executes code from the file.
 """
@@ -50,7 +52,7 @@ def save_result(result: MixtureResult, path: str | Path) -> None:
         )
         for name, value in params.items():
             arrays[f"family{i}.{name}"] = np.asarray(value)
-    for name in ("loglik", "change", "seconds", "reseeded"):
+    for name in ("loglik", "change", "seconds", "reseeded", "moved"):
         arrays[f"trace.{name}"] = getattr(result.trace, name)
     meta = {
         "format": FORMAT,
@@ -126,6 +128,7 @@ def load(path: str | Path) -> MixtureResult:
             meta["initial_loglik"],
             *(archive[f"trace.{name}"] for name in ("loglik", "change", "seconds", "reseeded")),
             rows=int(meta.get("trace_rows", 0)),
+            moved=archive["trace.moved"] if "trace.moved" in archive.files else None,
         )
         names = meta["feature_names"]
         return MixtureResult(

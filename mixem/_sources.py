@@ -14,12 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PROGRESS_ROWS", "SUBSAMPLE_ROWS", "ChunkedRows", "as_chunked", "is_dask_array"]
-
-#: Rows drawn uniformly at random (in one pass) to choose the start of an out-of-core fit:
-#: every initialisation strategy and every restart runs on them in memory, and only the best
-#: start runs on the full data.
-SUBSAMPLE_ROWS = 20_000
+__all__ = ["PROGRESS_ROWS", "ChunkedRows", "as_chunked", "is_dask_array"]
 #: Sources of at least this many rows show a progress bar for every pass over them (tqdm's
 #: automatic bar: only on a terminal or in a notebook).
 PROGRESS_ROWS = 1_000_000

@@ -11,7 +11,6 @@ means the same cluster in every draw.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +19,10 @@ from scipy.optimize import linear_sum_assignment
 
 from mixem._validation import check_positive_int, check_random_state
 from mixem.components.base import Component
-from mixem.em.init import initial_statistics
-from mixem.em.loop import EMRun, run_em
-from mixem.em.multistart import run_is_spurious
+from mixem.em.engine import fit as em_fit
 from mixem.em.passes import blocks, chunk_rows, iter_log_prob, log_sum_exp
+from mixem.em.settings import SearchSettings, Settings
+from mixem.em.structure import Structure
 from mixem.exceptions import FitError
 
 if TYPE_CHECKING:
@@ -157,54 +156,41 @@ def weighted_bootstrap(
     n_iter = np.empty(draws, dtype=np.int64)
     converged = np.empty(draws, dtype=bool)
     n_failed = 0
-    settings = {
-        "max_iter": spec.get("max_iter", 1000),
-        "tol": spec.get("tol", 1e-6),
-        "reg_covar": spec.get("reg_covar", 1e-6),
-        "chunk": chunk,
-    }
-    families = [type(c) for c in components]
-    sizes = [c.n_components for c in components]
-
-    def rank(r: EMRun) -> tuple[bool, float]:
-        # A fresh start can fall into a spike on a few rows: plausible maxima first.
-        return (not run_is_spurious(r, float(n), settings["reg_covar"]), r.loglik)
-
-    def reweighted_fit(u: np.ndarray) -> EMRun:
-        """The maximiser of the reweighted likelihood: warm start, unless a fresh start wins."""
-        run = run_em(X, u, result.weights, components, **settings)
-        # Labels align within a family only: in a model of several families a fresh start can
-        # hand a cluster to another family, which no relabelling undoes. Warm starts only there.
-        restarts = RESTARTS_PER_DRAW if len(families) == 1 else 0
-        for _ in range(restarts):
-            try:
-                nk, stats = initial_statistics(X, u, families, sizes, "kmeans++", rng, chunk)
-                weights0 = nk / nk.sum()
-                comps0 = tuple(
-                    cls.from_statistics(st, reg_covar=settings["reg_covar"])
-                    for cls, st in zip(families, stats, strict=True)
-                )
-                short = run_em(X, u, weights0, comps0, **{**settings, "max_iter": RESTART_ITER})
-                if short.loglik > run.loglik - RESTART_MARGIN:
-                    other = run_em(X, u, short.weights, short.components, **settings)
-                    if rank(other) > rank(run):
-                        run = other
-            except (FitError, ValueError):
-                continue  # a fresh start that degenerates does not compete
-        return run
+    settings = Settings(
+        max_iter=spec.get("max_iter", 1000),
+        tol=spec.get("tol", 1e-6),
+        reg_covar=spec.get("reg_covar", 1e-6),
+        chunk=chunk,
+    )
+    structure = Structure(
+        tuple(type(c) for c in components), tuple(c.n_components for c in components)
+    )
+    # The maximiser of the reweighted likelihood: the warm start, unless a fresh start that
+    # comes within RESTART_MARGIN after RESTART_ITER iterations climbs higher. Labels align
+    # within a family only: in a model of several families a fresh start can hand a cluster to
+    # another family, which no relabelling undoes, so there warm starts only.
+    search = SearchSettings(
+        starts=RESTARTS_PER_DRAW if len(components) == 1 else 0,
+        hierarchical=False,
+        short_iter=RESTART_ITER,
+        keep=RESTARTS_PER_DRAW,
+        margin=RESTART_MARGIN,
+        split_merge_rounds=0,
+        rows=n,
+    )
+    warm = ((result.weights, components),)
 
     for b in range(draws):
         for _attempt in range(MAX_ATTEMPTS_PER_DRAW):
             u = rng.standard_exponential(n)
             u *= n / u.sum()
-            try:
-                # A draw's re-seeding and convergence are recorded per draw, not warned about.
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    run = reweighted_fit(u)
+            # A draw's re-seeding and convergence are recorded per draw, not warned about.
+            run = em_fit(
+                X, structure, settings, rng=rng, sample_weight=u, starts=warm, search=search
+            ).best
+            if run is not None:
                 break
-            except FitError:
-                n_failed += 1
+            n_failed += 1
         else:
             raise FitError(
                 f"the weighted bootstrap failed {MAX_ATTEMPTS_PER_DRAW} times in a row at draw "

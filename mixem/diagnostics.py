@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -546,11 +545,7 @@ def diagnose(
         )
     elif draws:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                table, notes = _standard_errors(
-                    result, X, sample_weight, draws, level, random_state
-                )
+            table, notes = _standard_errors(result, X, sample_weight, draws, level, random_state)
             findings += notes
         except FitError as err:
             findings.append(Finding("warning", "standard errors", None, str(err)))

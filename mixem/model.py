@@ -5,11 +5,12 @@ from __future__ import annotations
 import numbers
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from mixem._sources import SUBSAMPLE_ROWS, ChunkedRows, as_chunked
+from mixem._sources import as_chunked
 from mixem._validation import (
     as_int_sequence,
     check_array,
@@ -20,14 +21,50 @@ from mixem._validation import (
     encode_categories,
 )
 from mixem.components.base import Component
-from mixem.em.init import INIT_METHODS, initial_statistics
-from mixem.em.loop import EMRun, run_em
-from mixem.em.multistart import cover_all_rows, run_is_spurious, short_em_start
+from mixem.em.engine import FitRecord
+from mixem.em.engine import fit as em_fit
+from mixem.em.events import Event
+from mixem.em.init import INIT_METHODS
 from mixem.em.passes import UncoveredRowError, accumulate, chunk_rows
-from mixem.exceptions import ConvergenceWarning, DegenerateComponentWarning, FitError
+from mixem.em.settings import SearchSettings, Settings
+from mixem.em.structure import Start, Structure
+from mixem.exceptions import ConvergenceWarning, DegenerateComponentWarning
 from mixem.result import MixtureResult
 
-__all__ = ["INIT_CHOICES", "MixtureModel"]
+__all__ = ["INIT_CHOICES", "MixtureModel", "warn_events"]
+
+#: The warning each kind of engine event becomes at the public boundary.
+WARNING_OF = {
+    "reseed": DegenerateComponentWarning,
+    "recovery": DegenerateComponentWarning,
+    "run_failed": DegenerateComponentWarning,
+    "decrease": RuntimeWarning,
+    "not_converged": ConvergenceWarning,
+}
+
+
+def warn_events(events: Sequence[Event], n_runs: int, *, stacklevel: int) -> None:
+    """Issue every event of a fit as a warning, once, at the caller's line.
+
+    ``stacklevel`` counts from the caller of this function, as :func:`warnings.warn` does.
+    With several runs each message says which restart it concerns.
+    """
+    for event in events:
+        prefix = f"restart {event.run} of {n_runs}: " if event.run is not None else ""
+        warnings.warn(prefix + event.message, WARNING_OF[event.kind], stacklevel=stacklevel + 1)
+
+
+@dataclass(frozen=True)
+class _Data:
+    """Validated data of one fit: rows (in memory, or read chunk by chunk) and what they need."""
+
+    rows: Any
+    weights: np.ndarray | None
+    names: tuple[str, ...] | None
+    categories: dict[str, tuple[Any, ...]] | None
+    chunk: int
+    subsample: tuple[np.ndarray, np.ndarray] | None = None
+
 
 #: ``init`` values: the short-EM search (default), or one start of a single kind.
 INIT_CHOICES = ("short_em", *INIT_METHODS)
@@ -86,6 +123,10 @@ class MixtureModel:
         Source of randomness of initialisation; the same seed gives the same fit.
     chunk_size : int, optional
         Rows per chunk in the E-step. By default chunks keep about 2 MiB of temporaries.
+    search : mixem.em.SearchSettings, optional
+        Tuning of the ``"short_em"`` search (numbers of starts, iterations, moves, and the most
+        rows it runs on, which is also the size of the subsample that starts an out-of-core
+        fit); by default ``SearchSettings()``.
     """
 
     def __init__(
@@ -100,6 +141,7 @@ class MixtureModel:
         reg_covar: float = 1e-6,
         random_state: int | np.random.Generator | None = None,
         chunk_size: int | None = None,
+        search: SearchSettings | None = None,
     ) -> None:
         if isinstance(component, type | Component | str | bytes):
             families: tuple[type[Component], ...] = (_check_family(component),)
@@ -134,6 +176,11 @@ class MixtureModel:
         self.chunk_size = (
             None if chunk_size is None else check_positive_int(chunk_size, "chunk_size")
         )
+        if search is not None and not isinstance(search, SearchSettings):
+            raise TypeError(
+                f"search must be a mixem.em.SearchSettings, got {type(search).__name__}"
+            )
+        self.search = SearchSettings() if search is None else search
 
     @property
     def total_components(self) -> int:
@@ -186,259 +233,94 @@ class MixtureModel:
         ConvergenceWarning
             When the best run stopped at ``max_iter`` before converging.
         DegenerateComponentWarning
-            When a component emptied or collapsed and was re-seeded, or a restart failed.
+            When a component of a single start emptied or collapsed and was re-seeded, or a
+            restart failed.
 
         Raises
         ------
         FitError
             When EM cannot produce a valid fit (every restart failed).
         """
-        K = self.total_components
-        chunked = as_chunked(X)
-        if chunked is not None:
-            return self._fit_chunked(chunked, sample_weight, init_params)
-        categories = None
-        if any(cls.accepts_categories for cls in self.families):
-            X, categories = encode_categories(X)
-        X, names = check_array(X, "X")
-        n, d = X.shape
-        if n < K:
-            raise ValueError(
-                f"X has {n} rows, fewer than n_components={K}; each component needs rows"
-            )
-        w = check_sample_weight(sample_weight, n)
-        _check_data_support(X, w, K)
-        usable = X if w is None else X[w > 0]
-        for cls in self.families:
-            cls.check_data(usable)
-        need = sum(cls.min_count(d) * k for cls, k in zip(self.families, self.sizes, strict=True))
-        if usable.shape[0] < need:
-            what = "rows" if w is None else "rows with positive sample_weight"
-            raise ValueError(
-                f"X has {usable.shape[0]} {what}; {K} component{'s' * (K != 1)} of "
-                f"{' + '.join(c.__name__ for c in self.families)} in {d} dimensions need at "
-                f"least {need:g}"
-            )
-        chunk = chunk_rows(d, self.families, K, self.chunk_size)
+        record, data = self._fit_record(X, sample_weight, init_params)
+        warn_events(record.events, self.n_init, stacklevel=2)
+        return self._result(record, data)
+
+    def _fit_silently(
+        self, X: Any, sample_weight: Any = None
+    ) -> tuple[MixtureResult, tuple[Event, ...]]:
+        """The fit and its events, without warnings (studies and tests report them)."""
+        record, data = self._fit_record(X, sample_weight, None)
+        return self._result(record, data), record.events
+
+    def _fit_record(
+        self, X: Any, sample_weight: Any, init_params: Mapping[str, Any] | None
+    ) -> tuple[FitRecord, _Data]:
+        """Validate, then one engine call: every run and its events, without warnings."""
         rng = check_random_state(self.random_state)
-
-        # The engine's warnings are collected per run and re-issued at the caller's line: those
-        # of the kept run, and one line per failed restart; all of them when the fit fails.
-        runs = self._runs(X, w, init_params, chunk, rng)
-        best_index = max(
-            (i for i, r in enumerate(runs) if r[0] is not None),
-            key=lambda i: (
-                not run_is_spurious(
-                    runs[i][0], X.shape[0] if w is None else w.sum(), self.reg_covar
-                ),
-                runs[i][0].loglik,
-            ),
-            default=None,
-        )
-        for i, (_, caught, error) in enumerate(runs):
-            prefix = f"restart {i} of {self.n_init}: " if self.n_init > 1 else ""
-            if error is not None and best_index is not None:
-                warnings.warn(
-                    f"{prefix}failed ({error}); the best of the other restarts is kept",
-                    DegenerateComponentWarning,
-                    stacklevel=2,
-                )
-            elif i == best_index or best_index is None:
-                for warning in caught:
-                    warnings.warn(f"{prefix}{warning.message}", warning.category, stacklevel=2)
-        if best_index is None:
-            error = runs[-1][2]
-            if self.n_init == 1:
-                raise error
-            raise FitError(f"all {self.n_init} restarts failed; the last: {error}") from error
-        best = runs[best_index][0]
-        return self._result(best, X, w, names, categories, _training=(X, w))
-
-    def _result(
-        self,
-        best: EMRun,
-        X: Any,
-        w: np.ndarray | None,
-        names: tuple[str, ...] | None,
-        categories: dict[str, tuple[Any, ...]] | None,
-        _training: tuple[np.ndarray, np.ndarray | None] | None,
-    ) -> MixtureResult:
-        """The result of the kept run, warning (at the caller of ``fit``) if it did not converge."""
-        if not best.converged and self.max_iter > 0:
-            warnings.warn(
-                f"EM did not converge in max_iter={self.max_iter} iterations (last change of "
-                f"mean log-likelihood {best.trace.change[-1]:.3g}, tol={self.tol:g}); "
-                "see result.trace, raise max_iter or tol",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        return MixtureResult(
-            weights=best.weights,
-            components=best.components,
-            loglik=best.loglik,
-            entropy=best.entropy,
-            n_obs=float(X.shape[0] if w is None else w.sum()),
-            n_iter=best.n_iter,
-            converged=best.converged,
-            trace=best.trace,
-            feature_names=names,
-            spec=self._spec(),
-            categories=categories,
-            _training=_training,
-        )
-
-    def _fit_chunked(
-        self, X: ChunkedRows, sample_weight: Any, init_params: Mapping[str, Any] | None
-    ) -> MixtureResult:
-        """Fit data read chunk by chunk (a memmap, an HDF5 dataset, a zarr array, a Dask array).
-
-        One pass validates every row and draws ``SUBSAMPLE_ROWS`` rows uniformly at random;
-        the start (every restart of the chosen ``init``) is searched on them in memory, and EM
-        then runs from the best start over all rows, one chunk at a time.
-        """
-        K = self.total_components
-        n, d = X.shape
-        if n < K:
-            raise ValueError(
-                f"X has {n} rows, fewer than n_components={K}; each component needs rows"
-            )
-        w = check_sample_weight(sample_weight, n)
-        chunk = chunk_rows(d, self.families, K, self.chunk_size)
-        rng = check_random_state(self.random_state)
-        if w is None:  # without an index of all n rows: 160 MB at 2e7 rows
-            picks = np.sort(rng.choice(n, min(n, SUBSAMPLE_ROWS), replace=False))
-        else:
-            usable = np.flatnonzero(w > 0)
-            picks = np.sort(
-                usable[rng.choice(usable.size, min(usable.size, SUBSAMPLE_ROWS), replace=False)]
-            )
-        lowest, highest, sub = X.scan(chunk, picks)
-        # The subsample shows the data's kind; the column extremes show constant columns and
-        # values out of a family's range that the subsample may have missed.
-        for cls in self.families:
-            cls.check_data(np.vstack([sub, lowest, highest]))
-        _check_data_support(sub, None, K)
+        data = _validated(self, X, sample_weight, rng)
+        starts: tuple[Start, ...] = ()
         if init_params is not None:
             if self.n_init != 1:
                 raise ValueError(
                     f"init_params fixes the start, so n_init must be 1 (got {self.n_init})"
                 )
-            start = self._start_from(init_params, X, w, chunk)
-        else:
-            model = MixtureModel(
-                self.component,
-                self.n_components,
-                n_init=self.n_init,
-                init=self.init,
-                max_iter=self.max_iter,
-                tol=self.tol,
-                reg_covar=self.reg_covar,
-                random_state=rng,
-                chunk_size=self.chunk_size,
-            )
-            # The search's own warnings concern the subsample; the full run reports its own.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                found = model.fit(sub, sample_weight=None if w is None else w[picks])
-            # One M-step on all rows from the subsample's fit: statistics that depend on the
-            # rows' range (a noise component's box) become the data's, and rows the
-            # subsample never saw are covered.
-            start = cover_all_rows(
-                X, w, (found.weights, found.components), self._from_stats, chunk, force=True
-            )
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                run = self._run(X, w, start, chunk)
-            except UncoveredRowError:
+            starts = (self._start_from(init_params, data.rows, data.weights, data.chunk),)
+        searching = init_params is None and self.init == "short_em"
+        record = em_fit(
+            data.rows,
+            self._structure,
+            self._settings(data.chunk),
+            rng=rng,
+            sample_weight=data.weights,
+            starts=starts,
+            search=self.search if searching else None,
+            subsample=data.subsample,
+        )
+        return record, data
+
+    def _result(self, record: FitRecord, data: _Data) -> MixtureResult:
+        """The result of the kept run, or the error of a fit that failed."""
+        best = record.best
+        if best is None:
+            if isinstance(record.error, UncoveredRowError) and data.subsample is not None:
                 # Values a family cannot model (a fractional count, say) that the subsample
                 # missed end EM with rows no component covers: name the data problem instead.
-                for _, block in X.chunks(chunk):
+                for _, block in data.rows.chunks(data.chunk):
                     for cls in self.families:
                         cls.check_data(block)
-                raise
-        for warning in caught:
-            warnings.warn(warning.message, warning.category, stacklevel=3)
-        # The rows stay on disk: the result keeps no reference to them (to_arviz, diagnostics
-        # and plots take them as X=).
-        return self._result(run, X, w, None, None, _training=None)
-
-    def _runs(
-        self,
-        X: np.ndarray,
-        w: np.ndarray | None,
-        init_params: Mapping[str, Any] | None,
-        chunk: int,
-        rng: np.random.Generator,
-    ) -> list[tuple[EMRun | None, list[warnings.WarningMessage], FitError | None]]:
-        """Every run with the warnings it raised, or the error that ended it."""
-        if init_params is not None and self.n_init != 1:
-            raise ValueError(
-                f"init_params fixes the start, so n_init must be 1 (got {self.n_init})"
-            )
-        out = []
-        for _ in range(self.n_init):
-            if init_params is not None:
-                start = self._start_from(init_params, X, w, chunk)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                try:
-                    if init_params is None and self.init == "short_em":
-                        out.append((self._search_and_run(X, w, rng, chunk), caught, None))
-                        continue
-                    if init_params is None:
-                        start = self._start(X, w, rng, chunk)
-                    out.append((self._run(X, w, start, chunk), caught, None))
-                except FitError as err:
-                    out.append((None, caught, err))
-        return out
-
-    def _search_and_run(
-        self, X: np.ndarray, w: np.ndarray | None, rng: np.random.Generator, chunk: int
-    ) -> EMRun:
-        """Run EM from the short-EM search's winner, retracing its run for a complete trace."""
-        found = short_em_start(
-            X,
-            w,
-            self.families,
-            self.sizes,
-            self._from_stats,
-            rng,
-            chunk,
-            reg_covar=self.reg_covar,
-            tol=self.tol,
-            max_iter=self.max_iter,
+            assert record.error is not None
+            raise record.error
+        in_memory = data.subsample is None
+        w = data.weights
+        return MixtureResult(
+            weights=best.weights,
+            components=best.components,
+            loglik=best.loglik,
+            entropy=best.entropy,
+            n_obs=float(data.rows.shape[0] if w is None else w.sum()),
+            n_iter=best.n_iter,
+            converged=best.converged,
+            trace=best.trace,
+            feature_names=data.names,
+            spec=self._spec(),
+            categories=data.categories,
+            # Rows on disk stay there: to_arviz, diagnostics and plots take them as X=.
+            _training=(data.rows, w) if in_memory else None,
         )
-        if found.start is not found.end:
-            n_obs = X.shape[0] if w is None else float(w.sum())
-            try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    run = self._run(X, w, found.start, chunk)
-                if run.loglik >= found.loglik - 10 * self.tol * n_obs:
-                    # Re-seeds on the winning run are part of the search (trace.reseeded
-                    # records them); anything else is news.
-                    for warning in caught:
-                        if not issubclass(warning.category, DegenerateComponentWarning):
-                            warnings.warn(warning.message, warning.category, stacklevel=2)
-                    return run
-            except FitError:
-                pass
-        try:
-            return self._run(X, w, found.end, chunk)
-        except FitError:
-            # The search ran on a subsample: its end may not cover rows it never saw.
-            covered = cover_all_rows(X, w, found.end, self._from_stats, chunk)
-            if covered is None:
-                raise
-            return self._run(X, w, covered, chunk)
 
-    def _start(
-        self, X: np.ndarray, w: np.ndarray | None, rng: np.random.Generator, chunk: int
-    ) -> tuple[np.ndarray, tuple[Component, ...]]:
-        """Starting weights and components of a single start of kind ``self.init``."""
-        nk, stats = initial_statistics(X, w, self.families, self.sizes, self.init, rng, chunk)
-        return self._from_stats(nk, stats)
+    @property
+    def _structure(self) -> Structure:
+        return Structure(self.families, tuple(self.sizes))
+
+    def _settings(self, chunk: int) -> Settings:
+        return Settings(
+            max_iter=self.max_iter,
+            tol=self.tol,
+            reg_covar=self.reg_covar,
+            init=self.init if self.init != "short_em" else "kmeans++",
+            n_init=self.n_init,
+            chunk=chunk,
+        )
 
     def _spec(self) -> dict[str, Any]:
         rs = self.random_state
@@ -453,34 +335,6 @@ class MixtureModel:
             "random_state": rs if isinstance(rs, numbers.Integral) else None,
             "chunk_size": self.chunk_size,
         }
-
-    def _run(
-        self,
-        X: np.ndarray,
-        w: np.ndarray | None,
-        start: tuple[np.ndarray, tuple[Component, ...]],
-        chunk: int,
-    ) -> EMRun:
-        weights, components = start
-        return run_em(
-            X,
-            w,
-            weights,
-            components,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            reg_covar=self.reg_covar,
-            chunk=chunk,
-        )
-
-    def _from_stats(self, nk: np.ndarray, stats: list) -> tuple[np.ndarray, tuple[Component, ...]]:
-        comps = []
-        for cls, s in zip(self.families, stats, strict=True):
-            try:
-                comps.append(cls.from_statistics(s, reg_covar=self.reg_covar))
-            except ValueError as err:
-                raise FitError(f"initial parameters of {cls.__name__} are invalid: {err}") from err
-        return nk / nk.sum(), tuple(comps)
 
     def _start_from(
         self, init_params: Mapping[str, Any], X: np.ndarray, w: np.ndarray | None, chunk: int
@@ -524,7 +378,7 @@ class MixtureModel:
                     f"init_params['resp'] column {j} carries {eff:.3g} effective rows; "
                     f"{cls.__name__} needs at least {cls.min_count(d):g}"
                 )
-        return self._from_stats(nk, stats)
+        return self._structure.start(nk, stats, self.reg_covar)
 
     def _start_from_params(
         self, params: Mapping[str, Any], d: int
@@ -590,6 +444,66 @@ class MixtureModel:
                 )
             comps.append(comp)
         return weights, tuple(comps)
+
+
+def _validated(model: MixtureModel, X: Any, sample_weight: Any, rng: np.random.Generator) -> _Data:
+    """Check ``X`` and ``sample_weight`` for ``model``; rows on disk get their subsample."""
+    K = model.total_components
+    families = model.families
+    chunked = as_chunked(X)
+    if chunked is not None:
+        return _validated_chunked(model, chunked, sample_weight, rng)
+    categories = None
+    if any(cls.accepts_categories for cls in families):
+        X, categories = encode_categories(X)
+    X, names = check_array(X, "X")
+    n, d = X.shape
+    if n < K:
+        raise ValueError(f"X has {n} rows, fewer than n_components={K}; each component needs rows")
+    w = check_sample_weight(sample_weight, n)
+    _check_data_support(X, w, K)
+    usable = X if w is None else X[w > 0]
+    for cls in families:
+        cls.check_data(usable)
+    need = model._structure.min_rows(d)
+    if usable.shape[0] < need:
+        what = "rows" if w is None else "rows with positive sample_weight"
+        raise ValueError(
+            f"X has {usable.shape[0]} {what}; {K} component{'s' * (K != 1)} of "
+            f"{' + '.join(c.__name__ for c in families)} in {d} dimensions need at "
+            f"least {need:g}"
+        )
+    chunk = chunk_rows(d, families, K, model.chunk_size)
+    return _Data(X, w, names, categories, chunk)
+
+
+def _validated_chunked(
+    model: MixtureModel, X: Any, sample_weight: Any, rng: np.random.Generator
+) -> _Data:
+    """Rows read chunk by chunk: one pass validates them and draws the search's subsample.
+
+    The subsample (``model.search.rows`` rows, uniformly at random) is where the start is
+    found, in memory; EM then runs from it over all rows, one chunk at a time.
+    """
+    K = model.total_components
+    n, d = X.shape
+    if n < K:
+        raise ValueError(f"X has {n} rows, fewer than n_components={K}; each component needs rows")
+    w = check_sample_weight(sample_weight, n)
+    chunk = chunk_rows(d, model.families, K, model.chunk_size)
+    size = model.search.rows
+    if w is None:  # without an index of all n rows: 160 MB at 2e7 rows
+        picks = np.sort(rng.choice(n, min(n, size), replace=False))
+    else:
+        usable = np.flatnonzero(w > 0)
+        picks = np.sort(usable[rng.choice(usable.size, min(usable.size, size), replace=False)])
+    lowest, highest, sub = X.scan(chunk, picks)
+    # The subsample shows the data's kind; the column extremes show constant columns and
+    # values out of a family's range that the subsample may have missed.
+    for cls in model.families:
+        cls.check_data(np.vstack([sub, lowest, highest]))
+    _check_data_support(sub, None, K)
+    return _Data(X, w, None, None, chunk, subsample=(picks, sub))
 
 
 def _check_data_support(X: np.ndarray, w: np.ndarray | None, K: int) -> None:

@@ -20,8 +20,8 @@ from mixem._validation import (
 )
 from mixem.components.base import Component
 from mixem.components.gaussian import _Gaussian
-from mixem.em.multistart import spurious_flags
 from mixem.em.passes import chunk_rows, iter_log_prob, log_sum_exp
+from mixem.em.search import spurious_flags
 from mixem.em.trace import Trace
 
 if TYPE_CHECKING:
@@ -632,7 +632,16 @@ class MixtureResult:
         return Summary(self, table, note)
 
     def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
+        # A display costs milliseconds: standard errors only if they were computed already.
+        shown = "observed" if ("observed", 0.95) in self._cache else None
+        summary = self.summary(shown)
+        if shown is None:
+            summary.note = "Standard errors: call result.summary() to compute them."
+        return summary._repr_html_()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickles (process pools, caches) leave the training rows out, as save() does.
+        return {**self.__dict__, "_training": None, "_cache": {}}
 
     def save(self, path: str | Path) -> None:
         """Save to ``path`` in mixem's versioned ``.npz`` format (no pickle); see :func:`load`."""

@@ -29,7 +29,7 @@ from mixem.components.gaussian import (
     GaussianTied,
 )
 from mixem.exceptions import DegenerateComponentWarning, FitError
-from mixem.model import MixtureModel, _check_family
+from mixem.model import WARNING_OF, MixtureModel, _check_family
 from mixem.result import MixtureResult
 
 if TYPE_CHECKING:
@@ -69,19 +69,17 @@ def _fit_cell(task: dict[str, Any]) -> tuple[dict[str, Any], MixtureResult | Non
     seed = np.random.SeedSequence(task["entropy"], spawn_key=task["spawn_key"])
     model = MixtureModel(family, k, random_state=np.random.default_rng(seed), **task["options"])
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    try:
+        result, events = model._fit_silently(X, sample_weight=w)
+    except (FitError, ValueError) as err:
+        row.update(status=f"failed: {err}", seconds=time.perf_counter() - start)
+        return row, None
+    cv_failure = None
+    if task["cv_folds"]:
         try:
-            result = model.fit(X, sample_weight=w)
+            row["cv"] = _cross_validate(model, X, w, task["cv_folds"], seed)
         except (FitError, ValueError) as err:
-            row.update(status=f"failed: {err}", seconds=time.perf_counter() - start)
-            return row, None
-        cv_failure = None
-        if task["cv_folds"]:
-            try:
-                row["cv"] = _cross_validate(model, X, w, task["cv_folds"], seed)
-            except (FitError, ValueError) as err:
-                cv_failure = f"cv failed: {err}"
+            cv_failure = f"cv failed: {err}"
     # The training rows travel back from worker processes by reference only in a serial run;
     # select() re-attaches its own copy so that every result's to_arviz works either way.
     result = dataclasses.replace(result, feature_names=task["feature_names"], _training=None)
@@ -97,7 +95,8 @@ def _fit_cell(task: dict[str, Any]) -> tuple[dict[str, Any], MixtureResult | Non
     )
     spurious = np.flatnonzero(result.spurious)
     row["spurious"] = bool(spurious.size)
-    notes = sorted({w.category.__name__ for w in caught}) + ([cv_failure] if cv_failure else [])
+    notes = sorted({WARNING_OF[e.kind].__name__ for e in events})
+    notes += [cv_failure] if cv_failure else []
     if spurious.size:
         counts = result.weights[spurious] * result.n_obs
         notes.insert(
@@ -123,7 +122,7 @@ def _cross_validate(
     total, weight = 0.0, 0.0
     for f in range(folds):
         train, test = fold != f, fold == f
-        fit = model.fit(X[train], sample_weight=None if w is None else w[train])
+        fit, _ = model._fit_silently(X[train], sample_weight=None if w is None else w[train])
         ll = fit.score_samples(X[test])
         wt = np.ones(ll.size) if w is None else w[test]
         total += float(wt @ ll)
@@ -550,41 +549,37 @@ def bootstrap_lrt(
         model = MixtureModel(
             family, k, n_init=n_init, init=init, random_state=np.random.default_rng(seed), **options
         )
-        return model.fit(data)
+        return model._fit_silently(data)[0]
 
     rows = []
     for k0, seed in zip(range(1, max_components), seeds.spawn(max_components - 1), strict=True):
         s_fit0, s_fit1, s_boot = seed.spawn(3)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        try:
+            null, alt = fit(X_arr, k0, s_fit0), fit(X_arr, k0 + 1, s_fit1)
+        except (FitError, ValueError) as err:
+            rows.append(
+                {
+                    "K0": k0,
+                    "K1": k0 + 1,
+                    "lrt": np.nan,
+                    "p_value": np.nan,
+                    "n_boot": 0,
+                    "n_failed": 0,
+                    "status": f"failed: {err}",
+                }
+            )
+            continue
+        observed = 2.0 * (alt.loglik - null.loglik)
+        replicates, failed = [], 0
+        for b_seed in s_boot.spawn(n_boot):
+            draw_seed, f0, f1 = b_seed.spawn(3)
+            sample, _ = null.sample(X_arr.shape[0], random_state=np.random.default_rng(draw_seed))
             try:
-                null, alt = fit(X_arr, k0, s_fit0), fit(X_arr, k0 + 1, s_fit1)
-            except (FitError, ValueError) as err:
-                rows.append(
-                    {
-                        "K0": k0,
-                        "K1": k0 + 1,
-                        "lrt": np.nan,
-                        "p_value": np.nan,
-                        "n_boot": 0,
-                        "n_failed": 0,
-                        "status": f"failed: {err}",
-                    }
+                replicates.append(
+                    2.0 * (fit(sample, k0 + 1, f1).loglik - fit(sample, k0, f0).loglik)
                 )
-                continue
-            observed = 2.0 * (alt.loglik - null.loglik)
-            replicates, failed = [], 0
-            for b_seed in s_boot.spawn(n_boot):
-                draw_seed, f0, f1 = b_seed.spawn(3)
-                sample, _ = null.sample(
-                    X_arr.shape[0], random_state=np.random.default_rng(draw_seed)
-                )
-                try:
-                    replicates.append(
-                        2.0 * (fit(sample, k0 + 1, f1).loglik - fit(sample, k0, f0).loglik)
-                    )
-                except (FitError, ValueError):
-                    failed += 1
+            except (FitError, ValueError):
+                failed += 1
         used = len(replicates)
         # No replicate, no test: NaN rather than a p-value of 1 that would read as "keep K0".
         p = (1 + sum(r >= observed for r in replicates)) / (1 + used) if used else np.nan

@@ -299,3 +299,64 @@ def test_only_the_kept_restarts_warnings_are_issued():
     reseeds = [w for w in caught if "re-seeded" in str(w.message)]
     assert bool(reseeds) == bool(res.trace.reseeded.any())
     assert all(str(w.message).startswith("restart ") for w in caught)
+
+
+@pytest.mark.parametrize("max_iter", [1, 30])
+def test_n_iter_counts_every_iteration_behind_the_parameters(max_iter):
+    X = mixem.datasets.load_faithful()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mixem.ConvergenceWarning)
+        res = mixem.MixtureModel(mixem.GaussianFull, 3, max_iter=max_iter, random_state=0).fit(X)
+    assert res.n_iter == len(res.trace) <= max_iter
+    assert res.trace.loglik[-1] == res.loglik
+
+
+def test_fits_in_threads_leave_the_warning_filters_alone():
+    import threading
+
+    X, _ = make_blobs(n=300, d=2, k=3, seed=9)
+    before = list(warnings.filters)
+    with pytest.warns(mixem.ConvergenceWarning) as record:
+        threads = [
+            threading.Thread(
+                target=lambda seed=seed: mixem.MixtureModel(
+                    mixem.GaussianFull, 3, max_iter=2, tol=0, random_state=seed
+                ).fit(X)
+            )
+            for seed in range(4)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    # Each fit's own warning reached its caller (the thread's target, in this file).
+    assert len(record) == 4 and all(r.filename == __file__ for r in record)
+    assert warnings.filters == before
+    with pytest.warns(UserWarning, match="still heard"):
+        warnings.warn("still heard", UserWarning, stacklevel=1)
+
+
+def test_a_pickled_result_leaves_the_training_rows_out():
+    import pickle
+
+    X, _ = make_blobs(n=3000, d=5, k=2, seed=1)
+    res = mixem.MixtureModel(mixem.GaussianDiagonal, 2, init="kmeans++", random_state=0).fit(X)
+    assert res._training is not None
+    blob = pickle.dumps(res)
+    assert len(blob) < X.nbytes / 10
+    back = pickle.loads(blob)
+    assert back._training is None and back.loglik == res.loglik
+    np.testing.assert_array_equal(back.predict_proba(X), res.predict_proba(X))
+
+
+def test_displaying_a_result_computes_no_standard_errors(monkeypatch):
+    import mixem.standard_errors as se
+
+    X, _ = make_blobs(n=200, d=2, k=2, seed=2)
+    res = mixem.MixtureModel(mixem.GaussianFull, 2, random_state=0).fit(X)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a display ran the observed information")
+
+    monkeypatch.setattr(se, "observed_table", forbidden)
+    assert "result.summary()" in res._repr_html_()

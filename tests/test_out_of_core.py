@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import mixem
 from mixem import _sources
+from mixem.em import SearchSettings
 
 from .conftest import FAMILIES, make_blobs, start_params
 
@@ -123,10 +124,10 @@ def test_a_view_of_a_memmap_and_other_dtypes(data, tmp_path):
     assert_same_fit(chunked, as_float)
 
 
-def test_default_start_is_searched_on_a_subsample(data, sources, monkeypatch):
-    monkeypatch.setattr(_sources, "SUBSAMPLE_ROWS", 300)
-    monkeypatch.setattr("mixem.model.SUBSAMPLE_ROWS", 300)
-    model = mixem.MixtureModel(mixem.GaussianFull, K, random_state=0, tol=1e-10)
+def test_default_start_is_searched_on_a_subsample(data, sources):
+    model = mixem.MixtureModel(
+        mixem.GaussianFull, K, random_state=0, tol=1e-10, search=SearchSettings(rows=300)
+    )
     in_memory = model.fit(data)
     chunked = model.fit(sources["memmap"])
     assert chunked.converged
@@ -218,13 +219,16 @@ def test_a_copy_on_write_memmap_is_read_as_edited(data, tmp_path):
     np.testing.assert_array_equal(rows[[3, 800]], np.asarray(edited)[[3, 800]])
 
 
-def test_noise_box_of_an_out_of_core_fit_is_the_datas(monkeypatch, tmp_path):
-    monkeypatch.setattr("mixem.model.SUBSAMPLE_ROWS", 200)
+def test_noise_box_of_an_out_of_core_fit_is_the_datas(tmp_path):
     rng = np.random.default_rng(3)
     X = np.concatenate([rng.normal(0, 1, (600, 2)), rng.uniform(-12, 12, (60, 2))])
     memmap = write_memmap(tmp_path / "n.dat", X)
     model = mixem.MixtureModel(
-        [mixem.GaussianFull, mixem.UniformNoise], [1, 1], random_state=0, tol=1e-10
+        [mixem.GaussianFull, mixem.UniformNoise],
+        [1, 1],
+        random_state=0,
+        tol=1e-10,
+        search=SearchSettings(rows=200),
     )
     chunked, in_memory = model.fit(memmap), model.fit(X)
     noise = chunked.components[1].params()
@@ -233,14 +237,15 @@ def test_noise_box_of_an_out_of_core_fit_is_the_datas(monkeypatch, tmp_path):
     assert chunked.loglik == pytest.approx(in_memory.loglik, rel=1e-8)
 
 
-def test_values_a_family_cannot_model_are_named_even_outside_the_subsample(monkeypatch, tmp_path):
-    monkeypatch.setattr("mixem.model.SUBSAMPLE_ROWS", 50)
+def test_values_a_family_cannot_model_are_named_even_outside_the_subsample(tmp_path):
     rng = np.random.default_rng(0)
     counts = rng.poisson(4.0, (400, 2)).astype(float)
     counts[-1, 0] = 2.5  # within the column's range, almost surely not in the subsample
     memmap = write_memmap(tmp_path / "c.dat", counts)
     with pytest.raises(ValueError, match="Poisson"):
-        mixem.MixtureModel(mixem.Poisson, 2, random_state=0).fit(memmap)
+        mixem.MixtureModel(mixem.Poisson, 2, random_state=0, search=SearchSettings(rows=50)).fit(
+            memmap
+        )
 
 
 def test_rows_per_second_is_nan_when_rows_are_unknown():

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from mixem.components.base import Component
 from mixem.components.stats import Stats
+from mixem.em.events import Event
 from mixem.em.init import seed_from_rows, seed_size
 from mixem.em.passes import EPass, e_pass, iter_log_prob, log_sum_exp
 from mixem.em.trace import Trace
-from mixem.exceptions import DegenerateComponentWarning, FitError
+from mixem.exceptions import FitError
 
-__all__ = ["EMRun", "run_em", "m_step"]
+__all__ = ["EMRun", "RunError", "extend", "run_em", "m_step"]
 
 #: Re-seeds allowed per component over one run before the fit gives up.
 MAX_RESEEDS_PER_COMPONENT = 5
@@ -24,7 +24,11 @@ MAX_RESEEDS_PER_COMPONENT = 5
 
 @dataclass(frozen=True)
 class EMRun:
-    """Outcome of one EM run: parameters and the numbers that belong to them."""
+    """Outcome of one EM run: parameters and the numbers that belong to them.
+
+    ``events`` are what happened on the way (re-seeds, decreases), ``last_pass`` the E-pass at
+    the returned parameters, from which the run can be continued without another pass.
+    """
 
     weights: np.ndarray
     components: tuple[Component, ...]
@@ -33,6 +37,16 @@ class EMRun:
     n_iter: int
     converged: bool
     trace: Trace
+    events: tuple[Event, ...] = ()
+    last_pass: EPass | None = field(default=None, repr=False, compare=False)
+
+
+class RunError(FitError):
+    """An EM run that could not continue, with the events it recorded before it stopped."""
+
+    def __init__(self, message: str, events: Sequence[Event] = ()) -> None:
+        super().__init__(message)
+        self.events = tuple(events)
 
 
 def _worst_rows(
@@ -63,10 +77,12 @@ def m_step(
     chunk: int,
     iteration: int,
     reseeds: np.ndarray,
+    events: list[Event],
 ) -> tuple[np.ndarray, tuple[Component, ...], bool]:
     """New weights and components from the pass's statistics, re-seeding degenerate ones.
 
-    Returns the new weights, the new components and whether anything was re-seeded.
+    Returns the new weights, the new components and whether anything was re-seeded; what
+    happened is appended to ``events``.
     """
     components = current[1]
     classes = [type(c) for c in components]
@@ -92,9 +108,10 @@ def m_step(
                     else "the data hold (near-)identical rows, a point mass that EM keeps "
                     "collapsing onto: remove or jitter them, or use fewer components"
                 )
-                raise FitError(
+                raise RunError(
                     f"component {j} ({per_comp[j].__name__}) became degenerate "
-                    f"{reseeds[j]} times; {advice}"
+                    f"{reseeds[j]} times; {advice}",
+                    events,
                 )
             rows = worst[i * m : (i + 1) * m]
             seed_from_rows(X, sample_weight, classes, sizes, stats, nk, j, rows)
@@ -103,19 +120,24 @@ def m_step(
                 if effective[j] < need
                 else "collapsed onto (near-)identical values, a likelihood spike"
             )
-            warnings.warn(
-                f"component {j} ({per_comp[j].__name__}) {why} at iteration {iteration}; "
-                f"re-seeded it from the {rows.size} worst-fitted rows",
-                DegenerateComponentWarning,
-                stacklevel=2,  # MixtureModel.fit re-issues it at its caller's line
+            events.append(
+                Event(
+                    "reseed",
+                    f"component {j} ({per_comp[j].__name__}) {why} at iteration {iteration}; "
+                    f"re-seeded it from the {rows.size} worst-fitted rows",
+                    iteration=iteration,
+                    component=j,
+                )
             )
     new = []
     for f, (cls, s) in enumerate(zip(classes, stats, strict=True)):
         try:
             new.append(cls.from_statistics(s, reg_covar=reg_covar))
         except ValueError as err:
-            raise FitError(
-                f"the M-step for {cls.__name__} (family {f}) failed at iteration {iteration}: {err}"
+            raise RunError(
+                f"the M-step for {cls.__name__} (family {f}) failed at iteration {iteration}: "
+                f"{err}",
+                events,
             ) from err
     weights = nk / nk.sum()
     return weights, tuple(new), bool(thin)
@@ -131,18 +153,22 @@ def run_em(
     tol: float,
     reg_covar: float,
     chunk: int,
+    first_pass: EPass | None = None,
 ) -> EMRun:
     """Run EM from the given parameters.
 
     Each iteration is one M-step followed by one fused E-pass, so the returned parameters are
-    exactly those whose log-likelihood is reported.
+    exactly those whose log-likelihood is reported. ``first_pass`` is the E-pass at the given
+    parameters when the caller already has it. Raises :class:`RunError` (with the events so
+    far) when a component cannot be recovered or an M-step fails.
     """
     total_weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
     components = tuple(components)
-    epass = e_pass(X, sample_weight, np.log(weights), components, chunk)
+    epass = first_pass or e_pass(X, sample_weight, np.log(weights), components, chunk)
     initial = epass.loglik
     logliks, changes, seconds, reseeded = [], [], [], []
     reseeds = np.zeros(weights.size, dtype=int)
+    events: list[Event] = []
     converged = False
     for it in range(1, max_iter + 1):
         start = time.perf_counter()
@@ -155,9 +181,13 @@ def run_em(
             chunk,
             it,
             reseeds,
+            events,
         )
         previous = epass.loglik
-        epass = e_pass(X, sample_weight, np.log(weights), components, chunk)
+        try:
+            epass = e_pass(X, sample_weight, np.log(weights), components, chunk)
+        except FitError as err:
+            raise RunError(str(err), events) from err
         change = (epass.loglik - previous) / total_weight
         logliks.append(epass.loglik)
         changes.append(change)
@@ -167,11 +197,13 @@ def run_em(
         if decrease and reg_covar == 0 and not did_reseed:
             # Plain EM cannot decrease the likelihood. With reg_covar > 0 the M-step is not the
             # exact maximiser any more, and small decreases are expected (see Trace.monotone).
-            warnings.warn(
-                f"the log-likelihood decreased by {-change:.3g} per row at iteration {it}; "
-                "EM should never do this: please report it with the data and settings",
-                RuntimeWarning,
-                stacklevel=2,
+            events.append(
+                Event(
+                    "decrease",
+                    f"the log-likelihood decreased by {-change:.3g} per row at iteration {it}; "
+                    "EM should never do this: please report it with the data and settings",
+                    iteration=it,
+                )
             )
         if abs(change) < tol and not did_reseed:
             converged = True
@@ -184,4 +216,67 @@ def run_em(
         np.array(reseeded, dtype=bool),
         rows=int(X.shape[0]),
     )
-    return EMRun(weights, components, epass.loglik, epass.entropy, len(logliks), converged, trace)
+    return EMRun(
+        weights,
+        components,
+        epass.loglik,
+        epass.entropy,
+        len(logliks),
+        converged,
+        trace,
+        tuple(events),
+        epass,
+    )
+
+
+def extend(
+    run: EMRun,
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    *,
+    max_iter: int,
+    tol: float,
+    reg_covar: float,
+    chunk: int,
+    moved_from: EMRun | None = None,
+) -> EMRun:
+    """Continue ``run`` until it converges or the chain behind it has ``max_iter`` iterations.
+
+    The result describes the whole chain: its trace, iteration count and events are ``run``'s
+    followed by the continuation's. With ``moved_from``, ``run`` started from a
+    split-and-merge move of ``moved_from``'s end, and the chain is ``moved_from``'s followed
+    by ``run``, continued.
+    """
+    if not run.converged and run.n_iter + (moved_from.n_iter if moved_from else 0) < max_iter:
+        used = run.n_iter + (moved_from.n_iter if moved_from else 0)
+        more = run_em(
+            X,
+            sample_weight,
+            run.weights,
+            run.components,
+            max_iter=max_iter - used,
+            tol=tol,
+            reg_covar=reg_covar,
+            chunk=chunk,
+            first_pass=run.last_pass,
+        )
+        run = _joined(run, more)
+    if moved_from is not None:
+        total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+        run = _joined(moved_from, run, moved_by=total)
+    return run
+
+
+def _joined(first: EMRun, second: EMRun, *, moved_by: float | None = None) -> EMRun:
+    """The chain of ``first`` then ``second`` (which started at, or moved from, its end)."""
+    shift = first.n_iter
+    events = first.events + tuple(
+        replace(e, iteration=None if e.iteration is None else e.iteration + shift)
+        for e in second.events
+    )
+    return replace(
+        second,
+        n_iter=first.n_iter + second.n_iter,
+        trace=first.trace.then(second.trace, moved_by=moved_by),
+        events=events,
+    )

@@ -40,6 +40,11 @@ class Trace:
     rows : int
         Rows of data every iteration passed over (0 when unknown, as in files saved by mixem
         before 0.2); gives :attr:`rows_per_second`.
+    moved : ndarray of bool
+        Whether the iteration started from a split-and-merge move of the parameters before it
+        (the default search's chain of runs, see the user guide): its ``change`` is measured
+        from the previous iteration's log-likelihood, which the move may have lowered. All
+        False for a run from a single start.
     """
 
     initial_loglik: float
@@ -48,10 +53,39 @@ class Trace:
     seconds: np.ndarray
     reseeded: np.ndarray
     rows: int = 0
+    moved: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        for name in ("loglik", "change", "seconds", "reseeded"):
+        if self.moved is None:
+            object.__setattr__(self, "moved", np.zeros(self.loglik.shape, dtype=bool))
+        for name in ("loglik", "change", "seconds", "reseeded", "moved"):
             getattr(self, name).setflags(write=False)
+
+    def then(self, other: Trace, *, moved_by: float | None = None) -> Trace:
+        """The trace of this run followed by ``other``, which started where this one ended.
+
+        ``moved_by`` is set when ``other`` started from a split-and-merge move of this run's
+        end instead: the total weight of the rows (what ``change`` is per), so that the first
+        iteration's change is measured from this run's last log-likelihood and ``change`` stays
+        the difference of consecutive values; that iteration is marked in :attr:`moved`.
+        """
+        if not len(other):
+            return self
+        change = np.array(other.change, dtype=float)
+        flags = np.array(other.moved, dtype=bool)
+        if moved_by is not None:
+            last = self.loglik[-1] if len(self) else self.initial_loglik
+            change[0] = (other.loglik[0] - last) / moved_by
+            flags[0] = True
+        return Trace(
+            self.initial_loglik,
+            np.concatenate([self.loglik, other.loglik]),
+            np.concatenate([self.change, change]),
+            np.concatenate([self.seconds, other.seconds]),
+            np.concatenate([self.reseeded, other.reseeded]),
+            rows=other.rows,
+            moved=np.concatenate([self.moved, flags]),
+        )
 
     def __len__(self) -> int:
         return int(self.loglik.size)
@@ -76,7 +110,7 @@ class Trace:
 
     @property
     def monotone(self) -> bool:
-        """True if the log-likelihood never decreased (beyond rounding) without a re-seed.
+        """True if the log-likelihood never decreased (beyond rounding) without a re-seed or move.
 
         Guaranteed for EM with ``reg_covar=0``; a positive ``reg_covar`` makes the M-step a
         regularised one, whose fits can lose a little likelihood when ``reg_covar`` is not
@@ -84,7 +118,7 @@ class Trace:
         """
         tol = 1e-9 * (1.0 + np.abs(self.loglik))
         prev = np.concatenate([[self.initial_loglik], self.loglik[:-1]])
-        return bool(np.all((self.loglik - prev >= -tol) | self.reseeded))
+        return bool(np.all((self.loglik - prev >= -tol) | self.reseeded | self.moved))
 
     def to_dataframe(self) -> Any:
         """The trace as a pandas DataFrame indexed by iteration."""
@@ -97,6 +131,7 @@ class Trace:
                 "seconds": self.seconds,
                 "rows_per_second": self.rows_per_second,
                 "reseeded": self.reseeded,
+                "moved": self.moved,
             },
             index=pd.RangeIndex(1, len(self) + 1, name="iteration"),
         )

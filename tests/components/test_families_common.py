@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mixem
-import mixem.em.multistart as multistart
+from mixem.em import SearchSettings
 from mixem.model import INIT_CHOICES
 
 # Two well-separated components of every family, weights 0.4 / 0.6.
@@ -183,19 +183,20 @@ def test_row_impossible_under_every_component_is_a_clear_error():
         fit("Bernoulli", X, init_params=start)
 
 
-def test_search_on_a_subsample_covers_rows_it_never_saw(monkeypatch):
+def test_search_on_a_subsample_covers_rows_it_never_saw():
     """A feature whose only 1 is outside the search's subsample must not end the fit.
 
     The search's components give that 1 probability 0 everywhere; the fit starts instead from
     one M-step on all rows (engine fix: ``cover_all_rows``).
     """
-    monkeypatch.setattr(multistart, "SHORT_ROWS", 50)
     comp = mixem.Bernoulli([[0.9, 0.8, 0.0], [0.1, 0.3, 0.0]])
     X = comp.sample(np.array([100, 100]), np.random.default_rng(1))
     for seed in range(6):  # without the fix, most of these seeds fail
         Y = X.copy()
         Y[7 * seed, 2] = 1.0
-        res = mixem.MixtureModel(mixem.Bernoulli, n_components=2, random_state=seed).fit(Y)
+        res = mixem.MixtureModel(
+            mixem.Bernoulli, n_components=2, random_state=seed, search=SearchSettings(rows=50)
+        ).fit(Y)
         assert np.isfinite(res.loglik)
         assert res.components[0].probabilities[:, 2].sum() > 0
 

@@ -1,0 +1,48 @@
+"""What happened during a fit, as data: the engine records events, it never warns.
+
+Warning filters are process-global and not thread-safe, so the engine neither issues nor catches
+warnings; the public entry points (:meth:`mixem.MixtureModel.fit`) turn the events of the kept
+run into warnings once, at the caller's line, and studies turn them into notes of their table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["KINDS", "Event"]
+
+#: ``"reseed"``: a degenerate component was re-seeded; ``"recovery"``: a component that kept
+#: degenerating was recovered another way (see :func:`mixem.em.loop.m_step`);
+#: ``"decrease"``: the log-likelihood decreased where EM cannot decrease it;
+#: ``"not_converged"``: the run stopped at ``max_iter``; ``"run_failed"``: a restart failed and
+#: another one was kept.
+KINDS = ("reseed", "recovery", "decrease", "not_converged", "run_failed")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing worth knowing about a fit.
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+    message : str
+        A sentence for the user (the text of the warning it becomes).
+    iteration : int or None
+        The EM iteration (of the run's trace) it happened in.
+    component : int or None
+        The component concerned.
+    run : int or None
+        The restart it belongs to, when a fit has several.
+    """
+
+    kind: str
+    message: str
+    iteration: int | None = None
+    component: int | None = None
+    run: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"Event.kind must be one of {KINDS}, got {self.kind!r}")

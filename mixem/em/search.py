@@ -1,0 +1,338 @@
+"""The default start: a search by short EM runs and split-and-merge moves.
+
+1. Short-EM multistart ("emEM", Biernacki, Celeux and Govaert, 2003, *Computational Statistics
+   & Data Analysis* 41, 561-575): one start from Ward's hierarchical agglomeration of the
+   whitened rows (as mclust's default) and ``starts`` k-means++ starts each get ``short_iter``
+   EM iterations; the ``keep`` best are run to convergence.
+2. Split-and-merge (Ueda, Nakano, Ghahramani and Hinton, 2000, *Neural Computation* 12,
+   2109-2128): from each of the ``split_merge_bases`` best distinct converged fits, up to
+   ``split_merge_moves`` moves each merge two overlapping components and split a third along
+   its principal axis; each move gets ``short_iter`` iterations, the ``split_merge_keep`` best
+   are run to convergence, and the best replaces the fit when it is better. Up to
+   ``split_merge_rounds`` rounds per base.
+
+The numbers are a :class:`~mixem.em.settings.SearchSettings`. Every candidate is a chain of EM
+runs (a short run, its continuation, a move from a converged fit and its continuation): the
+chain's trace and iteration count describe every iteration behind its parameters, and
+``max_iter`` bounds the chain. Fits with a spurious component (a likelihood spike on a few
+rows, see :meth:`Component.spurious`) rank below every plausible fit. The search runs on at
+most ``rows`` rows drawn at random, so its cost does not grow with the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from mixem.components.base import Component
+from mixem.em.init import initial_statistics, start_smoothing
+from mixem.em.loop import EMRun, extend, run_em
+from mixem.em.passes import accumulate, log_sum_exp, weighted_log_prob
+from mixem.em.settings import SearchSettings, Settings
+from mixem.em.structure import Start, Structure
+from mixem.exceptions import FitError
+
+__all__ = ["cover_all_rows", "rank", "run_is_spurious", "search", "spurious_flags"]
+
+
+def spurious_flags(
+    weights: np.ndarray, components: Sequence[Component], n_obs: float, reg_covar: float
+) -> np.ndarray:
+    """Which of all K components are spurious (see :meth:`Component.spurious`), ``(K,)``."""
+    counts = np.asarray(weights) * n_obs
+    parts, start = [], 0
+    for comp in components:
+        k = comp.n_components
+        parts.append(np.asarray(comp.spurious(counts[start : start + k], reg_covar), dtype=bool))
+        start += k
+    return np.concatenate(parts)
+
+
+def run_is_spurious(run: EMRun, n_obs: float, reg_covar: float) -> bool:
+    """Whether any component of ``run`` is spurious."""
+    return bool(spurious_flags(run.weights, run.components, n_obs, reg_covar).any())
+
+
+def rank(run: EMRun, n_obs: float, reg_covar: float) -> tuple[bool, float]:
+    """Sort key of runs: plausible (non-spurious) ones first, then the highest log-likelihood."""
+    return (not run_is_spurious(run, n_obs, reg_covar), run.loglik)
+
+
+def cover_all_rows(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    start: Start,
+    structure: Structure,
+    reg_covar: float,
+    chunk: int,
+    *,
+    force: bool = False,
+) -> Start | None:
+    """A start whose components give every row positive density, or None if ``start`` does.
+
+    With ``force``, the new start is built in any case: a start found on a subsample then
+    takes the statistics of all rows (a noise component's box becomes the data's).
+
+    A search on a subsample can end with components under which rows it never saw are
+    impossible (a count or level absent from the subsample has probability 0 in every
+    component of a discrete family), and EM cannot start from zero density. The new start is
+    one M-step on all rows from ``start``'s responsibilities, the uncovered rows shared equally
+    by all components, so each of them counts in every component's statistics.
+    """
+    components = start[1]
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(start[0])
+    uncovered = False
+
+    def resp_of(rows: slice, Xc: np.ndarray) -> np.ndarray:
+        nonlocal uncovered
+        logp = weighted_log_prob(Xc, log_weights, components)
+        lse = log_sum_exp(logp)
+        bad = ~np.isfinite(lse)
+        uncovered |= bool(bad.any())
+        resp = np.exp(logp - np.where(bad, 0.0, lse)[:, None])
+        resp[bad] = 1.0 / resp.shape[1]
+        return resp
+
+    # Responsibilities at the start's parameters: an E-step, so E-step statistics; a forced
+    # start takes start statistics, which range over every row (a noise component's box).
+    sources = structure.families if force else components
+    nk, stats = accumulate(X, sample_weight, sources, structure.sizes, resp_of, chunk)
+    return structure.start(nk, stats, reg_covar) if uncovered or force else None
+
+
+class _Search:
+    """One search's data, settings and the EM runs it makes."""
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        w: np.ndarray | None,
+        structure: Structure,
+        settings: Settings,
+        tuning: SearchSettings,
+    ) -> None:
+        self.X, self.w = X, w
+        self.structure = structure
+        self.settings = settings
+        self.tuning = tuning
+        self.n_obs = X.shape[0] if w is None else float(w.sum())
+        self.short_iter = min(tuning.short_iter, settings.max_iter)
+        self.error: FitError | None = None  # the last failure, raised if nothing succeeds
+
+    def run(self, start: Start, iters: int) -> EMRun:
+        s = self.settings
+        return run_em(
+            self.X,
+            self.w,
+            *start,
+            max_iter=iters,
+            tol=s.tol,
+            reg_covar=s.reg_covar,
+            chunk=s.chunk,
+        )
+
+    def extend(self, run: EMRun, moved_from: EMRun | None = None) -> EMRun:
+        s = self.settings
+        return extend(
+            run,
+            self.X,
+            self.w,
+            max_iter=s.max_iter,
+            tol=s.tol,
+            reg_covar=s.reg_covar,
+            chunk=s.chunk,
+            moved_from=moved_from,
+        )
+
+    def rank(self, run: EMRun) -> tuple[bool, float]:
+        return rank(run, self.n_obs, self.settings.reg_covar)
+
+    def start(self, nk: np.ndarray, stats: list) -> Start:
+        return self.structure.start(nk, stats, self.settings.reg_covar)
+
+    def best_continued(
+        self,
+        short: list[tuple[EMRun, EMRun | None]],
+        keep: int,
+        floor: float = -np.inf,
+    ) -> list[EMRun]:
+        """The ``keep`` best short runs (above ``floor``) run to convergence, best first.
+
+        ``short`` holds ``(run, moved_from)`` pairs: a run that started from a move of a
+        converged fit continues that fit's chain.
+        """
+        short = sorted(short, key=lambda item: self.rank(item[0]), reverse=True)
+        finals = []
+        for r, base in short[: max(keep, 1)]:
+            if r.loglik < floor:
+                continue
+            try:
+                finals.append(self.extend(r, base))
+            except FitError as err:
+                self.error = err
+        return sorted(finals, key=self.rank, reverse=True)
+
+
+def search(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    structure: Structure,
+    settings: Settings,
+    tuning: SearchSettings,
+    rng: np.random.Generator,
+    *,
+    given: Sequence[Start] = (),
+) -> EMRun:
+    """The search's best chain of EM runs on ``X`` (or on a subsample of ``tuning.rows`` rows).
+
+    ``given`` starts (a warm start) are run to convergence and compete with the searched
+    ones; with ``tuning.margin`` a searched start is continued only when its short run comes
+    within ``margin`` of the best given one. Starts whose runs fail (degenerate components)
+    are dropped; if every one fails, the last error is raised.
+    """
+    rows = np.arange(X.shape[0]) if sample_weight is None else np.flatnonzero(sample_weight > 0)
+    if rows.size > tuning.rows:
+        rows = np.sort(rng.choice(rows, tuning.rows, replace=False))
+        X, sample_weight = X[rows], None if sample_weight is None else sample_weight[rows]
+    s = _Search(X, sample_weight, structure, settings, tuning)
+    finals: list[EMRun] = []
+    for start in given:
+        try:
+            finals.append(s.run(start, settings.max_iter))
+        except FitError as err:
+            s.error = err
+    floor = -np.inf
+    if tuning.margin is not None and finals:
+        floor = max(r.loglik for r in finals) - tuning.margin
+    methods = ["hierarchical"] * tuning.hierarchical + ["kmeans++"] * tuning.starts
+    short: list[tuple[EMRun, EMRun | None]] = []
+    for method in methods:
+        nk, stats = initial_statistics(
+            X, sample_weight, structure.families, structure.sizes, method, rng, settings.chunk
+        )
+        try:
+            short.append((s.run(s.start(nk, stats), s.short_iter), None))
+        except FitError as err:
+            s.error = err
+    finals = sorted(finals + s.best_continued(short, tuning.keep, floor), key=s.rank, reverse=True)
+    if not finals:
+        if s.error is None:  # every short run fell below the margin of failed given starts
+            raise FitError("no start of the search could be run")
+        raise s.error
+    best = finals[0]
+    if tuning.split_merge_rounds > 0:
+        # Split-and-merge from the best few distinct maxima: the neighbourhood of the best one
+        # does not always hold the global maximum.
+        bases: list[EMRun] = []
+        for final in finals:
+            if all(abs(final.loglik - b.loglik) > settings.tol * s.n_obs for b in bases):
+                bases.append(final)
+            if len(bases) == tuning.split_merge_bases:
+                break
+        for base in bases:
+            final = _split_merge(s, base)
+            if s.rank(final) > s.rank(best):
+                best = final
+    return best
+
+
+def _split_merge(s: _Search, best: EMRun) -> EMRun:
+    """Rounds of split-and-merge moves from one converged fit; the best chain found."""
+    for _ in range(s.tuning.split_merge_rounds):
+        if best.n_iter >= s.settings.max_iter:
+            break  # no iterations left for a move's chain
+        trials: list[tuple[EMRun, EMRun | None]] = []
+        for start in _split_merge_starts(s, best):
+            try:
+                trials.append(
+                    (s.run(start, min(s.short_iter, s.settings.max_iter - best.n_iter)), best)
+                )
+            except FitError:
+                continue
+        finals = s.best_continued(trials, s.tuning.split_merge_keep)
+        if not finals or s.rank(finals[0]) <= s.rank(best):
+            break
+        final = finals[0]
+        # A move counts only when it improves by more than the convergence tolerance.
+        gain = final.loglik - best.loglik
+        if s.rank(final)[0] == s.rank(best)[0] and gain <= s.settings.tol * s.n_obs:
+            break
+        best = final
+    return best
+
+
+def _split_merge_starts(s: _Search, current: EMRun) -> list[Start]:
+    """Starts one split-and-merge move away from ``current`` (Ueda et al., 2000).
+
+    A move merges components ``i`` and ``j`` (their responsibilities added) and splits
+    component ``m`` in two along its principal axis, so K stays the same. Pairs are tried in
+    order of overlap (the inner product of their responsibilities), split candidates in order
+    of weight; at most ``split_merge_moves`` moves.
+    """
+    X, w, structure = s.X, s.w, s.structure
+    K = current.weights.size
+    if K < 3:
+        return []
+    smoothing = start_smoothing(structure.families)
+    logp = weighted_log_prob(X, np.log(current.weights), current.components)
+    lse = log_sum_exp(logp)
+    covered = np.isfinite(lse)  # the others are rows of zero weight outside the support
+    resp = np.exp(logp - np.where(covered, lse, 0.0)[:, None])
+    resp[~covered] = 0.0
+    weighted = resp if w is None else resp * w[:, None]
+    overlap = weighted.T @ resp
+    if s.tuning.split_merge_cosine:
+        # Cosine similarity: pairs with a small component rank by how much they share, not by
+        # how big they are.
+        norm = np.sqrt(np.diag(overlap))
+        overlap = overlap / np.outer(norm, norm)
+    pairs = sorted(
+        ((i, j) for i in range(K) for j in range(i + 1, K)),
+        key=lambda ij: overlap[ij],
+        reverse=True,
+    )
+    by_weight = np.argsort(-current.weights)
+    d = X.shape[1]
+    need = np.array([cls.min_count(d) for cls in structure.per_component])
+    total = weighted.sum()
+    starts: list[Start] = []
+    for i, j in pairs:
+        for m in by_weight:
+            if m in (i, j):
+                continue
+            if len(starts) >= s.tuning.split_merge_moves:
+                return starts
+            r_m = weighted[:, m]
+            mass = r_m.sum()
+            centre = r_m @ X / mass
+            diff = X - centre
+            cov = (diff * r_m[:, None]).T @ diff / mass
+            axis = np.linalg.eigh(cov)[1][:, -1]
+            side = diff @ axis > 0
+            new = resp.copy()
+            new[:, i] += new[:, j]
+            new[:, j] = resp[:, m] * side
+            new[:, m] = resp[:, m] * ~side
+            if smoothing > 0:
+                new = (1.0 - smoothing) * new + smoothing / K
+            nk, stats = accumulate(
+                X,
+                w,
+                structure.families,
+                structure.sizes,
+                _rows_of(new),
+                s.settings.chunk,
+            )
+            if np.any(nk * X.shape[0] / total < need):
+                continue
+            try:
+                starts.append(s.start(nk, stats))
+            except FitError:
+                continue
+    return starts
+
+
+def _rows_of(resp: np.ndarray) -> Callable[[slice, np.ndarray], np.ndarray]:
+    return lambda rows, _: resp[rows]
