@@ -6,7 +6,8 @@ holding
 - ``__meta__``: a JSON document (0-d unicode array) with ``format``, ``format_version``,
   ``mixem_version``, the scalar results (``loglik``, ``entropy``, ``n_obs``, ``n_iter``,
   ``converged``, ``initial_loglik``, ``trace_rows``; the last optional), ``feature_names``,
-  the model ``spec``, ``categories``
+  the model ``spec``, ``events`` (the fit's events as objects of their fields; optional),
+  ``categories``
   (the levels of categorical columns, or null; optional, read as null when absent), and
   ``families``: for each family its class (``module.QualName``), ``n_components`` and the names
   of its parameter arrays;
@@ -20,12 +21,14 @@ Arrays are read back with ``allow_pickle=False``: loading never executes code fr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 
 from mixem.components.base import component_class
+from mixem.em.events import Event
 from mixem.em.trace import Trace
 from mixem.result import MixtureResult
 
@@ -67,6 +70,7 @@ def save_result(result: MixtureResult, path: str | Path) -> None:
         "trace_rows": result.trace.rows,
         "feature_names": list(result.feature_names) if result.feature_names else None,
         "spec": result.spec,
+        "events": [dataclasses.asdict(e) for e in result.events],
         "categories": (
             {col: list(levels) for col, levels in result.categories.items()}
             if result.categories
@@ -142,6 +146,7 @@ def load(path: str | Path) -> MixtureResult:
             trace=trace,
             feature_names=tuple(names) if names else None,
             spec=meta["spec"],
+            events=tuple(Event(**e) for e in meta.get("events", [])),
             categories=(
                 {col: tuple(levels) for col, levels in meta["categories"].items()}
                 if meta.get("categories")

@@ -304,6 +304,7 @@ class MixtureModel:
             feature_names=data.names,
             spec=self._spec(),
             categories=data.categories,
+            events=best.events,
             # Rows on disk stay there: to_arviz, diagnostics and plots take them as X=.
             _training=(data.rows, w) if in_memory else None,
         )

@@ -20,6 +20,7 @@ from mixem._validation import (
 )
 from mixem.components.base import Component
 from mixem.components.gaussian import _Gaussian
+from mixem.em.events import Event
 from mixem.em.passes import chunk_rows, iter_log_prob, log_sum_exp
 from mixem.em.search import spurious_flags
 from mixem.em.trace import Trace
@@ -67,6 +68,10 @@ class MixtureResult:
     categories : dict of str to tuple, or None
         For a model with a categorical family fitted on a DataFrame with categorical columns:
         each such column's categories in code order. New data are encoded against them.
+    events : tuple of mixem.em.Event
+        What happened on the way to these parameters: re-seeds of degenerate components,
+        recoveries (a component that kept degenerating, re-seeded with half of the heaviest
+        one), decreases. ``trace.reseeded`` marks their iterations.
     """
 
     weights: np.ndarray
@@ -80,6 +85,7 @@ class MixtureResult:
     feature_names: tuple[str, ...] | None = None
     spec: dict[str, Any] = field(default_factory=dict)
     categories: dict[str, tuple[Any, ...]] | None = None
+    events: tuple[Event, ...] = ()
     # The validated training rows and sample weights, kept (by reference) for to_arviz.
     _training: tuple[np.ndarray, np.ndarray | None] | None = field(default=None, repr=False)
     # Results computed from the training rows that are costly to recompute (observed

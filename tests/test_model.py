@@ -360,3 +360,18 @@ def test_displaying_a_result_computes_no_standard_errors(monkeypatch):
 
     monkeypatch.setattr(se, "observed_table", forbidden)
     assert "result.summary()" in res._repr_html_()
+
+
+def test_events_of_the_fit_are_kept_in_the_result_and_saved(tmp_path):
+    X, _ = make_blobs(n=300, d=2, k=2, seed=3)
+    start = {
+        "weights": [0.5, 0.49, 0.01],
+        "means": [X[0], X[-1], [1e3, 1e3]],
+        "covariances": [np.eye(2)] * 3,
+    }
+    model = mixem.MixtureModel(mixem.GaussianFull, 3, tol=1e-8)
+    with pytest.warns(mixem.DegenerateComponentWarning, match="re-seeded"):
+        res = model.fit(X, init_params=start)
+    assert [(e.kind, e.component, e.iteration) for e in res.events][:1] == [("reseed", 2, 1)]
+    res.save(tmp_path / "m.npz")
+    assert mixem.load(tmp_path / "m.npz").events == res.events

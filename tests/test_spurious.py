@@ -95,3 +95,13 @@ def test_select_refuses_when_every_fit_is_spurious():
     X = rng.normal(size=(3, 3))
     with pytest.raises(mixem.FitError, match="exclude_spurious=False"):
         mixem.select(X, [1], components=[mixem.GaussianSpherical], random_state=0)
+
+
+def test_a_small_tied_component_is_not_spurious():
+    # A shared covariance makes no spike on a few rows; a component's own covariance does.
+    means, cov = np.array([[0.0, 0.0], [5.0, 5.0]]), np.eye(2)
+    tied = mixem.GaussianTied(means=means, covariances=cov)
+    full = mixem.GaussianFull(means=means, covariances=np.stack([cov, cov]))
+    counts = np.array([1.0, 200.0])
+    np.testing.assert_array_equal(tied.spurious(counts, 1e-6), [False, False])
+    np.testing.assert_array_equal(full.spurious(counts, 1e-6), [True, False])

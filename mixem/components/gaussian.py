@@ -377,6 +377,15 @@ class GaussianTied(_CholeskyGaussian):
         cov.flat[:: cov.shape[0] + 1] += reg_covar
         return cov
 
+    def spurious(self, counts: np.ndarray, reg_covar: float) -> np.ndarray:
+        """Components of a covariance flat down to the regulariser; their sizes do not matter.
+
+        The covariance is shared, so a component on a few rows makes no spike: it is a cluster
+        with the others' spread (the count rule of the other families does not apply).
+        """
+        flat = super().spurious(np.full(self.n_components, np.inf), reg_covar)
+        return np.broadcast_to(flat, (self.n_components,)).copy()
+
     def n_parameters(self) -> int:
         """``k * d + d (d + 1) / 2``."""
         k, d = self._means.shape

@@ -240,12 +240,12 @@ def _record(
         for i, r in enumerate(runs)
         if not isinstance(r, EMRun)
     ]
-    # Re-seeds are how a search explores (the trace still marks them); for a single start
-    # they are news.
+    # Re-seeds are how a search explores (the trace marks them, result.events lists them); for
+    # a single start they are news.
     events += [
         Event(e.kind, e.message, e.iteration, e.component, label)
         for e in best.events
-        if not (searched and e.kind == "reseed")
+        if not (searched and e.kind in ("reseed", "recovery"))
     ]
     if not best.converged and settings.max_iter > 0:
         change = best.trace.change[-1] if len(best.trace) else float("nan")

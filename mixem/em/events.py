@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 __all__ = ["KINDS", "Event"]
 
-#: ``"reseed"``: a degenerate component was re-seeded; ``"recovery"``: a component that kept
-#: degenerating was recovered another way (see :func:`mixem.em.loop.m_step`);
+#: ``"reseed"``: a degenerate component was re-seeded from the worst-fitted rows;
+#: ``"recovery"``: a component that kept degenerating was re-seeded with half of the heaviest
+#: component instead (see :func:`mixem.em.loop.m_step`);
 #: ``"decrease"``: the log-likelihood decreased where EM cannot decrease it;
 #: ``"not_converged"``: the run stopped at ``max_iter``; ``"run_failed"``: a restart failed and
 #: another one was kept.

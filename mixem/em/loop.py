@@ -20,6 +20,10 @@ __all__ = ["EMRun", "RunError", "extend", "run_em", "m_step"]
 
 #: Re-seeds allowed per component over one run before the fit gives up.
 MAX_RESEEDS_PER_COMPONENT = 5
+#: Re-seeds of a component from the worst-fitted rows; later ones split the heaviest component
+#: instead. Isolated values (a few outlying rows) are the worst-fitted rows, and a component
+#: seeded on them collapses onto them again; half of a big cluster does not.
+WORST_ROW_RESEEDS = 2
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,72 @@ def _worst_rows(
     return idx[np.argsort(ll[idx])]
 
 
+def _locate(sizes: Sequence[int], j: int) -> tuple[int, int]:
+    """Family index and index within the family of component ``j``."""
+    f = 0
+    while j >= sizes[f]:
+        j -= sizes[f]
+        f += 1
+    return f, j
+
+
+def _split_heaviest(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    current: tuple[np.ndarray, Sequence[Component]],
+    stats: list[Stats],
+    nk: np.ndarray,
+    j: int,
+    chunk: int,
+) -> int:
+    """Re-seed component ``j`` with half of the heaviest other component; return that one.
+
+    The heaviest component's responsibilities are cut in two by the sign of the rows' offset
+    from its weighted mean along its principal axis: one half stays, ``j`` takes the other.
+    """
+    weights, components = current
+    classes = [type(c) for c in components]
+    sizes = [c.n_components for c in components]
+    order = np.argsort(-nk, kind="stable")
+    m = int(order[0] if order[0] != j else order[1])
+    n, d = X.shape
+    resp = np.empty(n)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(weights)
+    for rows, logp in iter_log_prob(X, log_w, components, chunk):
+        lse = log_sum_exp(logp)
+        with np.errstate(invalid="ignore"):
+            resp[rows] = np.where(np.isfinite(lse), np.exp(logp[:, m] - lse), 0.0)
+    if sample_weight is not None:
+        resp *= sample_weight
+    total = resp.sum()
+    mean = np.zeros(d)
+    for start in range(0, n, chunk):
+        mean += resp[start : start + chunk] @ X[start : start + chunk]
+    mean /= total
+    scatter = np.zeros((d, d))
+    for start in range(0, n, chunk):
+        diff = X[start : start + chunk] - mean
+        scatter += (diff * resp[start : start + chunk, None]).T @ diff
+    axis = np.linalg.eigh(scatter)[1][:, -1]
+    side = np.empty(n, dtype=bool)
+    for start in range(0, n, chunk):
+        side[start : start + chunk] = (X[start : start + chunk] - mean) @ axis > 0
+    for target, keep in ((j, side), (m, ~side)):
+        f, local = _locate(sizes, target)
+        part = None
+        for start in range(0, n, chunk):
+            r = np.zeros((min(chunk, n - start), sizes[f]))
+            r[:, local] = resp[start : start + chunk] * keep[start : start + chunk]
+            piece = classes[f].statistics(X[start : start + chunk], r)
+            part = piece if part is None else part + piece
+        mask = np.zeros(sizes[f], dtype=bool)
+        mask[local] = True
+        stats[f] = stats[f].replace(mask, part)
+        nk[target] = float(resp @ keep)
+    return m
+
+
 def m_step(
     X: np.ndarray,
     sample_weight: np.ndarray | None,
@@ -113,8 +183,15 @@ def m_step(
                     f"{reseeds[j]} times; {advice}",
                     events,
                 )
-            rows = worst[i * m : (i + 1) * m]
-            seed_from_rows(X, sample_weight, classes, sizes, stats, nk, j, rows)
+            if reseeds[j] > WORST_ROW_RESEEDS and nk.size > 1:
+                heaviest = _split_heaviest(X, sample_weight, current, stats, nk, j, chunk)
+                how = f"by splitting component {heaviest} along its principal axis"
+                kind = "recovery"
+            else:
+                rows = worst[i * m : (i + 1) * m]
+                seed_from_rows(X, sample_weight, classes, sizes, stats, nk, j, rows)
+                how = f"from the {rows.size} worst-fitted rows"
+                kind = "reseed"
             why = (
                 f"was left with {effective[j]:.3g} effective rows (it needs at least {need:g})"
                 if effective[j] < need
@@ -122,9 +199,9 @@ def m_step(
             )
             events.append(
                 Event(
-                    "reseed",
+                    kind,
                     f"component {j} ({per_comp[j].__name__}) {why} at iteration {iteration}; "
-                    f"re-seeded it from the {rows.size} worst-fitted rows",
+                    f"re-seeded it {how}",
                     iteration=iteration,
                     component=j,
                 )
