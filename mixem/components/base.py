@@ -100,6 +100,11 @@ class Component(ABC, metaclass=_Family):
     #: and new data are encoded against them).
     accepts_categories: ClassVar[bool] = False
 
+    #: Whether components of several fits can be stacked into one stack of this family (every
+    #: parameter has a leading component axis and every component's statistics are its own),
+    #: so that the engine runs many fits at once (see :mod:`mixem.components.stack`).
+    stackable: ClassVar[bool] = False
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         _REGISTRY[_qualified_name(cls)] = cls
@@ -203,6 +208,18 @@ class Component(ABC, metaclass=_Family):
         nothing.
         """
         return np.zeros(self.n_components, dtype=bool)
+
+    @classmethod
+    def _stack(cls, components: Any) -> Any:
+        """Several fits' components as one :class:`~mixem.components.stack.Stack`, or None.
+
+        The default stacks families with ``stackable = True``; others run one fit at a time.
+        """
+        if not cls.stackable:
+            return None
+        from mixem.components.stack import Stack
+
+        return Stack.of(components)
 
     @classmethod
     def _variant(cls, config: str) -> type[Component]:

@@ -65,6 +65,8 @@ def _check_range(values: np.ndarray, name: str, low: float, high: float) -> None
 class _Independent(Component):
     """A ``(k, d)`` parameter array, one value per component and feature."""
 
+    stackable = True
+
     _name: ClassVar[str]
 
     def __init__(self, values: np.ndarray) -> None:

@@ -34,6 +34,8 @@ class Exponential(Component):
     likelihood is bounded by that of rows at its own mean.
     """
 
+    stackable = True
+
     param_dims: ClassVar[dict[str, tuple[str, ...]]] = {"rates": ("component", "feature")}
 
     def __init__(self, rates: Any) -> None:

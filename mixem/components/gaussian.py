@@ -255,6 +255,7 @@ class GaussianFull(_CholeskyGaussian):
     """
 
     _full_scatter = True
+    stackable = True
     param_dims: ClassVar[dict[str, tuple[str, ...]]] = {
         "means": ("component", "feature"),
         "covariances": ("component", "feature", "feature_bis"),
@@ -336,6 +337,13 @@ class GaussianTied(_CholeskyGaussian):
         "covariances": ("feature", "feature_bis"),
     }
 
+    @classmethod
+    def _stack(cls, components: Any) -> Any:
+        """Tied fits stack as full covariances, each fit's repeated, pooled in the M-step."""
+        from mixem.components.stack import TiedStack
+
+        return TiedStack.of(components)
+
     def _check_covariances(self, covariances: Any) -> np.ndarray:
         d = self._means.shape[1]
         return _param(covariances, "covariances", 2, (d, d))
@@ -396,6 +404,7 @@ class _AxisGaussian(_Gaussian):
     """Gaussians with axis-aligned covariances: densities from per-feature variances."""
 
     _full_scatter = False
+    stackable = True
 
     def _variances(self) -> np.ndarray:
         """Per-feature variances, shape (k, d)."""

@@ -26,8 +26,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from mixem.components.base import Component
+from mixem.em.batch import extend_many, run_many
 from mixem.em.init import initial_statistics, start_smoothing
-from mixem.em.loop import EMRun, extend, run_em
+from mixem.em.loop import EMRun
 from mixem.em.passes import accumulate, log_sum_exp, weighted_log_prob
 from mixem.em.settings import SearchSettings, Settings
 from mixem.em.structure import Start, Structure
@@ -121,30 +122,38 @@ class _Search:
         self.short_iter = min(tuning.short_iter, settings.max_iter)
         self.error: FitError | None = None  # the last failure, raised if nothing succeeds
 
-    def run(self, start: Start, iters: int) -> EMRun:
+    def run_all(self, starts: list[Start], iters: int | list[int]) -> list[EMRun]:
+        """EM from every start at once, for ``iters`` iterations; failed runs are left out."""
         s = self.settings
-        return run_em(
-            self.X,
-            self.w,
-            *start,
-            max_iter=iters,
-            tol=s.tol,
-            reg_covar=s.reg_covar,
-            chunk=s.chunk,
-        )
+        out = []
+        for r in run_many(
+            self.X, self.w, starts, max_iter=iters, tol=s.tol, reg_covar=s.reg_covar, chunk=s.chunk
+        ):
+            if isinstance(r, FitError):
+                self.error = r
+            else:
+                out.append(r)
+        return out
 
-    def extend(self, run: EMRun, moved_from: EMRun | None = None) -> EMRun:
+    def extend_all(self, runs: list[EMRun], bases: list[EMRun | None]) -> list[EMRun]:
+        """Every run continued to convergence (or ``max_iter``), at once; failures left out."""
         s = self.settings
-        return extend(
-            run,
+        out = []
+        for r in extend_many(
+            runs,
             self.X,
             self.w,
             max_iter=s.max_iter,
             tol=s.tol,
             reg_covar=s.reg_covar,
             chunk=s.chunk,
-            moved_from=moved_from,
-        )
+            moved_from=bases,
+        ):
+            if isinstance(r, FitError):
+                self.error = r
+            else:
+                out.append(r)
+        return out
 
     def rank(self, run: EMRun) -> tuple[bool, float]:
         return rank(run, self.n_obs, self.settings.reg_covar)
@@ -164,14 +173,8 @@ class _Search:
         converged fit continues that fit's chain.
         """
         short = sorted(short, key=lambda item: self.rank(item[0]), reverse=True)
-        finals = []
-        for r, base in short[: max(keep, 1)]:
-            if r.loglik < floor:
-                continue
-            try:
-                finals.append(self.extend(r, base))
-            except FitError as err:
-                self.error = err
+        chosen = [item for item in short[: max(keep, 1)] if item[0].loglik >= floor]
+        finals = self.extend_all([r for r, _ in chosen], [b for _, b in chosen])
         return sorted(finals, key=self.rank, reverse=True)
 
 
@@ -197,25 +200,21 @@ def search(
         rows = np.sort(rng.choice(rows, tuning.rows, replace=False))
         X, sample_weight = X[rows], None if sample_weight is None else sample_weight[rows]
     s = _Search(X, sample_weight, structure, settings, tuning)
-    finals: list[EMRun] = []
-    for start in given:
-        try:
-            finals.append(s.run(start, settings.max_iter))
-        except FitError as err:
-            s.error = err
+    finals = s.run_all(list(given), settings.max_iter)
     floor = -np.inf
     if tuning.margin is not None and finals:
         floor = max(r.loglik for r in finals) - tuning.margin
     methods = ["hierarchical"] * tuning.hierarchical + ["kmeans++"] * tuning.starts
-    short: list[tuple[EMRun, EMRun | None]] = []
+    starts = []
     for method in methods:
         nk, stats = initial_statistics(
             X, sample_weight, structure.families, structure.sizes, method, rng, settings.chunk
         )
         try:
-            short.append((s.run(s.start(nk, stats), s.short_iter), None))
+            starts.append(s.start(nk, stats))
         except FitError as err:
             s.error = err
+    short: list[tuple[EMRun, EMRun | None]] = [(r, None) for r in s.run_all(starts, s.short_iter)]
     finals = sorted(finals + s.best_continued(short, tuning.keep, floor), key=s.rank, reverse=True)
     if not finals:
         if s.error is None:  # every short run fell below the margin of failed given starts
@@ -243,14 +242,9 @@ def _split_merge(s: _Search, best: EMRun) -> EMRun:
     for _ in range(s.tuning.split_merge_rounds):
         if best.n_iter >= s.settings.max_iter:
             break  # no iterations left for a move's chain
-        trials: list[tuple[EMRun, EMRun | None]] = []
-        for start in _split_merge_starts(s, best):
-            try:
-                trials.append(
-                    (s.run(start, min(s.short_iter, s.settings.max_iter - best.n_iter)), best)
-                )
-            except FitError:
-                continue
+        moves = _split_merge_starts(s, best)
+        iters = min(s.short_iter, s.settings.max_iter - best.n_iter)
+        trials: list[tuple[EMRun, EMRun | None]] = [(r, best) for r in s.run_all(moves, iters)]
         finals = s.best_continued(trials, s.tuning.split_merge_keep)
         if not finals or s.rank(finals[0]) <= s.rank(best):
             break

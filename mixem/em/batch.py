@@ -1,0 +1,353 @@
+"""Many EM runs of one family on one data set, as one computation with a leading fit axis.
+
+The short runs of a search, the moves of a split-and-merge round and the continuations of the
+best of them share the data and the structure. :func:`run_many` stacks their components
+(:mod:`mixem.components.stack`) and runs every E-pass and M-step once for all of them, each
+fit normalised over its own components; a fit leaves the batch when it converges or reaches its
+``max_iter``. A fit that needs a re-seed, or whose M-step fails, leaves the batch at that point
+and goes on alone through :func:`mixem.em.loop.run_em` from the same pass, so every fit gets
+exactly the iterations it would get alone (up to rounding: sums run in another order).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from mixem.components.stack import Stack, stack_of
+from mixem.em.events import Event
+from mixem.em.loop import EMRun, _joined, run_em
+from mixem.em.passes import CHUNK_BYTES, EPass
+from mixem.em.structure import Start
+from mixem.em.trace import Trace
+from mixem.exceptions import FitError
+
+__all__ = ["extend_many", "run_many"]
+
+
+def _batched_pass(
+    X: np.ndarray, w: np.ndarray | None, log_w: np.ndarray, stack: Stack, chunk: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, object, np.ndarray]:
+    """One E-pass for every fit: logliks, entropies ``(B,)``, nk ``(B*k,)``, stats, uncovered."""
+    B, k = log_w.shape
+    loglik = np.zeros(B)
+    entropy = np.zeros(B)
+    nk = np.zeros(B * k)
+    uncovered = np.zeros(B, dtype=bool)
+    stats = None
+    flat = log_w.ravel()
+    for start in range(0, X.shape[0], chunk):
+        Xc = X[start : start + chunk]
+        c = Xc.shape[0]
+        logp = stack.log_prob(Xc)
+        logp += flat
+        L = logp.reshape(c, B, k)
+        top = L.max(axis=2, keepdims=True)
+        top[~np.isfinite(top)] = 0.0
+        L -= top
+        resp = np.exp(L)
+        total = resp.sum(axis=2, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            resp /= total
+            log_total = np.log(total[..., 0])
+            cross = np.einsum("cbk,cbk->cb", resp, np.where(resp > 0, L, 0.0))
+        lse = top[..., 0] + log_total
+        bad = ~np.isfinite(lse)
+        if bad.any():
+            if w is not None:
+                bad &= (w[start : start + c] > 0)[:, None]
+            uncovered |= bad.any(axis=0)
+            resp[~np.isfinite(lse)] = 0.0
+            lse = np.where(np.isfinite(lse), lse, 0.0)
+            cross = np.where(np.isfinite(cross), cross, 0.0)
+            log_total = np.where(np.isfinite(log_total), log_total, 0.0)
+        ent = log_total - cross
+        if w is None:
+            loglik += lse.sum(axis=0)
+            entropy += ent.sum(axis=0)
+        else:
+            wc = w[start : start + c]
+            loglik += wc @ lse
+            entropy += wc @ ent
+            resp *= wc[:, None, None]
+        flat_resp = resp.reshape(c, B * k)
+        nk += flat_resp.sum(axis=0)
+        s = stack.statistics(Xc, flat_resp)
+        stats = s if stats is None else stats + s
+    return loglik, entropy, nk, stats, uncovered
+
+
+def run_many(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    starts: Sequence[Start],
+    *,
+    max_iter: int | Sequence[int],
+    tol: float,
+    reg_covar: float,
+    chunk: int,
+) -> list[EMRun | FitError]:
+    """EM from every start at once; each fit's run, or the error that ended it.
+
+    ``max_iter`` is one bound, or one per start. Structures of several families, and families
+    that cannot stack, run one fit after another.
+    """
+    budgets = np.broadcast_to(np.asarray(max_iter, dtype=int), (len(starts),)).copy()
+    stack = None
+    if len(starts) > 1 and all(len(comps) == 1 for _, comps in starts):
+        stack = stack_of([comps[0] for _, comps in starts])
+    if stack is None:
+        out: list[EMRun | FitError] = []
+        for (weights, comps), budget in zip(starts, budgets, strict=True):
+            try:
+                out.append(
+                    run_em(
+                        X,
+                        sample_weight,
+                        weights,
+                        comps,
+                        max_iter=int(budget),
+                        tol=tol,
+                        reg_covar=reg_covar,
+                        chunk=chunk,
+                    )
+                )
+            except FitError as err:
+                out.append(err)
+        return out
+    return _Batch(X, sample_weight, starts, stack, budgets, tol, reg_covar, chunk).run()
+
+
+class _Batch:
+    """The state of the fits still running together."""
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        w: np.ndarray | None,
+        starts: Sequence[Start],
+        stack: Stack,
+        budgets: np.ndarray,
+        tol: float,
+        reg_covar: float,
+        chunk: int,
+    ) -> None:
+        self.X, self.w = X, w
+        self.stack = stack
+        self.tol, self.reg_covar, self.chunk = tol, reg_covar, chunk
+        self.budgets = budgets
+        B = len(starts)
+        self.k = stack.k
+        self.weights = np.stack([np.asarray(wt, dtype=float) for wt, _ in starts])
+        self.total = X.shape[0] if w is None else float(w.sum())
+        n, d = X.shape
+        self.n_usable = n if w is None else int(np.count_nonzero(w > 0))
+        self.need = stack.family.min_count(d)
+        self.out: list[EMRun | FitError | None] = [None] * B
+        self.ids = np.arange(B)  # positions in ``out`` of the fits in the stack
+        self.logliks: list[list[float]] = [[] for _ in range(B)]
+        self.changes: list[list[float]] = [[] for _ in range(B)]
+        self.seconds: list[list[float]] = [[] for _ in range(B)]
+        self.events: list[list[Event]] = [[] for _ in range(B)]
+        self.initial = np.zeros(B)
+
+    def _chunk(self) -> int:
+        fits = self.ids.size * self.k
+        return int(max(64, min(self.chunk, CHUNK_BYTES // (8 * (4 * fits + 2 * self.X.shape[1])))))
+
+    def _pass(self):
+        with np.errstate(divide="ignore"):
+            log_w = np.log(self.weights[self.ids])
+        return _batched_pass(self.X, self.w, log_w, self.stack, self._chunk())
+
+    def run(self) -> list[EMRun | FitError]:
+        loglik, entropy, nk, stats, uncovered = self._pass()
+        self.initial[self.ids] = loglik
+        if uncovered.any():
+            self._drop_uncovered(uncovered)
+            loglik, entropy, nk, stats = self._subset(~uncovered, loglik, entropy, nk, stats)
+        it = 0
+        while self.ids.size:
+            keep_going = self.budgets[self.ids] > it
+            if not keep_going.all():
+                loglik, entropy, nk, stats = self._finish(
+                    ~keep_going, loglik, entropy, nk, stats, it, False
+                )
+                if not self.ids.size:
+                    break
+            it += 1
+            started = time.perf_counter()
+            loglik, entropy, nk, stats = self._eject_degenerate(loglik, entropy, nk, stats, it)
+            if not self.ids.size:
+                break
+            try:
+                new_stack = self.stack.m_step(stats, self.reg_covar)
+            except ValueError:
+                # Some fit's M-step failed: every fit goes on alone, where the failure is named.
+                self._eject(np.ones(self.ids.size, dtype=bool), loglik, entropy, nk, stats, it - 1)
+                break
+            self.stack = new_stack
+            B = self.ids.size
+            self.weights[self.ids] = nk.reshape(B, self.k) / nk.reshape(B, self.k).sum(
+                axis=1, keepdims=True
+            )
+            previous = loglik
+            loglik, entropy, nk, stats, uncovered = self._pass()
+            elapsed = (time.perf_counter() - started) / B
+            change = (loglik - previous) / self.total
+            for i, b in enumerate(self.ids):
+                self.logliks[b].append(float(loglik[i]))
+                self.changes[b].append(float(change[i]))
+                self.seconds[b].append(elapsed)
+                decrease = change[i] < -1e-9 * (1.0 + abs(loglik[i] / self.total))
+                if decrease and self.reg_covar == 0:
+                    self.events[b].append(
+                        Event(
+                            "decrease",
+                            f"the log-likelihood decreased by {-change[i]:.3g} per row at "
+                            f"iteration {it}; EM should never do this: please report it with the "
+                            "data and settings",
+                            iteration=it,
+                        )
+                    )
+            if uncovered.any():
+                self._drop_uncovered(uncovered)
+                keep = ~uncovered
+                loglik, entropy, nk, stats = self._subset(keep, loglik, entropy, nk, stats)
+            done = np.abs(change[~uncovered]) < self.tol
+            if done.any():
+                loglik, entropy, nk, stats = self._finish(
+                    done, loglik, entropy, nk, stats, it, True
+                )
+        return self.out  # type: ignore[return-value]
+
+    # -- fits leaving the batch -----------------------------------------------------------
+    def _subset(self, keep, loglik, entropy, nk, stats):
+        """Keep the fits where ``keep``; the arrays of the others are dropped."""
+        B, k = keep.size, self.k
+        if keep.all():
+            return loglik, entropy, nk, stats
+        self.ids = self.ids[keep]
+        fits = np.flatnonzero(keep)
+        rows = (fits[:, None] * k + np.arange(k)).ravel()
+        if fits.size:
+            self.stack = self.stack.select(fits)
+            stats = type(stats)(
+                **{n: a[rows] if a.shape[:1] == (B * k,) else a for n, a in stats.arrays().items()}
+            )
+        return loglik[keep], entropy[keep], nk[rows], stats
+
+    def _pass_of(self, i, loglik, entropy, nk, stats) -> EPass:
+        k = self.k
+        return EPass(
+            float(loglik[i]),
+            float(entropy[i]),
+            nk[i * k : (i + 1) * k].copy(),
+            [self.stack.fit_statistics(stats, i)],
+        )
+
+    def _run_of(self, i, loglik, entropy, nk, stats, it, converged) -> EMRun:
+        b = self.ids[i]
+        comp = self.stack.component(i)
+        trace = Trace(
+            float(self.initial[b]),
+            np.array(self.logliks[b], dtype=float),
+            np.array(self.changes[b], dtype=float),
+            np.array(self.seconds[b], dtype=float),
+            np.zeros(len(self.logliks[b]), dtype=bool),
+            rows=int(self.X.shape[0]),
+        )
+        epass = self._pass_of(i, loglik, entropy, nk, stats)
+        return EMRun(
+            self.weights[b].copy(),
+            (comp,),
+            float(loglik[i]),
+            float(entropy[i]),
+            len(self.logliks[b]),
+            converged,
+            trace,
+            tuple(self.events[b]),
+            epass,
+        )
+
+    def _finish(self, mask, loglik, entropy, nk, stats, it, converged):
+        for i in np.flatnonzero(mask):
+            self.out[self.ids[i]] = self._run_of(i, loglik, entropy, nk, stats, it, converged)
+        return self._subset(~mask, loglik, entropy, nk, stats)
+
+    def _eject(self, mask, loglik, entropy, nk, stats, it):
+        """Fits where ``mask`` go on alone from their current pass (re-seeds, failures)."""
+        for i in np.flatnonzero(mask):
+            b = self.ids[i]
+            so_far = self._run_of(i, loglik, entropy, nk, stats, it, False)
+            try:
+                more = run_em(
+                    self.X,
+                    self.w,
+                    so_far.weights,
+                    so_far.components,
+                    max_iter=int(self.budgets[b]) - so_far.n_iter,
+                    tol=self.tol,
+                    reg_covar=self.reg_covar,
+                    chunk=self.chunk,
+                    first_pass=so_far.last_pass,
+                )
+                self.out[b] = _joined(so_far, more) if so_far.n_iter else more
+            except FitError as err:
+                self.out[b] = err
+        return self._subset(~mask, loglik, entropy, nk, stats)
+
+    def _eject_degenerate(self, loglik, entropy, nk, stats, it):
+        B, k = self.ids.size, self.k
+        per_fit = nk.reshape(B, k)
+        effective = per_fit * self.n_usable / per_fit.sum(axis=1, keepdims=True)
+        thin = (effective < self.need) | self.stack.collapsed(stats).reshape(B, k)
+        mask = thin.any(axis=1)
+        if mask.any():
+            return self._eject(mask, loglik, entropy, nk, stats, it - 1)
+        return loglik, entropy, nk, stats
+
+    def _drop_uncovered(self, uncovered):
+        from mixem.em.passes import UncoveredRowError
+
+        for i in np.flatnonzero(uncovered):
+            self.out[self.ids[i]] = UncoveredRowError(
+                "a row of X has log-likelihood -inf under every component; the components do "
+                "not cover it"
+            )
+
+
+def extend_many(
+    runs: Sequence[EMRun],
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    *,
+    max_iter: int,
+    tol: float,
+    reg_covar: float,
+    chunk: int,
+    moved_from: Sequence[EMRun | None] | None = None,
+) -> list[EMRun | FitError]:
+    """:func:`mixem.em.loop.extend` of every run, the continuations run at once."""
+    bases = list(moved_from) if moved_from is not None else [None] * len(runs)
+    used = [r.n_iter + (b.n_iter if b is not None else 0) for r, b in zip(runs, bases, strict=True)]
+    todo = [i for i, r in enumerate(runs) if not r.converged and used[i] < max_iter]
+    more = run_many(
+        X,
+        sample_weight,
+        [(runs[i].weights, runs[i].components) for i in todo],
+        max_iter=[max_iter - used[i] for i in todo],
+        tol=tol,
+        reg_covar=reg_covar,
+        chunk=chunk,
+    )
+    out: list[EMRun | FitError] = list(runs)
+    for i, m in zip(todo, more, strict=True):
+        out[i] = m if isinstance(m, FitError) else _joined(runs[i], m)
+    total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+    for i, base in enumerate(bases):
+        if base is not None and isinstance(out[i], EMRun):
+            out[i] = _joined(base, out[i], moved_by=total)
+    return out
