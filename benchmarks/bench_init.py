@@ -18,7 +18,7 @@ import time
 import warnings
 
 import mixem
-from mixem.em import multistart
+from mixem.em import SearchSettings
 
 FAMILIES = {
     "full": mixem.GaussianFull,
@@ -33,28 +33,18 @@ DATASETS = {
 }
 
 
-def fit(X, family, k, seed, init, n_init=1, **constants):
-    """Log-likelihood and spuriousness of one fit, or None when it fails.
-
-    ``constants`` override ``mixem.em.multistart``'s ``SHORT_*`` settings (lower-case names
-    without the prefix: ``starts``, ``iter``, ``keep``, ``hierarchical``) for this fit.
-    """
-    saved = {
-        name: getattr(multistart, name) for name in dir(multistart) if name.startswith("SHORT_")
-    }
-    for name, value in constants.items():
-        setattr(multistart, "SHORT_" + name.upper(), value)
+def fit(X, family, k, seed, init, n_init=1, search=None):
+    """Log-likelihood and spuriousness of one fit, or None when it fails."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = mixem.MixtureModel(family, k, init=init, n_init=n_init, random_state=seed)
-            result = model.fit(X)  # short_em reads the module's constants at call time
+            model = mixem.MixtureModel(
+                family, k, init=init, n_init=n_init, random_state=seed, search=search
+            )
+            result = model.fit(X)
         return result.loglik, bool(result.spurious.any())
     except mixem.FitError:
         return None
-    finally:
-        for name, value in saved.items():
-            setattr(multistart, name, value)
 
 
 def short(
@@ -62,15 +52,17 @@ def short(
 ):
     return {
         "init": "short_em",
-        "starts": starts,
-        "iter": iters,
-        "keep": keep,
-        "hierarchical": hierarchical,
-        "split_merge_rounds": rounds,
-        "split_merge_moves": moves,
-        "split_merge_keep": sm_keep,
-        "split_merge_bases": bases,
-        "split_merge_cosine": cosine,
+        "search": SearchSettings(
+            starts=starts,
+            short_iter=iters,
+            keep=keep,
+            hierarchical=hierarchical,
+            split_merge_rounds=rounds,
+            split_merge_moves=moves,
+            split_merge_keep=sm_keep,
+            split_merge_bases=bases,
+            split_merge_cosine=cosine,
+        ),
     }
 
 
