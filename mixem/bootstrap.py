@@ -19,7 +19,7 @@ from scipy.optimize import linear_sum_assignment
 
 from mixem._validation import check_positive_int, check_random_state
 from mixem.components.base import Component
-from mixem.em.engine import fit as em_fit
+from mixem.em.engine import fit_reweighted
 from mixem.em.passes import blocks, chunk_rows, iter_log_prob, log_sum_exp
 from mixem.em.settings import SearchSettings, Settings
 from mixem.em.structure import Structure
@@ -180,23 +180,34 @@ def weighted_bootstrap(
     )
     warm = ((result.weights, components),)
 
-    for b in range(draws):
-        for _attempt in range(MAX_ATTEMPTS_PER_DRAW):
-            u = rng.standard_exponential(n)
-            u *= n / u.sum()
-            # A draw's re-seeding and convergence are recorded per draw, not warned about.
-            run = em_fit(
-                X, structure, settings, rng=rng, sample_weight=u, starts=warm, search=search
-            ).best
-            if run is not None:
-                break
-            n_failed += 1
-        else:
-            raise FitError(
-                f"the weighted bootstrap failed {MAX_ATTEMPTS_PER_DRAW} times in a row at draw "
-                f"{b}: the model's components do not survive reweighting of the data; use "
-                "fewer components"
-            )
+    runs: list = [None] * draws
+    pending = np.arange(draws)
+    for _attempt in range(MAX_ATTEMPTS_PER_DRAW):
+        # Every pending draw's Dirichlet weights, its fits batched with the others'; a draw
+        # whose fits all fail is drawn again. A draw's re-seeds and convergence are recorded
+        # per draw, not warned about.
+        U = rng.standard_exponential((pending.size, n))
+        U *= n / U.sum(axis=1, keepdims=True)
+        records = fit_reweighted(
+            X, structure, settings, rng=rng, weights=U, starts=warm, search=search
+        )
+        failed = []
+        for b, record in zip(pending, records, strict=True):
+            if record.best is None:
+                failed.append(b)
+            else:
+                runs[b] = record.best
+        n_failed += len(failed)
+        pending = np.asarray(failed, dtype=int)
+        if not pending.size:
+            break
+    else:
+        raise FitError(
+            f"the weighted bootstrap failed {MAX_ATTEMPTS_PER_DRAW} times in a row at draw "
+            f"{int(pending[0])}: the model's components do not survive reweighting of the data; "
+            "use fewer components"
+        )
+    for b, run in enumerate(runs):
         orders = _alignment(X, resp_fit, run.components, chunk)
         order = np.concatenate(
             [

@@ -41,7 +41,9 @@ def test_clean_gaussian_fit_flags_nothing(seed):
 
 def test_clean_fit_with_standard_errors_flags_nothing():
     result = fit(gaussian_clusters(0))
-    report = result.diagnostics(draws=60, random_state=0)
+    # 200 draws: the bootstrap sd of 60 draws is itself uncertain by about 9%, too close to
+    # the 20% the check allows.
+    report = result.diagnostics(draws=200, random_state=0)
     assert report.findings == ()
     table = report.standard_errors
     assert len(table) == result.n_parameters + 1
@@ -220,18 +222,19 @@ def test_loaded_result_needs_rows(tmp_path):
         assert loaded.diagnostics(draws=0, X=X).findings == ()
 
 
-def test_exactly_identical_rows_are_flagged_or_refused():
+def test_exactly_identical_rows_are_flagged_and_not_collapsed_onto():
     # 30 copies of one row: a point mass. K = 3 absorbs it into a cluster, and the report says
-    # so; K = 4 would collapse a component onto it, which EM refuses with a clear error.
+    # so. At K = 4 a component collapsing onto it is recovered (the engine no longer gives up):
+    # the fit has no spike and the report still names the point mass.
     X = np.concatenate([gaussian_clusters(0, n=200), np.tile([[5.0, 5.0]], (30, 1))])
     result = mixem.MixtureModel(mixem.GaussianFull, 3, random_state=0).fit(X)
     (finding,) = [f for f in result.diagnostics(draws=0).findings if f.topic == "duplicates"]
     assert finding.severity == "warning" and "30 rows are identical (5, 5)" in finding.message
     assert finding.component == result.predict([[5.0, 5.0]])[0]
-    with pytest.raises(mixem.FitError, match="identical rows"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", mixem.DegenerateComponentWarning)
-            mixem.MixtureModel(mixem.GaussianFull, 4, random_state=0).fit(X)
+    four = mixem.MixtureModel(mixem.GaussianFull, 4, random_state=0).fit(X)
+    assert four.converged and not four.spurious.any()
+    assert np.linalg.eigvalsh(four.covariances).min() > 1e-3
+    assert any(f.topic == "duplicates" for f in four.diagnostics(draws=0).findings)
 
 
 def test_rounded_data_ties_are_not_point_masses():

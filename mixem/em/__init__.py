@@ -6,7 +6,7 @@
 initialisations, the EM loop and the search live in the submodules.
 """
 
-from mixem.em.engine import FitRecord, fit
+from mixem.em.engine import FitRecord, fit, fit_reweighted
 from mixem.em.events import Event
 from mixem.em.init import INIT_METHODS
 from mixem.em.loop import EMRun, RunError, run_em
@@ -27,5 +27,6 @@ __all__ = [
     "Trace",
     "TraceRow",
     "fit",
+    "fit_reweighted",
     "run_em",
 ]

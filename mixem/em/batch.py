@@ -54,10 +54,15 @@ def _batched_pass(
             log_total = np.log(total[..., 0])
             cross = np.einsum("cbk,cbk->cb", resp, np.where(resp > 0, L, 0.0))
         lse = top[..., 0] + log_total
+        wc = (
+            None
+            if w is None
+            else (w[start : start + c] if w.ndim == 1 else w[:, start : start + c].T)
+        )
         bad = ~np.isfinite(lse)
         if bad.any():
-            if w is not None:
-                bad &= (w[start : start + c] > 0)[:, None]
+            if wc is not None:
+                bad &= (wc > 0) if wc.ndim == 2 else (wc > 0)[:, None]
             uncovered |= bad.any(axis=0)
             resp[~np.isfinite(lse)] = 0.0
             lse = np.where(np.isfinite(lse), lse, 0.0)
@@ -67,11 +72,14 @@ def _batched_pass(
         if w is None:
             loglik += lse.sum(axis=0)
             entropy += ent.sum(axis=0)
-        else:
-            wc = w[start : start + c]
+        elif wc.ndim == 1:
             loglik += wc @ lse
             entropy += wc @ ent
             resp *= wc[:, None, None]
+        else:  # every fit its own row weights (the weighted bootstrap's draws)
+            loglik += np.einsum("cb,cb->b", wc, lse)
+            entropy += np.einsum("cb,cb->b", wc, ent)
+            resp *= wc[:, :, None]
         flat_resp = resp.reshape(c, B * k)
         nk += flat_resp.sum(axis=0)
         s = stack.statistics(Xc, flat_resp)
@@ -91,8 +99,9 @@ def run_many(
 ) -> list[EMRun | FitError]:
     """EM from every start at once; each fit's run, or the error that ended it.
 
-    ``max_iter`` is one bound, or one per start. Structures of several families, and families
-    that cannot stack, run one fit after another.
+    ``max_iter`` is one bound, or one per start. ``sample_weight`` is ``(n,)`` for every fit,
+    or ``(len(starts), n)``: each fit its own row weights. Structures of several families, and
+    families that cannot stack, run one fit after another.
     """
     budgets = np.broadcast_to(np.asarray(max_iter, dtype=int), (len(starts),)).copy()
     stack = None
@@ -100,12 +109,15 @@ def run_many(
         stack = stack_of([comps[0] for _, comps in starts])
     if stack is None:
         out: list[EMRun | FitError] = []
-        for (weights, comps), budget in zip(starts, budgets, strict=True):
+        for b, ((weights, comps), budget) in enumerate(zip(starts, budgets, strict=True)):
+            w = sample_weight
+            if w is not None and w.ndim == 2:
+                w = w[b]
             try:
                 out.append(
                     run_em(
                         X,
-                        sample_weight,
+                        w,
                         weights,
                         comps,
                         max_iter=int(budget),
@@ -141,9 +153,13 @@ class _Batch:
         B = len(starts)
         self.k = stack.k
         self.weights = np.stack([np.asarray(wt, dtype=float) for wt, _ in starts])
-        self.total = X.shape[0] if w is None else float(w.sum())
         n, d = X.shape
-        self.n_usable = n if w is None else int(np.count_nonzero(w > 0))
+        # Per fit: total weight and rows of positive weight (weights may differ by fit).
+        weights = np.ones((1, n)) if w is None else np.atleast_2d(w)
+        self.totals = np.broadcast_to(
+            weights.sum(axis=1) if w is not None else float(n), (B,)
+        ).copy()
+        self.usable = np.broadcast_to(np.count_nonzero(weights > 0, axis=1), (B,)).copy()
         self.need = stack.family.min_count(d)
         self.out: list[EMRun | FitError | None] = [None] * B
         self.ids = np.arange(B)  # positions in ``out`` of the fits in the stack
@@ -160,7 +176,8 @@ class _Batch:
     def _pass(self):
         with np.errstate(divide="ignore"):
             log_w = np.log(self.weights[self.ids])
-        return _batched_pass(self.X, self.w, log_w, self.stack, self._chunk())
+        w = self.w if self.w is None or self.w.ndim == 1 else self.w[self.ids]
+        return _batched_pass(self.X, w, log_w, self.stack, self._chunk())
 
     def run(self) -> list[EMRun | FitError]:
         loglik, entropy, nk, stats, uncovered = self._pass()
@@ -196,12 +213,13 @@ class _Batch:
             previous = loglik
             loglik, entropy, nk, stats, uncovered = self._pass()
             elapsed = (time.perf_counter() - started) / B
-            change = (loglik - previous) / self.total
+            totals = self.totals[self.ids]
+            change = (loglik - previous) / totals
             for i, b in enumerate(self.ids):
                 self.logliks[b].append(float(loglik[i]))
                 self.changes[b].append(float(change[i]))
                 self.seconds[b].append(elapsed)
-                decrease = change[i] < -1e-9 * (1.0 + abs(loglik[i] / self.total))
+                decrease = change[i] < -1e-9 * (1.0 + abs(loglik[i] / totals[i]))
                 if decrease and self.reg_covar == 0:
                     self.events[b].append(
                         Event(
@@ -285,7 +303,7 @@ class _Batch:
             try:
                 more = run_em(
                     self.X,
-                    self.w,
+                    self._weights_of(b),
                     so_far.weights,
                     so_far.components,
                     max_iter=int(self.budgets[b]) - so_far.n_iter,
@@ -302,12 +320,16 @@ class _Batch:
     def _eject_degenerate(self, loglik, entropy, nk, stats, it):
         B, k = self.ids.size, self.k
         per_fit = nk.reshape(B, k)
-        effective = per_fit * self.n_usable / per_fit.sum(axis=1, keepdims=True)
+        usable = self.usable[self.ids][:, None]
+        effective = per_fit * usable / per_fit.sum(axis=1, keepdims=True)
         thin = (effective < self.need) | self.stack.collapsed(stats).reshape(B, k)
         mask = thin.any(axis=1)
         if mask.any():
             return self._eject(mask, loglik, entropy, nk, stats, it - 1)
         return loglik, entropy, nk, stats
+
+    def _weights_of(self, b: int) -> np.ndarray | None:
+        return self.w if self.w is None or self.w.ndim == 1 else self.w[b]
 
     def _drop_uncovered(self, uncovered):
         from mixem.em.passes import UncoveredRowError
@@ -330,13 +352,19 @@ def extend_many(
     chunk: int,
     moved_from: Sequence[EMRun | None] | None = None,
 ) -> list[EMRun | FitError]:
-    """:func:`mixem.em.loop.extend` of every run, the continuations run at once."""
+    """:func:`mixem.em.loop.extend` of every run, the continuations run at once.
+
+    ``sample_weight`` is ``(n,)``, or ``(len(runs), n)``: each run's own row weights.
+    """
     bases = list(moved_from) if moved_from is not None else [None] * len(runs)
     used = [r.n_iter + (b.n_iter if b is not None else 0) for r, b in zip(runs, bases, strict=True)]
     todo = [i for i, r in enumerate(runs) if not r.converged and used[i] < max_iter]
+    weights = sample_weight
+    if weights is not None and weights.ndim == 2:
+        weights = weights[np.asarray(todo, dtype=int)]
     more = run_many(
         X,
-        sample_weight,
+        weights,
         [(runs[i].weights, runs[i].components) for i in todo],
         max_iter=[max_iter - used[i] for i in todo],
         tol=tol,
@@ -346,8 +374,13 @@ def extend_many(
     out: list[EMRun | FitError] = list(runs)
     for i, m in zip(todo, more, strict=True):
         out[i] = m if isinstance(m, FitError) else _joined(runs[i], m)
-    total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
     for i, base in enumerate(bases):
         if base is not None and isinstance(out[i], EMRun):
+            w = (
+                sample_weight
+                if sample_weight is None or sample_weight.ndim == 1
+                else sample_weight[i]
+            )
+            total = X.shape[0] if w is None else float(w.sum())
             out[i] = _joined(base, out[i], moved_by=total)
     return out

@@ -15,12 +15,12 @@ import numpy as np
 from mixem.em.events import Event
 from mixem.em.init import initial_statistics
 from mixem.em.loop import EMRun, run_em
-from mixem.em.search import cover_all_rows, rank, search
+from mixem.em.search import cover_all_rows, rank, search, search_reweighted
 from mixem.em.settings import SearchSettings, Settings
 from mixem.em.structure import Start, Structure
 from mixem.exceptions import FitError
 
-__all__ = ["FitRecord", "fit"]
+__all__ = ["FitRecord", "fit", "fit_reweighted"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,32 @@ def fit(
         except FitError as err:
             runs.append(err)
     return _record(runs, settings, n_obs, searched=search is not None)
+
+
+def fit_reweighted(
+    rows: np.ndarray,
+    structure: Structure,
+    settings: Settings,
+    *,
+    rng: np.random.Generator,
+    weights: np.ndarray,
+    starts: Sequence[Start] = (),
+    search: SearchSettings,
+) -> list[FitRecord]:
+    """:func:`fit` of the same rows under every row of ``weights`` (``(D, n)``), all at once.
+
+    The weighted bootstrap's draws: each weighting is searched from the given ``starts`` and
+    the search's fresh starts (no subsample, no split-and-merge moves), all of them batched.
+    Returns one record per weighting.
+    """
+    out = []
+    for w, run in zip(
+        weights,
+        search_reweighted(rows, weights, structure, settings, search, rng, given=starts),
+        strict=True,
+    ):
+        out.append(_record([run], settings, float(w.sum()), searched=True))
+    return out
 
 
 def _run(X: np.ndarray, w: np.ndarray | None, start: Start, settings: Settings) -> EMRun:

@@ -34,7 +34,14 @@ from mixem.em.settings import SearchSettings, Settings
 from mixem.em.structure import Start, Structure
 from mixem.exceptions import FitError
 
-__all__ = ["cover_all_rows", "rank", "run_is_spurious", "search", "spurious_flags"]
+__all__ = [
+    "cover_all_rows",
+    "rank",
+    "run_is_spurious",
+    "search",
+    "search_reweighted",
+    "spurious_flags",
+]
 
 
 def spurious_flags(
@@ -104,7 +111,11 @@ def cover_all_rows(
 
 
 class _Search:
-    """One search's data, settings and the EM runs it makes."""
+    """One search's data, settings and the EM runs it makes.
+
+    ``w`` is one weight per row, or ``(D, n)``: ``D`` weightings of the same rows searched at
+    once (the weighted bootstrap's draws); every run then belongs to a group ``g`` of them.
+    """
 
     def __init__(
         self,
@@ -118,64 +129,173 @@ class _Search:
         self.structure = structure
         self.settings = settings
         self.tuning = tuning
-        self.n_obs = X.shape[0] if w is None else float(w.sum())
+        self.groups = 1 if w is None or w.ndim == 1 else w.shape[0]
+        totals = X.shape[0] if w is None else np.atleast_2d(w).sum(axis=1)
+        self.totals = np.broadcast_to(np.asarray(totals, dtype=float), (self.groups,))
+        self.n_obs = float(self.totals[0])
         self.short_iter = min(tuning.short_iter, settings.max_iter)
         self.error: FitError | None = None  # the last failure, raised if nothing succeeds
 
-    def run_all(self, starts: list[Start], iters: int | list[int]) -> list[EMRun]:
-        """EM from every start at once, for ``iters`` iterations; failed runs are left out."""
+    def weights_of(self, groups: Sequence[int]) -> np.ndarray | None:
+        if self.w is None or self.w.ndim == 1:
+            return self.w
+        return self.w[np.asarray(groups, dtype=int)]
+
+    def run_all(
+        self, starts: list[Start], iters: int | list[int], groups: Sequence[int] | None = None
+    ) -> list[tuple[int, EMRun]]:
+        """EM from every start at once, for ``iters`` iterations.
+
+        Returns ``(group, run)`` of every run that did not fail.
+        """
         s = self.settings
+        groups = [0] * len(starts) if groups is None else list(groups)
         out = []
-        for r in run_many(
-            self.X, self.w, starts, max_iter=iters, tol=s.tol, reg_covar=s.reg_covar, chunk=s.chunk
+        for g, r in zip(
+            groups,
+            run_many(
+                self.X,
+                self.weights_of(groups),
+                starts,
+                max_iter=iters,
+                tol=s.tol,
+                reg_covar=s.reg_covar,
+                chunk=s.chunk,
+            ),
+            strict=True,
         ):
             if isinstance(r, FitError):
                 self.error = r
             else:
-                out.append(r)
+                out.append((g, r))
         return out
 
-    def extend_all(self, runs: list[EMRun], bases: list[EMRun | None]) -> list[EMRun]:
+    def extend_all(
+        self, runs: list[EMRun], bases: list[EMRun | None], groups: Sequence[int]
+    ) -> list[tuple[int, EMRun]]:
         """Every run continued to convergence (or ``max_iter``), at once; failures left out."""
         s = self.settings
         out = []
-        for r in extend_many(
-            runs,
-            self.X,
-            self.w,
-            max_iter=s.max_iter,
-            tol=s.tol,
-            reg_covar=s.reg_covar,
-            chunk=s.chunk,
-            moved_from=bases,
+        for g, r in zip(
+            groups,
+            extend_many(
+                runs,
+                self.X,
+                self.weights_of(groups),
+                max_iter=s.max_iter,
+                tol=s.tol,
+                reg_covar=s.reg_covar,
+                chunk=s.chunk,
+                moved_from=bases,
+            ),
+            strict=True,
         ):
             if isinstance(r, FitError):
                 self.error = r
             else:
-                out.append(r)
+                out.append((g, r))
         return out
 
-    def rank(self, run: EMRun) -> tuple[bool, float]:
-        return rank(run, self.n_obs, self.settings.reg_covar)
+    def rank(self, run: EMRun, group: int = 0) -> tuple[bool, float]:
+        return rank(run, float(self.totals[group]), self.settings.reg_covar)
 
     def start(self, nk: np.ndarray, stats: list) -> Start:
         return self.structure.start(nk, stats, self.settings.reg_covar)
 
     def best_continued(
         self,
-        short: list[tuple[EMRun, EMRun | None]],
+        short: list[tuple[int, EMRun, EMRun | None]],
         keep: int,
-        floor: float = -np.inf,
-    ) -> list[EMRun]:
-        """The ``keep`` best short runs (above ``floor``) run to convergence, best first.
+        floors: np.ndarray | None = None,
+    ) -> list[list[EMRun]]:
+        """Per group, its ``keep`` best short runs (above its floor) continued, best first.
 
-        ``short`` holds ``(run, moved_from)`` pairs: a run that started from a move of a
+        ``short`` holds ``(group, run, moved_from)``: a run that started from a move of a
         converged fit continues that fit's chain.
         """
-        short = sorted(short, key=lambda item: self.rank(item[0]), reverse=True)
-        chosen = [item for item in short[: max(keep, 1)] if item[0].loglik >= floor]
-        finals = self.extend_all([r for r, _ in chosen], [b for _, b in chosen])
-        return sorted(finals, key=self.rank, reverse=True)
+        chosen = []
+        for g in range(self.groups):
+            mine = sorted(
+                (item for item in short if item[0] == g),
+                key=lambda item: self.rank(item[1], g),
+                reverse=True,
+            )
+            floor = -np.inf if floors is None else floors[g]
+            chosen += [item for item in mine[: max(keep, 1)] if item[1].loglik >= floor]
+        continued = self.extend_all(
+            [r for _, r, _ in chosen], [b for _, _, b in chosen], [g for g, _, _ in chosen]
+        )
+        return self.by_group(continued)
+
+    def by_group(self, runs: list[tuple[int, EMRun]]) -> list[list[EMRun]]:
+        """The runs of every group, best first."""
+        return [
+            sorted((r for h, r in runs if h == g), key=lambda r: self.rank(r, g), reverse=True)
+            for g in range(self.groups)
+        ]
+
+
+def _climb(s: _Search, given: Sequence[Start], rng: np.random.Generator) -> list[list[EMRun]]:
+    """Given starts run to convergence, and the best searched starts continued; per group."""
+    G = s.groups
+    tuning, settings, structure = s.tuning, s.settings, s.structure
+    warm = s.by_group(
+        s.run_all(
+            [g_start for _ in range(G) for g_start in given],
+            settings.max_iter,
+            [g for g in range(G) for _ in given],
+        )
+    )
+    floors = None
+    if tuning.margin is not None:
+        floors = np.array(
+            [max((r.loglik for r in w), default=np.inf) - tuning.margin for w in warm]
+        )
+        floors[~np.isfinite(floors)] = -np.inf  # no given start succeeded: no floor
+    methods = ["hierarchical"] * tuning.hierarchical + ["kmeans++"] * tuning.starts
+    starts, groups = [], []
+    for g in range(G):
+        w = s.weights_of([g])
+        w = w if w is None or w.ndim == 1 else w[0]
+        for method in methods:
+            nk, stats = initial_statistics(
+                s.X, w, structure.families, structure.sizes, method, rng, settings.chunk
+            )
+            try:
+                starts.append(s.start(nk, stats))
+                groups.append(g)
+            except FitError as err:
+                s.error = err
+    short = [(g, r, None) for g, r in s.run_all(starts, s.short_iter, groups)]
+    continued = s.best_continued(short, tuning.keep, floors)
+    return [
+        sorted(warm[g] + continued[g], key=lambda r, g=g: s.rank(r, g), reverse=True)
+        for g in range(G)
+    ]
+
+
+def search_reweighted(
+    X: np.ndarray,
+    weights: np.ndarray,
+    structure: Structure,
+    settings: Settings,
+    tuning: SearchSettings,
+    rng: np.random.Generator,
+    *,
+    given: Sequence[Start] = (),
+) -> list[EMRun | FitError]:
+    """:func:`search` for every row of ``weights`` (``(D, n)``), all at once.
+
+    For the weighted bootstrap's draws: every search runs on all rows (no subsample) and
+    without split-and-merge moves (``tuning.split_merge_rounds`` must be 0).
+    """
+    if tuning.split_merge_rounds:
+        raise ValueError("search_reweighted makes no split-and-merge moves; set rounds to 0")
+    s = _Search(X, weights, structure, settings, tuning)
+    out: list[EMRun | FitError] = []
+    for finals in _climb(s, given, rng):
+        out.append(finals[0] if finals else (s.error or FitError("no start could be run")))
+    return out
 
 
 def search(
@@ -200,22 +320,7 @@ def search(
         rows = np.sort(rng.choice(rows, tuning.rows, replace=False))
         X, sample_weight = X[rows], None if sample_weight is None else sample_weight[rows]
     s = _Search(X, sample_weight, structure, settings, tuning)
-    finals = s.run_all(list(given), settings.max_iter)
-    floor = -np.inf
-    if tuning.margin is not None and finals:
-        floor = max(r.loglik for r in finals) - tuning.margin
-    methods = ["hierarchical"] * tuning.hierarchical + ["kmeans++"] * tuning.starts
-    starts = []
-    for method in methods:
-        nk, stats = initial_statistics(
-            X, sample_weight, structure.families, structure.sizes, method, rng, settings.chunk
-        )
-        try:
-            starts.append(s.start(nk, stats))
-        except FitError as err:
-            s.error = err
-    short: list[tuple[EMRun, EMRun | None]] = [(r, None) for r in s.run_all(starts, s.short_iter)]
-    finals = sorted(finals + s.best_continued(short, tuning.keep, floor), key=s.rank, reverse=True)
+    (finals,) = _climb(s, given, rng)
     if not finals:
         if s.error is None:  # every short run fell below the margin of failed given starts
             raise FitError("no start of the search could be run")
@@ -244,8 +349,8 @@ def _split_merge(s: _Search, best: EMRun) -> EMRun:
             break  # no iterations left for a move's chain
         moves = _split_merge_starts(s, best)
         iters = min(s.short_iter, s.settings.max_iter - best.n_iter)
-        trials: list[tuple[EMRun, EMRun | None]] = [(r, best) for r in s.run_all(moves, iters)]
-        finals = s.best_continued(trials, s.tuning.split_merge_keep)
+        trials = [(0, r, best) for _, r in s.run_all(moves, iters)]
+        (finals,) = s.best_continued(trials, s.tuning.split_merge_keep)
         if not finals or s.rank(finals[0]) <= s.rank(best):
             break
         final = finals[0]

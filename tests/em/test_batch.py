@@ -75,3 +75,16 @@ def test_a_fit_that_needs_a_reseed_leaves_the_batch_and_goes_on_alone():
         assert a.n_iter == b.n_iter
         assert a.loglik == pytest.approx(b.loglik, rel=1e-10)
         np.testing.assert_array_equal(a.trace.reseeded, b.trace.reseeded)
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.__name__)
+def test_every_fit_may_have_its_own_row_weights(family):
+    X, _ = make_blobs(n=240, d=2, k=3, seed=3)
+    starts = _starts(X, family, 3, 5, seed=4)
+    W = np.random.default_rng(5).standard_exponential((5, X.shape[0]))
+    W *= X.shape[0] / W.sum(axis=1, keepdims=True)
+    batched = run_many(X, W, starts, max_iter=300, tol=1e-8, reg_covar=1e-6, chunk=97)
+    for b, (a, start) in enumerate(zip(batched, starts, strict=True)):
+        (alone,) = _alone(X, W[b], [start], 300)
+        assert a.n_iter == alone.n_iter
+        assert a.loglik == pytest.approx(alone.loglik, rel=1e-10)
