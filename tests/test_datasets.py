@@ -22,6 +22,7 @@ def _check_frame(X, n, columns):
         (datasets.load_faithful, 272, ["eruptions", "waiting"]),
         (datasets.load_iris, 150, IRIS_COLUMNS),
         (datasets.load_banknote, 200, BANKNOTE_COLUMNS),
+        (datasets.load_galaxies, 82, ["velocity"]),
     ],
 )
 def test_frame_shape_columns_dtypes(loader, n, columns):
@@ -29,7 +30,12 @@ def test_frame_shape_columns_dtypes(loader, n, columns):
 
 
 def test_all_exports_loaders():
-    assert set(datasets.__all__) == {"load_banknote", "load_faithful", "load_iris"}
+    assert set(datasets.__all__) == {
+        "load_banknote",
+        "load_faithful",
+        "load_galaxies",
+        "load_iris",
+    }
 
 
 # ---------------------------------------------------------------------------- iris
@@ -111,3 +117,26 @@ def test_banknote_known_rows():
     np.testing.assert_array_equal(X.iloc[199], [214.3, 129.9, 129.9, 10.2, 11.5, 139.6])
     np.testing.assert_allclose(X.min(), [213.8, 129.0, 129.0, 7.2, 7.7, 137.8])
     np.testing.assert_allclose(X.max(), [216.3, 131.0, 131.1, 12.7, 12.3, 142.4])
+
+
+# ------------------------------------------------------------------------ galaxies
+
+
+def test_galaxies_summary_matches_r():
+    # from R 4.2.2, MASS 7.3-58.2, not from the loader:
+    # sprintf("%.17g", c(mean(galaxies), sd(galaxies))); sum, min, max, median(galaxies)
+    v = datasets.load_galaxies()["velocity"]
+    np.testing.assert_allclose(v.mean(), 20828.170731707316, rtol=1e-14)
+    np.testing.assert_allclose(v.std(ddof=1), 4563.7579944842837, rtol=1e-12)
+    assert v.sum() == 1707910
+    assert v.min() == 9172
+    assert v.max() == 34279
+    assert v.median() == 20833.5
+    assert v.is_monotonic_increasing  # is.unsorted(galaxies) is FALSE
+
+
+def test_galaxies_keeps_mass_typo_at_78th_value():
+    # ?MASS::galaxies: "this dataset has 78th observation 26690 which should be 26960"
+    v = datasets.load_galaxies()["velocity"]
+    # galaxies[c(1, 41, 78, 82)] in R (1-based)
+    np.testing.assert_array_equal(v.iloc[[0, 40, 77, 81]], [9172, 20821, 26690, 34279])
