@@ -53,12 +53,22 @@ def _param(value: Any, name: str, ndim: int, shape: tuple[int | None, ...]) -> n
     return arr
 
 
-def _cholesky(cov: np.ndarray, name: str) -> np.ndarray:
-    """Lower Cholesky factors of a stack of covariance matrices, naming the one that fails."""
+def _check_symmetric(cov: np.ndarray, name: str) -> None:
+    """Raise ``ValueError`` naming the first matrix of the stack that is not symmetric."""
     sym_err = np.abs(cov - np.swapaxes(cov, -1, -2)).max(axis=(-1, -2))
     scale = np.abs(cov).max(axis=(-1, -2))
     for j in np.flatnonzero(sym_err > 1e-8 * scale):
         raise ValueError(f"{name}[{j}] is not symmetric (largest asymmetry {sym_err[j]:.3g})")
+
+
+def _factor(cov: np.ndarray, name: str) -> np.ndarray:
+    """Lower Cholesky factors of a stack of symmetric matrices, naming the one that fails.
+
+    One LAPACK call for the whole stack; only when it fails are the matrices factored one by
+    one, to name the first that is not positive definite. NumPy reads the lower triangles only
+    and returns NaN factors, without an error, for matrices holding NaN: callers check the
+    factors' diagonals (through the log-determinant) when their input may hold NaN.
+    """
     try:
         return np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
@@ -74,6 +84,12 @@ def _cholesky(cov: np.ndarray, name: str) -> np.ndarray:
         raise
 
 
+def _cholesky(cov: np.ndarray, name: str) -> np.ndarray:
+    """Lower Cholesky factors of a stack of covariance matrices, naming the one that fails."""
+    _check_symmetric(cov, name)
+    return _factor(cov, name)
+
+
 def _check_positive(values: np.ndarray, name: str) -> None:
     bad = np.flatnonzero(values.reshape(values.shape[0], -1).min(axis=1) <= 0)
     if bad.size:
@@ -83,9 +99,9 @@ def _check_positive(values: np.ndarray, name: str) -> None:
         )
 
 
-def _check_weights(stats: GaussianStats) -> None:
-    bad = np.flatnonzero(~(stats.weight > 0))
-    if bad.size:
+def _check_weights(stats: GaussianStats | PooledGaussianStats) -> None:
+    if not np.minimum.reduce(stats.weight, initial=np.inf) > 0:  # also catches NaN
+        bad = np.flatnonzero(~(stats.weight > 0))
         raise ValueError(
             f"component {bad[0]} has zero total responsibility; its parameters are undefined"
         )
@@ -107,6 +123,42 @@ class _Gaussian(Component):
     @abstractmethod
     def _prepare(self) -> None:
         """Precompute what log_prob needs (factors, precisions, normalising constants)."""
+
+    def _prepared(self) -> bool:
+        """Prepare parameters that skipped validation; whether they proved usable.
+
+        The families whose covariances need checks that the factors do not make (positive
+        variances) override it. A false answer, or a ``ValueError``, sends the parameters
+        through the public constructor, which names the problem.
+        """
+        self._prepare()
+        # NaN or infinite parameters give a non-finite normalising constant: NumPy's Cholesky
+        # does not fail on NaN, and an infinite variance is "positive definite".
+        return bool(np.isfinite(np.add.reduce(self._log_norm, axis=None)))
+
+    @classmethod
+    def _trusted(cls, means: np.ndarray, covariances: np.ndarray) -> Self:
+        """Components from new arrays the M-step computed, without the public validation.
+
+        Parameters from statistics of finite rows with positive weights are finite and
+        symmetric by construction, so the constructor's copies and checks (shapes, finiteness,
+        symmetry) would only cost time: on Old Faithful they took 15-20% of an EM iteration
+        (benchmarks/bench_small.py). What can still go wrong, a covariance that is not
+        positive definite or a variance of zero, shows while preparing; then the public
+        constructor runs and raises its error naming the component. ``means`` and
+        ``covariances`` become read-only.
+        """
+        obj = cls.__new__(cls)
+        means.setflags(write=False)
+        covariances.setflags(write=False)
+        obj._means = means
+        obj._covariances = covariances
+        try:
+            if obj._prepared():
+                return obj
+        except ValueError:
+            pass
+        return cls(means, covariances)
 
     @classmethod
     @abstractmethod
@@ -184,7 +236,8 @@ class _Gaussian(Component):
     def from_statistics(cls, stats: GaussianStats, *, reg_covar: float = 0.0) -> Self:
         """Weighted means and covariances, with ``reg_covar`` added to every variance."""
         _check_weights(stats)
-        return cls(stats.mean, cls._covariances_from(stats, reg_covar))
+        # A copy: the statistics keep theirs, and the parameters become read-only.
+        return cls._trusted(np.array(stats.mean), cls._covariances_from(stats, reg_covar))
 
 
 def _collapsed_full(stats: GaussianStats) -> np.ndarray:
@@ -206,7 +259,7 @@ class _CholeskyGaussian(_Gaussian):
     def _prepare(self) -> None:
         d = self.n_features
         cov = self._covariances.reshape(-1, d, d)
-        self._chol = _cholesky(cov, "covariances")
+        self._chol = _factor(cov, "covariances")
         # LAPACK's triangular inverse directly: scipy's solve_triangular wrapper costs more
         # than the inverse itself at these sizes, and the search runs thousands of M-steps.
         self._inv_chol = np.stack([dtrtri(c, lower=1)[0] for c in self._chol])
@@ -270,7 +323,9 @@ class GaussianFull(_CholeskyGaussian):
 
     def _check_covariances(self, covariances: Any) -> np.ndarray:
         k, d = self._means.shape
-        return _param(covariances, "covariances", 3, (k, d, d))
+        cov = _param(covariances, "covariances", 3, (k, d, d))
+        _check_symmetric(cov, "covariances")
+        return cov
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
         """Log density of every row under every component, shape ``(n, k)``."""
@@ -338,7 +393,9 @@ class GaussianTied(_CholeskyGaussian):
 
     def _check_covariances(self, covariances: Any) -> np.ndarray:
         d = self._means.shape[1]
-        return _param(covariances, "covariances", 2, (d, d))
+        cov = _param(covariances, "covariances", 2, (d, d))
+        _check_symmetric(cov[None], "covariances")
+        return cov
 
     def _prepare(self) -> None:
         super()._prepare()
@@ -391,6 +448,12 @@ class _AxisGaussian(_Gaussian):
     def _variances(self) -> np.ndarray:
         """Per-feature variances, shape (k, d)."""
         return np.broadcast_to(self._covariances.reshape(self.n_components, -1), self._means.shape)
+
+    def _prepared(self) -> bool:
+        # Variances of zero (no regulariser) or NaN must not reach the logarithm.
+        if not np.minimum.reduce(self._covariances, axis=None) > 0:
+            return False
+        return super()._prepared()
 
     def _prepare(self) -> None:
         var = self._variances()
