@@ -22,6 +22,7 @@ from mixem.components.stats import (
     STACK_FLOATS,
     GaussianStats,
     PooledGaussianStats,
+    _safe,
 )
 
 __all__ = ["GaussianFull", "GaussianDiagonal", "GaussianSpherical", "GaussianTied"]
@@ -37,9 +38,12 @@ COLLAPSE_ULPS = 64.0
 COLLAPSE_CORRELATION = 1e-10
 
 
+_ULPS = COLLAPSE_ULPS * float(np.finfo(np.float64).eps)
+
+
 def _variance_floor(mean: np.ndarray) -> np.ndarray:
     """Variance of values that differ only by rounding, at the scale of ``mean``."""
-    return (COLLAPSE_ULPS * np.finfo(np.float64).eps * np.abs(mean)) ** 2
+    return np.square(_ULPS * mean)
 
 
 def _param(value: Any, name: str, ndim: int, shape: tuple[int | None, ...]) -> np.ndarray:
@@ -288,14 +292,33 @@ class _Gaussian(Component):
 
 
 def _collapsed_full(stats: GaussianStats) -> np.ndarray:
-    weight = np.where(stats.weight > 0, stats.weight, 1.0)
-    cov = stats.scatter / weight[:, None, None]
-    var = np.diagonal(cov, axis1=1, axis2=2)
-    flat = np.any(var <= _variance_floor(stats.mean), axis=1)
-    sd = np.sqrt(np.where(flat[:, None], 1.0, var))
-    corr = cov / sd[:, :, None] / sd[:, None, :]
-    singular = np.linalg.eigvalsh(corr)[:, 0] < COLLAPSE_CORRELATION
-    return (flat | singular) & (stats.weight > 0)
+    live = stats.weight > 0
+    weight = _safe(stats.weight)
+    diag = stats.scatter.diagonal(0, 1, 2)
+    flat = np.logical_or.reduce(diag / weight[:, None] <= _variance_floor(stats.mean), axis=1)
+    # The correlation matrix's eigenvalues sum to d, so none exceeds d and the smallest is at
+    # least det / d^(d-1); det = prod_i L_ii^2 / S_ii from the Cholesky factor L of the
+    # scatter S (no rescaling needed: the factor of D S D is D L). One batched Cholesky thus
+    # clears the components well away from singular; only the others, or all when the
+    # factorisation fails, get the eigendecomposition that decides (a margin of 2 keeps the
+    # decision the eigenvalue's, however the bound rounds).
+    d = diag.shape[1]
+    try:
+        chol = np.linalg.cholesky(stats.scatter)
+    except np.linalg.LinAlgError:
+        unclear = np.flatnonzero(live)
+    else:
+        ratio = np.square(chol.diagonal(0, 1, 2)) / diag
+        bound = 2.0 * COLLAPSE_CORRELATION * d ** (d - 1)
+        unclear = np.flatnonzero(~(np.multiply.reduce(ratio, axis=1) > bound) & live)
+    singular = np.zeros(live.shape, dtype=bool)
+    if unclear.size:
+        cov = stats.scatter[unclear] / weight[unclear, None, None]
+        var = cov.diagonal(0, 1, 2)
+        sd = np.sqrt(np.where(flat[unclear, None], 1.0, var))
+        corr = cov / sd[:, :, None] / sd[:, None, :]
+        singular[unclear] = np.linalg.eigvalsh(corr)[:, 0] < COLLAPSE_CORRELATION
+    return (flat | singular) & live
 
 
 class _CholeskyGaussian(_Gaussian):
@@ -444,11 +467,11 @@ class GaussianTied(_CholeskyGaussian):
 
     def _prepare(self) -> None:
         super()._prepare()
-        self._centre = self._means.mean(axis=0)
+        self._centre = np.add.reduce(self._means, axis=0) / self.n_components
         # Whitened means relative to the centre, (k, d).
         self._white_means = (self._means - self._centre) @ self._inv_chol[0].T
         self._far = np.flatnonzero(
-            np.einsum("kd,kd->k", self._white_means, self._white_means) > FAR
+            np.add.reduce(self._white_means * self._white_means, axis=1) > FAR
         )
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
@@ -459,8 +482,8 @@ class GaussianTied(_CholeskyGaussian):
         b = self._white_means
         out = b @ y
         out *= 2.0
-        out -= np.einsum("dc,dc->c", y, y)
-        out -= np.einsum("kd,kd->k", b, b)[:, None]
+        out -= np.add.reduce(y * y, axis=0)  # einsum's set-up cost more at these sizes
+        out -= np.add.reduce(b * b, axis=1)[:, None]
         for j in self._far:  # too far from the centre for the expansion: exact distance
             diff = y - b[j][:, None]
             out[j] = -np.einsum("dc,dc->c", diff, diff)
@@ -475,7 +498,7 @@ class GaussianTied(_CholeskyGaussian):
 
     @classmethod
     def _covariances_from(cls, stats: PooledGaussianStats, reg_covar: float) -> np.ndarray:
-        cov = stats.scatter / stats.weight.sum()
+        cov = stats.scatter / np.add.reduce(stats.weight)
         cov.flat[:: cov.shape[0] + 1] += reg_covar
         return cov
 
@@ -501,18 +524,21 @@ class _AxisGaussian(_Gaussian):
         return super()._prepared()
 
     def _prepare(self) -> None:
+        k, d = self._means.shape
         var = self._variances()
         self._precisions = 1.0 / var
-        self._log_norm = -0.5 * (np.log(var).sum(axis=1) + self.n_features * _LOG_2PI)
-        self._centre = self._means.mean(axis=0)
+        self._log_norm = -0.5 * (np.add.reduce(np.log(var), axis=1) + d * _LOG_2PI)
+        self._centre = np.add.reduce(self._means, axis=0) / k  # the mean of the means
         shifted = self._means - self._centre
         scaled = shifted * self._precisions
         # log N = offset_k + coef_k . [z, z^2], one product for all components.
         self._coef = np.concatenate([scaled, -0.5 * self._precisions], axis=1)
-        self._coef_t = np.ascontiguousarray(self._coef.T)
+        if d >= BLAS_MIN_FEATURES:  # log_prob's wide branch multiplies rows by columns
+            self._coef_t = np.ascontiguousarray(self._coef.T)
         # Components too far from the centre for the expansion are evaluated exactly.
-        self._far = np.flatnonzero(np.max(shifted * scaled, axis=1) > FAR)
-        self._offset = self._log_norm - 0.5 * np.einsum("kd,kd->k", shifted, scaled)
+        spread = shifted * scaled
+        self._far = np.flatnonzero(np.maximum.reduce(spread, axis=1) > FAR)
+        self._offset = self._log_norm - 0.5 * np.add.reduce(spread, axis=1)
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
         """Log density of every row under every component, shape ``(n, k)``."""
@@ -559,12 +585,11 @@ class _AxisGaussian(_Gaussian):
     @classmethod
     def collapsed(cls, stats: GaussianStats) -> np.ndarray:
         """Components with a feature (all features, if spherical) constant up to rounding."""
-        weight = np.where(stats.weight > 0, stats.weight, 1.0)
         floor = _variance_floor(stats.mean)
         if stats.scatter.shape[1] == 1:  # spherical: the variance summed over features
-            floor = floor.sum(axis=1, keepdims=True)
-        flat = stats.scatter / weight[:, None] <= floor
-        return np.any(flat, axis=1) & (stats.weight > 0)
+            floor = np.add.reduce(floor, axis=1, keepdims=True)
+        flat = stats.scatter / _safe(stats.weight)[:, None] <= floor
+        return np.logical_or.reduce(flat, axis=1) & (stats.weight > 0)
 
 
 class GaussianDiagonal(_AxisGaussian):
