@@ -7,6 +7,7 @@ M-step works from centred scatter statistics merged with Chan's update.
 
 from __future__ import annotations
 
+import functools
 from abc import abstractmethod
 from typing import Any, ClassVar, Self
 
@@ -15,7 +16,14 @@ from scipy.linalg.blas import dtrmm
 from scipy.linalg.lapack import dtrtri
 
 from mixem.components.base import Component
-from mixem.components.stats import BLAS_MIN_FEATURES, FAR, GaussianStats, PooledGaussianStats
+from mixem.components.stats import (
+    BLAS_MIN_FEATURES,
+    FAR,
+    STACK_FLOATS,
+    GaussianStats,
+    PooledGaussianStats,
+    _safe,
+)
 
 __all__ = ["GaussianFull", "GaussianDiagonal", "GaussianSpherical", "GaussianTied"]
 
@@ -30,9 +38,12 @@ COLLAPSE_ULPS = 64.0
 COLLAPSE_CORRELATION = 1e-10
 
 
+_ULPS = COLLAPSE_ULPS * float(np.finfo(np.float64).eps)
+
+
 def _variance_floor(mean: np.ndarray) -> np.ndarray:
     """Variance of values that differ only by rounding, at the scale of ``mean``."""
-    return (COLLAPSE_ULPS * np.finfo(np.float64).eps * np.abs(mean)) ** 2
+    return np.square(_ULPS * mean)
 
 
 def _param(value: Any, name: str, ndim: int, shape: tuple[int | None, ...]) -> np.ndarray:
@@ -53,12 +64,22 @@ def _param(value: Any, name: str, ndim: int, shape: tuple[int | None, ...]) -> n
     return arr
 
 
-def _cholesky(cov: np.ndarray, name: str) -> np.ndarray:
-    """Lower Cholesky factors of a stack of covariance matrices, naming the one that fails."""
+def _check_symmetric(cov: np.ndarray, name: str) -> None:
+    """Raise ``ValueError`` naming the first matrix of the stack that is not symmetric."""
     sym_err = np.abs(cov - np.swapaxes(cov, -1, -2)).max(axis=(-1, -2))
     scale = np.abs(cov).max(axis=(-1, -2))
     for j in np.flatnonzero(sym_err > 1e-8 * scale):
         raise ValueError(f"{name}[{j}] is not symmetric (largest asymmetry {sym_err[j]:.3g})")
+
+
+def _factor(cov: np.ndarray, name: str) -> np.ndarray:
+    """Lower Cholesky factors of a stack of symmetric matrices, naming the one that fails.
+
+    One LAPACK call for the whole stack; only when it fails are the matrices factored one by
+    one, to name the first that is not positive definite. NumPy reads the lower triangles only
+    and returns NaN factors, without an error, for matrices holding NaN: callers check the
+    factors' diagonals (through the log-determinant) when their input may hold NaN.
+    """
     try:
         return np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
@@ -74,6 +95,52 @@ def _cholesky(cov: np.ndarray, name: str) -> np.ndarray:
         raise
 
 
+def _cholesky(cov: np.ndarray, name: str) -> np.ndarray:
+    """Lower Cholesky factors of a stack of covariance matrices, naming the one that fails."""
+    _check_symmetric(cov, name)
+    return _factor(cov, name)
+
+
+#: Stacks of factors with at most this many rows in all (components times features) are
+#: inverted by one batched LU (``np.linalg.inv``); larger ones by forward substitution, whose
+#: cost grows with the features but hardly with the components. Measured from d = 2 to 31:
+#: LU won below about 100 to 300 rows (d = 4, 3 components: 6 against 14 us), substitution
+#: above (d = 2, 300 components: 10 against 53 us).
+LU_INVERSE_MAX_ROWS = 128
+
+
+@functools.cache
+def _lower_mask(d: int) -> np.ndarray:
+    mask = np.tri(d)
+    mask.setflags(write=False)
+    return mask
+
+
+def _inverse_lower(chol: np.ndarray) -> np.ndarray:
+    """Inverses of a stack of lower-triangular matrices, shape ``(m, d, d)``, loop-free in m.
+
+    Small stacks: one batched LU inverse, its upper triangle zeroed (partial pivoting can
+    leave rounding noise there). Large stacks: row ``i`` of every inverse at once from the rows
+    above it (forward substitution, as LAPACK's unblocked ``dtrti2``), a loop over the ``d``
+    rows. Wide factors (``BLAS_MIN_FEATURES``) are inverted one by one by LAPACK's ``dtrtri``.
+    """
+    m, d, _ = chol.shape
+    if d >= BLAS_MIN_FEATURES:
+        return np.stack([dtrtri(c, lower=1)[0] for c in chol])
+    if m * d <= LU_INVERSE_MAX_ROWS:
+        inv = np.linalg.inv(chol)
+        inv *= _lower_mask(d)
+        return inv
+    inv = np.zeros(chol.shape)
+    diag = 1.0 / chol.diagonal(0, 1, 2)
+    inv.reshape(m, d * d)[:, :: d + 1] = diag
+    for i in range(1, d):
+        # inv[i, :i] = -(L[i, :i] @ inv[:i, :i]) / L[i, i]
+        row = np.matmul(chol[:, i : i + 1, :i], inv[:, :i, :i])[:, 0]
+        np.multiply(row, -diag[:, i : i + 1], out=inv[:, i, :i])
+    return inv
+
+
 def _check_positive(values: np.ndarray, name: str) -> None:
     bad = np.flatnonzero(values.reshape(values.shape[0], -1).min(axis=1) <= 0)
     if bad.size:
@@ -83,9 +150,9 @@ def _check_positive(values: np.ndarray, name: str) -> None:
         )
 
 
-def _check_weights(stats: GaussianStats) -> None:
-    bad = np.flatnonzero(~(stats.weight > 0))
-    if bad.size:
+def _check_weights(stats: GaussianStats | PooledGaussianStats) -> None:
+    if not np.minimum.reduce(stats.weight, initial=np.inf) > 0:  # also catches NaN
+        bad = np.flatnonzero(~(stats.weight > 0))
         raise ValueError(
             f"component {bad[0]} has zero total responsibility; its parameters are undefined"
         )
@@ -107,6 +174,42 @@ class _Gaussian(Component):
     @abstractmethod
     def _prepare(self) -> None:
         """Precompute what log_prob needs (factors, precisions, normalising constants)."""
+
+    def _prepared(self) -> bool:
+        """Prepare parameters that skipped validation; whether they proved usable.
+
+        The families whose covariances need checks that the factors do not make (positive
+        variances) override it. A false answer, or a ``ValueError``, sends the parameters
+        through the public constructor, which names the problem.
+        """
+        self._prepare()
+        # NaN or infinite parameters give a non-finite normalising constant: NumPy's Cholesky
+        # does not fail on NaN, and an infinite variance is "positive definite".
+        return bool(np.isfinite(np.add.reduce(self._log_norm, axis=None)))
+
+    @classmethod
+    def _trusted(cls, means: np.ndarray, covariances: np.ndarray) -> Self:
+        """Components from new arrays the M-step computed, without the public validation.
+
+        Parameters from statistics of finite rows with positive weights are finite and
+        symmetric by construction, so the constructor's copies and checks (shapes, finiteness,
+        symmetry) would only cost time: on Old Faithful they took 15-20% of an EM iteration
+        (benchmarks/bench_small.py). What can still go wrong, a covariance that is not
+        positive definite or a variance of zero, shows while preparing; then the public
+        constructor runs and raises its error naming the component. ``means`` and
+        ``covariances`` become read-only.
+        """
+        obj = cls.__new__(cls)
+        means.setflags(write=False)
+        covariances.setflags(write=False)
+        obj._means = means
+        obj._covariances = covariances
+        try:
+            if obj._prepared():
+                return obj
+        except ValueError:
+            pass
+        return cls(means, covariances)
 
     @classmethod
     @abstractmethod
@@ -184,18 +287,38 @@ class _Gaussian(Component):
     def from_statistics(cls, stats: GaussianStats, *, reg_covar: float = 0.0) -> Self:
         """Weighted means and covariances, with ``reg_covar`` added to every variance."""
         _check_weights(stats)
-        return cls(stats.mean, cls._covariances_from(stats, reg_covar))
+        # A copy: the statistics keep theirs, and the parameters become read-only.
+        return cls._trusted(np.array(stats.mean), cls._covariances_from(stats, reg_covar))
 
 
 def _collapsed_full(stats: GaussianStats) -> np.ndarray:
-    weight = np.where(stats.weight > 0, stats.weight, 1.0)
-    cov = stats.scatter / weight[:, None, None]
-    var = np.diagonal(cov, axis1=1, axis2=2)
-    flat = np.any(var <= _variance_floor(stats.mean), axis=1)
-    sd = np.sqrt(np.where(flat[:, None], 1.0, var))
-    corr = cov / sd[:, :, None] / sd[:, None, :]
-    singular = np.linalg.eigvalsh(corr)[:, 0] < COLLAPSE_CORRELATION
-    return (flat | singular) & (stats.weight > 0)
+    live = stats.weight > 0
+    weight = _safe(stats.weight)
+    diag = stats.scatter.diagonal(0, 1, 2)
+    flat = np.logical_or.reduce(diag / weight[:, None] <= _variance_floor(stats.mean), axis=1)
+    # The correlation matrix's eigenvalues sum to d, so none exceeds d and the smallest is at
+    # least det / d^(d-1); det = prod_i L_ii^2 / S_ii from the Cholesky factor L of the
+    # scatter S (no rescaling needed: the factor of D S D is D L). One batched Cholesky thus
+    # clears the components well away from singular; only the others, or all when the
+    # factorisation fails, get the eigendecomposition that decides (a margin of 2 keeps the
+    # decision the eigenvalue's, however the bound rounds).
+    d = diag.shape[1]
+    try:
+        chol = np.linalg.cholesky(stats.scatter)
+    except np.linalg.LinAlgError:
+        unclear = np.flatnonzero(live)
+    else:
+        ratio = np.square(chol.diagonal(0, 1, 2)) / diag
+        bound = 2.0 * COLLAPSE_CORRELATION * d ** (d - 1)
+        unclear = np.flatnonzero(~(np.multiply.reduce(ratio, axis=1) > bound) & live)
+    singular = np.zeros(live.shape, dtype=bool)
+    if unclear.size:
+        cov = stats.scatter[unclear] / weight[unclear, None, None]
+        var = cov.diagonal(0, 1, 2)
+        sd = np.sqrt(np.where(flat[unclear, None], 1.0, var))
+        corr = cov / sd[:, :, None] / sd[:, None, :]
+        singular[unclear] = np.linalg.eigvalsh(corr)[:, 0] < COLLAPSE_CORRELATION
+    return (flat | singular) & live
 
 
 class _CholeskyGaussian(_Gaussian):
@@ -206,14 +329,12 @@ class _CholeskyGaussian(_Gaussian):
     def _prepare(self) -> None:
         d = self.n_features
         cov = self._covariances.reshape(-1, d, d)
-        self._chol = _cholesky(cov, "covariances")
-        # LAPACK's triangular inverse directly: scipy's solve_triangular wrapper costs more
-        # than the inverse itself at these sizes, and the search runs thousands of M-steps.
-        self._inv_chol = np.stack([dtrtri(c, lower=1)[0] for c in self._chol])
-        self._inv_chol_f = [np.asfortranarray(f) for f in self._inv_chol]
-        self._log_norm = -np.log(np.diagonal(self._chol, axis1=1, axis2=2)).sum(axis=1) - (
-            0.5 * d * _LOG_2PI
-        )
+        self._chol = _factor(cov, "covariances")
+        self._inv_chol = _inverse_lower(self._chol)
+        if d >= BLAS_MIN_FEATURES:  # dtrmm's operands (log_prob's wide branch)
+            self._inv_chol_f = [np.asfortranarray(f) for f in self._inv_chol]
+        log_diag = np.log(self._chol.diagonal(0, 1, 2))
+        self._log_norm = -np.add.reduce(log_diag, axis=1) - 0.5 * d * _LOG_2PI
 
     @property
     def covariance_matrices(self) -> np.ndarray:
@@ -271,7 +392,9 @@ class GaussianFull(_CholeskyGaussian):
 
     def _check_covariances(self, covariances: Any) -> np.ndarray:
         k, d = self._means.shape
-        return _param(covariances, "covariances", 3, (k, d, d))
+        cov = _param(covariances, "covariances", 3, (k, d, d))
+        _check_symmetric(cov, "covariances")
+        return cov
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
         """Log density of every row under every component, shape ``(n, k)``."""
@@ -284,15 +407,15 @@ class GaussianFull(_CholeskyGaussian):
                 y = dtrmm(1.0, self._inv_chol_f[j], diff.T, lower=1, overwrite_b=1)
                 np.einsum("dc,dc->c", y, y, out=out[j])
         else:
-            # Small d: dense products on the (d, n) transpose, reductions across rows.
+            # Small d: all components at once on a (k, d, n) stack (rows last, so reductions
+            # over features run across rows), in blocks of components that bound its size.
             Xt = np.ascontiguousarray(X.T)
-            diff = np.empty_like(Xt)
-            y = np.empty_like(Xt)
-            for j in range(self.n_components):
-                np.subtract(Xt, self._means[j][:, None], out=diff)
-                np.matmul(self._inv_chol[j], diff, out=y)
-                y *= y
-                y.sum(axis=0, out=out[j])
+            step = max(1, STACK_FLOATS // max(X.size, 1))
+            for lo in range(0, self.n_components, step):
+                block = slice(lo, lo + step)
+                diff = Xt - self._means[block, :, None]
+                y = np.matmul(self._inv_chol[block], diff)
+                np.einsum("kdc,kdc->kc", y, y, out=out[block])  # faster than y * y, then sum
         out *= -0.5
         out += self._log_norm[:, None]
         return out.T
@@ -346,15 +469,17 @@ class GaussianTied(_CholeskyGaussian):
 
     def _check_covariances(self, covariances: Any) -> np.ndarray:
         d = self._means.shape[1]
-        return _param(covariances, "covariances", 2, (d, d))
+        cov = _param(covariances, "covariances", 2, (d, d))
+        _check_symmetric(cov[None], "covariances")
+        return cov
 
     def _prepare(self) -> None:
         super()._prepare()
-        self._centre = self._means.mean(axis=0)
+        self._centre = np.add.reduce(self._means, axis=0) / self.n_components
         # Whitened means relative to the centre, (k, d).
         self._white_means = (self._means - self._centre) @ self._inv_chol[0].T
         self._far = np.flatnonzero(
-            np.einsum("kd,kd->k", self._white_means, self._white_means) > FAR
+            np.add.reduce(self._white_means * self._white_means, axis=1) > FAR
         )
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
@@ -365,8 +490,8 @@ class GaussianTied(_CholeskyGaussian):
         b = self._white_means
         out = b @ y
         out *= 2.0
-        out -= np.einsum("dc,dc->c", y, y)
-        out -= np.einsum("kd,kd->k", b, b)[:, None]
+        out -= np.add.reduce(y * y, axis=0)  # einsum's set-up cost more at these sizes
+        out -= np.add.reduce(b * b, axis=1)[:, None]
         for j in self._far:  # too far from the centre for the expansion: exact distance
             diff = y - b[j][:, None]
             out[j] = -np.einsum("dc,dc->c", diff, diff)
@@ -381,7 +506,7 @@ class GaussianTied(_CholeskyGaussian):
 
     @classmethod
     def _covariances_from(cls, stats: PooledGaussianStats, reg_covar: float) -> np.ndarray:
-        cov = stats.scatter / stats.weight.sum()
+        cov = stats.scatter / np.add.reduce(stats.weight)
         cov.flat[:: cov.shape[0] + 1] += reg_covar
         return cov
 
@@ -410,19 +535,28 @@ class _AxisGaussian(_Gaussian):
         """Per-feature variances, shape (k, d)."""
         return np.broadcast_to(self._covariances.reshape(self.n_components, -1), self._means.shape)
 
+    def _prepared(self) -> bool:
+        # Variances of zero (no regulariser) or NaN must not reach the logarithm.
+        if not np.minimum.reduce(self._covariances, axis=None) > 0:
+            return False
+        return super()._prepared()
+
     def _prepare(self) -> None:
+        k, d = self._means.shape
         var = self._variances()
         self._precisions = 1.0 / var
-        self._log_norm = -0.5 * (np.log(var).sum(axis=1) + self.n_features * _LOG_2PI)
-        self._centre = self._means.mean(axis=0)
+        self._log_norm = -0.5 * (np.add.reduce(np.log(var), axis=1) + d * _LOG_2PI)
+        self._centre = np.add.reduce(self._means, axis=0) / k  # the mean of the means
         shifted = self._means - self._centre
         scaled = shifted * self._precisions
         # log N = offset_k + coef_k . [z, z^2], one product for all components.
         self._coef = np.concatenate([scaled, -0.5 * self._precisions], axis=1)
-        self._coef_t = np.ascontiguousarray(self._coef.T)
+        if d >= BLAS_MIN_FEATURES:  # log_prob's wide branch multiplies rows by columns
+            self._coef_t = np.ascontiguousarray(self._coef.T)
         # Components too far from the centre for the expansion are evaluated exactly.
-        self._far = np.flatnonzero(np.max(shifted * scaled, axis=1) > FAR)
-        self._offset = self._log_norm - 0.5 * np.einsum("kd,kd->k", shifted, scaled)
+        spread = shifted * scaled
+        self._far = np.flatnonzero(np.maximum.reduce(spread, axis=1) > FAR)
+        self._offset = self._log_norm - 0.5 * np.add.reduce(spread, axis=1)
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
         """Log density of every row under every component, shape ``(n, k)``."""
@@ -469,12 +603,11 @@ class _AxisGaussian(_Gaussian):
     @classmethod
     def collapsed(cls, stats: GaussianStats) -> np.ndarray:
         """Components with a feature (all features, if spherical) constant up to rounding."""
-        weight = np.where(stats.weight > 0, stats.weight, 1.0)
         floor = _variance_floor(stats.mean)
         if stats.scatter.shape[1] == 1:  # spherical: the variance summed over features
-            floor = floor.sum(axis=1, keepdims=True)
-        flat = stats.scatter / weight[:, None] <= floor
-        return np.any(flat, axis=1) & (stats.weight > 0)
+            floor = np.add.reduce(floor, axis=1, keepdims=True)
+        flat = stats.scatter / _safe(stats.weight)[:, None] <= floor
+        return np.logical_or.reduce(flat, axis=1) & (stats.weight > 0)
 
 
 class GaussianDiagonal(_AxisGaussian):
