@@ -352,9 +352,13 @@ def extend_many(
     chunk: int,
     moved_from: Sequence[EMRun | None] | None = None,
 ) -> list[EMRun | FitError]:
-    """:func:`mixem.em.loop.extend` of every run, the continuations run at once.
+    """Continue every run until it converges or the chain behind it has ``max_iter`` iterations.
 
-    ``sample_weight`` is ``(n,)``, or ``(len(runs), n)``: each run's own row weights.
+    The continuations run at once. Each result describes its whole chain: its trace, iteration
+    count and events are the run's followed by the continuation's. With ``moved_from[i]``, run
+    ``i`` started from a split-and-merge move of that run's end, and its chain is that run's
+    followed by run ``i``, continued. ``sample_weight`` is ``(n,)``, or ``(len(runs), n)``:
+    each run's own row weights.
     """
     bases = list(moved_from) if moved_from is not None else [None] * len(runs)
     used = [r.n_iter + (b.n_iter if b is not None else 0) for r, b in zip(runs, bases, strict=True)]

@@ -16,7 +16,7 @@ from mixem.em.passes import EPass, e_pass, iter_log_prob, log_sum_exp
 from mixem.em.trace import Trace
 from mixem.exceptions import FitError
 
-__all__ = ["EMRun", "RunError", "extend", "run_em", "m_step"]
+__all__ = ["EMRun", "RunError", "run_em", "m_step"]
 
 #: Re-seeds allowed per component over one run before the fit gives up.
 MAX_RESEEDS_PER_COMPONENT = 5
@@ -31,7 +31,8 @@ class EMRun:
     """Outcome of one EM run: parameters and the numbers that belong to them.
 
     ``events`` are what happened on the way (re-seeds, decreases), ``last_pass`` the E-pass at
-    the returned parameters, from which the run can be continued without another pass.
+    the returned parameters, from which the run can be continued without another pass
+    (:func:`mixem.em.batch.extend_many`).
     """
 
     weights: np.ndarray
@@ -304,44 +305,6 @@ def run_em(
         tuple(events),
         epass,
     )
-
-
-def extend(
-    run: EMRun,
-    X: np.ndarray,
-    sample_weight: np.ndarray | None,
-    *,
-    max_iter: int,
-    tol: float,
-    reg_covar: float,
-    chunk: int,
-    moved_from: EMRun | None = None,
-) -> EMRun:
-    """Continue ``run`` until it converges or the chain behind it has ``max_iter`` iterations.
-
-    The result describes the whole chain: its trace, iteration count and events are ``run``'s
-    followed by the continuation's. With ``moved_from``, ``run`` started from a
-    split-and-merge move of ``moved_from``'s end, and the chain is ``moved_from``'s followed
-    by ``run``, continued.
-    """
-    if not run.converged and run.n_iter + (moved_from.n_iter if moved_from else 0) < max_iter:
-        used = run.n_iter + (moved_from.n_iter if moved_from else 0)
-        more = run_em(
-            X,
-            sample_weight,
-            run.weights,
-            run.components,
-            max_iter=max_iter - used,
-            tol=tol,
-            reg_covar=reg_covar,
-            chunk=chunk,
-            first_pass=run.last_pass,
-        )
-        run = _joined(run, more)
-    if moved_from is not None:
-        total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
-        run = _joined(moved_from, run, moved_by=total)
-    return run
 
 
 def _joined(first: EMRun, second: EMRun, *, moved_by: float | None = None) -> EMRun:

@@ -150,46 +150,40 @@ class _Search:
         """
         s = self.settings
         groups = [0] * len(starts) if groups is None else list(groups)
-        out = []
-        for g, r in zip(
-            groups,
-            run_many(
-                self.X,
-                self.weights_of(groups),
-                starts,
-                max_iter=iters,
-                tol=s.tol,
-                reg_covar=s.reg_covar,
-                chunk=s.chunk,
-            ),
-            strict=True,
-        ):
-            if isinstance(r, FitError):
-                self.error = r
-            else:
-                out.append((g, r))
-        return out
+        results = run_many(
+            self.X,
+            self.weights_of(groups),
+            starts,
+            max_iter=iters,
+            tol=s.tol,
+            reg_covar=s.reg_covar,
+            chunk=s.chunk,
+        )
+        return self._kept(groups, results)
 
     def extend_all(
         self, runs: list[EMRun], bases: list[EMRun | None], groups: Sequence[int]
     ) -> list[tuple[int, EMRun]]:
         """Every run continued to convergence (or ``max_iter``), at once; failures left out."""
         s = self.settings
+        results = extend_many(
+            runs,
+            self.X,
+            self.weights_of(groups),
+            max_iter=s.max_iter,
+            tol=s.tol,
+            reg_covar=s.reg_covar,
+            chunk=s.chunk,
+            moved_from=bases,
+        )
+        return self._kept(groups, results)
+
+    def _kept(
+        self, groups: Sequence[int], results: list[EMRun | FitError]
+    ) -> list[tuple[int, EMRun]]:
+        """``(group, run)`` of the runs that did not fail; the last failure is kept."""
         out = []
-        for g, r in zip(
-            groups,
-            extend_many(
-                runs,
-                self.X,
-                self.weights_of(groups),
-                max_iter=s.max_iter,
-                tol=s.tol,
-                reg_covar=s.reg_covar,
-                chunk=s.chunk,
-                moved_from=bases,
-            ),
-            strict=True,
-        ):
+        for g, r in zip(groups, results, strict=True):
             if isinstance(r, FitError):
                 self.error = r
             else:
