@@ -186,10 +186,19 @@ def weighted_bootstrap(
         # Every pending draw's Dirichlet weights, its fits batched with the others'; a draw
         # whose fits all fail is drawn again. A draw's re-seeds and convergence are recorded
         # per draw, not warned about.
-        U = rng.standard_exponential((pending.size, n))
-        U *= n / U.sum(axis=1, keepdims=True)
-        records = fit_reweighted(
-            X, structure, settings, rng=rng, weights=U, starts=warm, search=search
+        def draw() -> np.ndarray:
+            u = rng.standard_exponential(n)
+            return u * (n / u.sum())
+
+        _, records = fit_reweighted(
+            X,
+            structure,
+            settings,
+            rng=rng,
+            draw=draw,
+            count=pending.size,
+            starts=warm,
+            search=search,
         )
         failed = []
         for b, record in zip(pending, records, strict=True):

@@ -7,7 +7,7 @@ run, every run or its failure, and the events worth telling the user, as data. I
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,24 +117,26 @@ def fit_reweighted(
     settings: Settings,
     *,
     rng: np.random.Generator,
-    weights: np.ndarray,
+    draw: Callable[[], np.ndarray],
+    count: int,
     starts: Sequence[Start] = (),
     search: SearchSettings,
-) -> list[FitRecord]:
-    """:func:`fit` of the same rows under every row of ``weights`` (``(D, n)``), all at once.
+) -> tuple[np.ndarray, list[FitRecord]]:
+    """:func:`fit` of the same rows under ``count`` weightings drawn by ``draw()``, at once.
 
     The weighted bootstrap's draws: each weighting is searched from the given ``starts`` and
-    the search's fresh starts (no subsample, no split-and-merge moves), all of them batched.
-    Returns one record per weighting.
+    the search's fresh starts (no subsample, no split-and-merge moves), all of them batched,
+    with the random stream of fitting the weightings one after another. Returns the weights
+    ``(count, n)`` and one record per weighting.
     """
-    out = []
-    for w, run in zip(
-        weights,
-        search_reweighted(rows, weights, structure, settings, search, rng, given=starts),
-        strict=True,
-    ):
-        out.append(_record([run], settings, float(w.sum()), searched=True))
-    return out
+    weights, runs = search_reweighted(
+        rows, draw, count, structure, settings, search, rng, given=starts
+    )
+    records = [
+        _record([run], settings, float(w.sum()), searched=True)
+        for w, run in zip(weights, runs, strict=True)
+    ]
+    return weights, records
 
 
 def _run(X: np.ndarray, w: np.ndarray | None, start: Start, settings: Settings) -> EMRun:

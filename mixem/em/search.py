@@ -229,10 +229,38 @@ class _Search:
         ]
 
 
-def _climb(s: _Search, given: Sequence[Start], rng: np.random.Generator) -> list[list[EMRun]]:
-    """Given starts run to convergence, and the best searched starts continued; per group."""
+def _climb(
+    s: _Search,
+    given: Sequence[Start],
+    rng: np.random.Generator,
+    draw: Callable[[], np.ndarray] | None = None,
+) -> tuple[list[list[EMRun]], list[bool]]:
+    """Given starts run to convergence, and the best searched starts continued; per group.
+
+    With ``draw``, every group's row weights are drawn (into ``s.w``) just before its starts,
+    so that the random stream is the one of searching the groups one after another.
+    Returns every group's runs, best first, and whether any of its given starts succeeded.
+    """
     G = s.groups
     tuning, settings, structure = s.tuning, s.settings, s.structure
+    methods = ["hierarchical"] * tuning.hierarchical + ["kmeans++"] * tuning.starts
+    starts, groups = [], []
+    for g in range(G):
+        if draw is not None:
+            s.w[g] = draw()
+        w = s.weights_of([g])
+        w = w if w is None or w.ndim == 1 else w[0]
+        for method in methods:
+            nk, stats = initial_statistics(
+                s.X, w, structure.families, structure.sizes, method, rng, settings.chunk
+            )
+            try:
+                starts.append(s.start(nk, stats))
+                groups.append(g)
+            except FitError as err:
+                s.error = err
+    if draw is not None:
+        s.totals = s.w.sum(axis=1)
     warm = s.by_group(
         s.run_all(
             [g_start for _ in range(G) for g_start in given],
@@ -246,50 +274,48 @@ def _climb(s: _Search, given: Sequence[Start], rng: np.random.Generator) -> list
             [max((r.loglik for r in w), default=np.inf) - tuning.margin for w in warm]
         )
         floors[~np.isfinite(floors)] = -np.inf  # no given start succeeded: no floor
-    methods = ["hierarchical"] * tuning.hierarchical + ["kmeans++"] * tuning.starts
-    starts, groups = [], []
-    for g in range(G):
-        w = s.weights_of([g])
-        w = w if w is None or w.ndim == 1 else w[0]
-        for method in methods:
-            nk, stats = initial_statistics(
-                s.X, w, structure.families, structure.sizes, method, rng, settings.chunk
-            )
-            try:
-                starts.append(s.start(nk, stats))
-                groups.append(g)
-            except FitError as err:
-                s.error = err
     short = [(g, r, None) for g, r in s.run_all(starts, s.short_iter, groups)]
     continued = s.best_continued(short, tuning.keep, floors)
-    return [
+    finals = [
         sorted(warm[g] + continued[g], key=lambda r, g=g: s.rank(r, g), reverse=True)
         for g in range(G)
     ]
+    return finals, [bool(w) for w in warm]
 
 
 def search_reweighted(
     X: np.ndarray,
-    weights: np.ndarray,
+    draw: Callable[[], np.ndarray],
+    count: int,
     structure: Structure,
     settings: Settings,
     tuning: SearchSettings,
     rng: np.random.Generator,
     *,
     given: Sequence[Start] = (),
-) -> list[EMRun | FitError]:
-    """:func:`search` for every row of ``weights`` (``(D, n)``), all at once.
+) -> tuple[np.ndarray, list[EMRun | FitError]]:
+    """:func:`search` under ``count`` row weightings, each drawn by ``draw()``, all at once.
 
     For the weighted bootstrap's draws: every search runs on all rows (no subsample) and
-    without split-and-merge moves (``tuning.split_merge_rounds`` must be 0).
+    without split-and-merge moves (``tuning.split_merge_rounds`` must be 0). Each weighting is
+    drawn just before its starts, so the random stream, and so every result, is that of
+    drawing and searching one weighting after another. Returns the weights ``(count, n)``
+    and every weighting's best run or failure.
     """
     if tuning.split_merge_rounds:
         raise ValueError("search_reweighted makes no split-and-merge moves; set rounds to 0")
-    s = _Search(X, weights, structure, settings, tuning)
+    s = _Search(X, np.ones((count, X.shape[0])), structure, settings, tuning)
     out: list[EMRun | FitError] = []
-    for finals in _climb(s, given, rng):
-        out.append(finals[0] if finals else (s.error or FitError("no start could be run")))
-    return out
+    finals_by_group, warm_by_group = _climb(s, given, rng, draw)
+    for finals, warm_ok in zip(finals_by_group, warm_by_group, strict=True):
+        # With a margin, fresh starts only compete with the given ones: a weighting under which
+        # every given start fails is a failure (the weighted bootstrap then draws again).
+        lost = tuning.margin is not None and bool(given) and not warm_ok
+        if finals and not lost:
+            out.append(finals[0])
+        else:
+            out.append(s.error or FitError("no start could be run"))
+    return s.w, out
 
 
 def search(
@@ -314,7 +340,7 @@ def search(
         rows = np.sort(rng.choice(rows, tuning.rows, replace=False))
         X, sample_weight = X[rows], None if sample_weight is None else sample_weight[rows]
     s = _Search(X, sample_weight, structure, settings, tuning)
-    (finals,) = _climb(s, given, rng)
+    (finals,), _ = _climb(s, given, rng)
     if not finals:
         if s.error is None:  # every short run fell below the margin of failed given starts
             raise FitError("no start of the search could be run")
