@@ -19,7 +19,7 @@ import numpy as np
 from mixem.components.stack import Stack, stack_of
 from mixem.em.events import Event
 from mixem.em.loop import EMRun, _joined, run_em
-from mixem.em.passes import CHUNK_BYTES, EPass
+from mixem.em.passes import CHUNK_BYTES, EPass, UncoveredRowError
 from mixem.em.structure import Start
 from mixem.em.trace import Trace
 from mixem.exceptions import FitError
@@ -190,20 +190,20 @@ class _Batch:
             keep_going = self.budgets[self.ids] > it
             if not keep_going.all():
                 loglik, entropy, nk, stats = self._finish(
-                    ~keep_going, loglik, entropy, nk, stats, it, False
+                    ~keep_going, loglik, entropy, nk, stats, False
                 )
                 if not self.ids.size:
                     break
             it += 1
             started = time.perf_counter()
-            loglik, entropy, nk, stats = self._eject_degenerate(loglik, entropy, nk, stats, it)
+            loglik, entropy, nk, stats = self._eject_degenerate(loglik, entropy, nk, stats)
             if not self.ids.size:
                 break
             try:
                 new_stack = self.stack.m_step(stats, self.reg_covar)
             except ValueError:
                 # Some fit's M-step failed: every fit goes on alone, where the failure is named.
-                self._eject(np.ones(self.ids.size, dtype=bool), loglik, entropy, nk, stats, it - 1)
+                self._eject(np.ones(self.ids.size, dtype=bool), loglik, entropy, nk, stats)
                 break
             self.stack = new_stack
             B = self.ids.size
@@ -236,9 +236,7 @@ class _Batch:
                 loglik, entropy, nk, stats = self._subset(keep, loglik, entropy, nk, stats)
             done = np.abs(change[~uncovered]) < self.tol
             if done.any():
-                loglik, entropy, nk, stats = self._finish(
-                    done, loglik, entropy, nk, stats, it, True
-                )
+                loglik, entropy, nk, stats = self._finish(done, loglik, entropy, nk, stats, True)
         return self.out  # type: ignore[return-value]
 
     # -- fits leaving the batch -----------------------------------------------------------
@@ -266,7 +264,7 @@ class _Batch:
             [self.stack.fit_statistics(stats, i)],
         )
 
-    def _run_of(self, i, loglik, entropy, nk, stats, it, converged) -> EMRun:
+    def _run_of(self, i, loglik, entropy, nk, stats, converged) -> EMRun:
         b = self.ids[i]
         comp = self.stack.component(i)
         trace = Trace(
@@ -290,16 +288,16 @@ class _Batch:
             epass,
         )
 
-    def _finish(self, mask, loglik, entropy, nk, stats, it, converged):
+    def _finish(self, mask, loglik, entropy, nk, stats, converged):
         for i in np.flatnonzero(mask):
-            self.out[self.ids[i]] = self._run_of(i, loglik, entropy, nk, stats, it, converged)
+            self.out[self.ids[i]] = self._run_of(i, loglik, entropy, nk, stats, converged)
         return self._subset(~mask, loglik, entropy, nk, stats)
 
-    def _eject(self, mask, loglik, entropy, nk, stats, it):
+    def _eject(self, mask, loglik, entropy, nk, stats):
         """Fits where ``mask`` go on alone from their current pass (re-seeds, failures)."""
         for i in np.flatnonzero(mask):
             b = self.ids[i]
-            so_far = self._run_of(i, loglik, entropy, nk, stats, it, False)
+            so_far = self._run_of(i, loglik, entropy, nk, stats, False)
             try:
                 more = run_em(
                     self.X,
@@ -317,7 +315,7 @@ class _Batch:
                 self.out[b] = err
         return self._subset(~mask, loglik, entropy, nk, stats)
 
-    def _eject_degenerate(self, loglik, entropy, nk, stats, it):
+    def _eject_degenerate(self, loglik, entropy, nk, stats):
         B, k = self.ids.size, self.k
         per_fit = nk.reshape(B, k)
         usable = self.usable[self.ids][:, None]
@@ -325,15 +323,13 @@ class _Batch:
         thin = (effective < self.need) | self.stack.collapsed(stats).reshape(B, k)
         mask = thin.any(axis=1)
         if mask.any():
-            return self._eject(mask, loglik, entropy, nk, stats, it - 1)
+            return self._eject(mask, loglik, entropy, nk, stats)
         return loglik, entropy, nk, stats
 
     def _weights_of(self, b: int) -> np.ndarray | None:
         return self.w if self.w is None or self.w.ndim == 1 else self.w[b]
 
     def _drop_uncovered(self, uncovered):
-        from mixem.em.passes import UncoveredRowError
-
         for i in np.flatnonzero(uncovered):
             self.out[self.ids[i]] = UncoveredRowError(
                 "a row of X has log-likelihood -inf under every component; the components do "

@@ -14,7 +14,13 @@ from mixem.components.base import Component
 from mixem.components.stats import Stats
 from mixem.em.passes import accumulate
 
-__all__ = ["INIT_METHODS", "initial_statistics", "seed_from_rows", "kmeans_plusplus"]
+__all__ = [
+    "INIT_METHODS",
+    "initial_statistics",
+    "kmeans_plusplus",
+    "locate_component",
+    "seed_from_rows",
+]
 
 #: ``"kmeans++"``: k-means++ seeding, each row assigned to its nearest seed;
 #: ``"hierarchical"``: centres of Ward's agglomeration of the whitened rows, each row assigned
@@ -141,6 +147,15 @@ def _random_resp(rng: np.random.Generator, k: int):
     return resp_of
 
 
+def locate_component(sizes: Sequence[int], j: int) -> tuple[int, int]:
+    """Family index, and index within that family, of component ``j`` of all K."""
+    f = 0
+    while j >= sizes[f]:
+        j -= sizes[f]
+        f += 1
+    return f, j
+
+
 def seed_from_rows(
     X: np.ndarray,
     sample_weight: np.ndarray | None,
@@ -152,11 +167,7 @@ def seed_from_rows(
     rows: np.ndarray,
 ) -> None:
     """Replace component ``j``'s statistics (in ``stats`` and ``nk``) by those of ``rows``."""
-    f = 0
-    local = j
-    while local >= sizes[f]:
-        local -= sizes[f]
-        f += 1
+    f, local = locate_component(sizes, j)
     w = np.ones(rows.size) if sample_weight is None else sample_weight[rows]
     resp = np.zeros((rows.size, sizes[f]))
     resp[:, local] = w

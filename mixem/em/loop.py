@@ -11,7 +11,7 @@ import numpy as np
 from mixem.components.base import Component
 from mixem.components.stats import Stats
 from mixem.em.events import Event
-from mixem.em.init import seed_from_rows, seed_size
+from mixem.em.init import locate_component, seed_from_rows, seed_size
 from mixem.em.passes import EPass, e_pass, iter_log_prob, log_sum_exp
 from mixem.em.trace import Trace
 from mixem.exceptions import FitError
@@ -73,15 +73,6 @@ def _worst_rows(
     return idx[np.argsort(ll[idx])]
 
 
-def _locate(sizes: Sequence[int], j: int) -> tuple[int, int]:
-    """Family index and index within the family of component ``j``."""
-    f = 0
-    while j >= sizes[f]:
-        j -= sizes[f]
-        f += 1
-    return f, j
-
-
 def _split_heaviest(
     X: np.ndarray,
     sample_weight: np.ndarray | None,
@@ -125,7 +116,7 @@ def _split_heaviest(
     for start in range(0, n, chunk):
         side[start : start + chunk] = (X[start : start + chunk] - mean) @ axis > 0
     for target, keep in ((j, side), (m, ~side)):
-        f, local = _locate(sizes, target)
+        f, local = locate_component(sizes, target)
         part = None
         for start in range(0, n, chunk):
             r = np.zeros((min(chunk, n - start), sizes[f]))
