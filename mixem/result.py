@@ -22,7 +22,7 @@ from mixem.components.base import Component
 from mixem.components.gaussian import _Gaussian
 from mixem.em.events import Event
 from mixem.em.passes import chunk_rows, iter_log_prob, log_sum_exp
-from mixem.em.search import spurious_flags
+from mixem.em.plausible import spurious_flags
 from mixem.em.trace import Trace
 
 if TYPE_CHECKING:

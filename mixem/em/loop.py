@@ -32,7 +32,8 @@ class EMRun:
 
     ``events`` are what happened on the way (re-seeds, decreases), ``last_pass`` the E-pass at
     the returned parameters, from which the run can be continued without another pass
-    (:func:`mixem.em.batch.extend_many`).
+    (:func:`mixem.em.batch.extend_many`). ``dropped`` marks a run that left a race it could
+    not win (:class:`mixem.em.batch.Race`) before it converged.
     """
 
     weights: np.ndarray
@@ -44,6 +45,7 @@ class EMRun:
     trace: Trace
     events: tuple[Event, ...] = ()
     last_pass: EPass | None = field(default=None, repr=False, compare=False)
+    dropped: bool = False
 
 
 class RunError(FitError):

@@ -3,12 +3,15 @@
 1. Short-EM multistart ("emEM", Biernacki, Celeux and Govaert, 2003, *Computational Statistics
    & Data Analysis* 41, 561-575): one start from Ward's hierarchical agglomeration of the
    whitened rows (as mclust's default) and ``starts`` k-means++ starts each get ``short_iter``
-   EM iterations; the ``keep`` best are run to convergence.
+   EM iterations; the ``keep`` best are run to convergence, as a race
+   (:class:`~mixem.em.batch.Race`): a run that cannot catch up with the best plausible one
+   stops early, except the ``split_merge_bases`` best, which step 2 starts from.
 2. Split-and-merge (Ueda, Nakano, Ghahramani and Hinton, 2000, *Neural Computation* 12,
    2109-2128): from each of the ``split_merge_bases`` best distinct converged fits, up to
    ``split_merge_moves`` moves each merge two overlapping components and split a third along
    its principal axis; each move gets ``short_iter`` iterations, the ``split_merge_keep`` best
-   are run to convergence, and the best replaces the fit when it is better. Up to
+   are run to convergence (racing against the fit they try to improve on), and the best
+   replaces the fit when it is better. Up to
    ``split_merge_rounds`` rounds per base.
 
 The numbers are a :class:`~mixem.em.settings.SearchSettings`. Every candidate is a chain of EM
@@ -25,11 +28,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from mixem.components.base import Component
-from mixem.em.batch import extend_many, run_many
+from mixem.em.batch import Race, extend_many, run_many
 from mixem.em.init import initial_statistics, start_smoothing
 from mixem.em.loop import EMRun
 from mixem.em.passes import accumulate, log_sum_exp, weighted_log_prob
+from mixem.em.plausible import rank, run_is_spurious, spurious_flags
 from mixem.em.settings import SearchSettings, Settings
 from mixem.em.structure import Start, Structure
 from mixem.exceptions import FitError
@@ -42,29 +45,6 @@ __all__ = [
     "search_reweighted",
     "spurious_flags",
 ]
-
-
-def spurious_flags(
-    weights: np.ndarray, components: Sequence[Component], n_obs: float, reg_covar: float
-) -> np.ndarray:
-    """Which of all K components are spurious (see :meth:`Component.spurious`), ``(K,)``."""
-    counts = np.asarray(weights) * n_obs
-    parts, start = [], 0
-    for comp in components:
-        k = comp.n_components
-        parts.append(np.asarray(comp.spurious(counts[start : start + k], reg_covar), dtype=bool))
-        start += k
-    return np.concatenate(parts)
-
-
-def run_is_spurious(run: EMRun, n_obs: float, reg_covar: float) -> bool:
-    """Whether any component of ``run`` is spurious."""
-    return bool(spurious_flags(run.weights, run.components, n_obs, reg_covar).any())
-
-
-def rank(run: EMRun, n_obs: float, reg_covar: float) -> tuple[bool, float]:
-    """Sort key of runs: plausible (non-spurious) ones first, then the highest log-likelihood."""
-    return (not run_is_spurious(run, n_obs, reg_covar), run.loglik)
 
 
 def cover_all_rows(
@@ -162,10 +142,22 @@ class _Search:
         return self._kept(groups, results)
 
     def extend_all(
-        self, runs: list[EMRun], bases: list[EMRun | None], groups: Sequence[int]
+        self,
+        runs: list[EMRun],
+        bases: list[EMRun | None],
+        groups: Sequence[int],
+        marks: np.ndarray | None = None,
+        protect: int = 1,
     ) -> list[tuple[int, EMRun]]:
-        """Every run continued to convergence (or ``max_iter``), at once; failures left out."""
+        """Every run continued to convergence (or ``max_iter``), at once, racing in its group.
+
+        A run that cannot catch up with its group's best plausible one, or with its group's
+        mark, stops early (:class:`~mixem.em.batch.Race`). Failed and dropped runs are left
+        out.
+        """
         s = self.settings
+        if marks is None:
+            marks = np.full(self.groups, -np.inf)
         results = extend_many(
             runs,
             self.X,
@@ -175,18 +167,22 @@ class _Search:
             reg_covar=s.reg_covar,
             chunk=s.chunk,
             moved_from=bases,
+            race=Race(np.asarray(groups, dtype=int), marks, protect),
         )
         return self._kept(groups, results)
 
     def _kept(
         self, groups: Sequence[int], results: list[EMRun | FitError]
     ) -> list[tuple[int, EMRun]]:
-        """``(group, run)`` of the runs that did not fail; the last failure is kept."""
+        """``(group, run)`` of the runs that did not fail and were not dropped from a race.
+
+        The last failure is kept, to be raised if nothing succeeds.
+        """
         out = []
         for g, r in zip(groups, results, strict=True):
             if isinstance(r, FitError):
                 self.error = r
-            else:
+            elif not r.dropped:
                 out.append((g, r))
         return out
 
@@ -201,11 +197,15 @@ class _Search:
         short: list[tuple[int, EMRun, EMRun | None]],
         keep: int,
         floors: np.ndarray | None = None,
+        marks: np.ndarray | None = None,
+        protect: int = 1,
     ) -> list[list[EMRun]]:
         """Per group, its ``keep`` best short runs (above its floor) continued, best first.
 
         ``short`` holds ``(group, run, moved_from)``: a run that started from a move of a
-        converged fit continues that fit's chain.
+        converged fit continues that fit's chain. The continuations race: only those that
+        can still beat their group's best plausible run and its mark (a converged fit to
+        improve on) run to convergence.
         """
         chosen = []
         for g in range(self.groups):
@@ -217,7 +217,11 @@ class _Search:
             floor = -np.inf if floors is None else floors[g]
             chosen += [item for item in mine[: max(keep, 1)] if item[1].loglik >= floor]
         continued = self.extend_all(
-            [r for _, r, _ in chosen], [b for _, _, b in chosen], [g for g, _, _ in chosen]
+            [r for _, r, _ in chosen],
+            [b for _, _, b in chosen],
+            [g for g, _, _ in chosen],
+            marks,
+            protect,
         )
         return self.by_group(continued)
 
@@ -275,7 +279,13 @@ def _climb(
         )
         floors[~np.isfinite(floors)] = -np.inf  # no given start succeeded: no floor
     short = [(g, r, None) for g, r in s.run_all(starts, s.short_iter, groups)]
-    continued = s.best_continued(short, tuning.keep, floors)
+    # Searched starts matter only if they beat the best plausible given one: they race to it.
+    marks = np.array(
+        [max((r.loglik for r in w if s.rank(r, g)[0]), default=-np.inf) for g, w in enumerate(warm)]
+    )
+    # The runners-up are bases of split-and-merge moves: they run to convergence too.
+    protect = tuning.split_merge_bases if tuning.split_merge_rounds else 1
+    continued = s.best_continued(short, tuning.keep, floors, marks, protect)
     finals = [
         sorted(warm[g] + continued[g], key=lambda r, g=g: s.rank(r, g), reverse=True)
         for g in range(G)
@@ -370,7 +380,10 @@ def _split_merge(s: _Search, best: EMRun) -> EMRun:
         moves = _split_merge_starts(s, best)
         iters = min(s.short_iter, s.settings.max_iter - best.n_iter)
         trials = [(0, r, best) for _, r in s.run_all(moves, iters)]
-        (finals,) = s.best_continued(trials, s.tuning.split_merge_keep)
+        # A move counts only when it improves by more than the convergence tolerance; the
+        # moves race against that mark.
+        mark = best.loglik + s.settings.tol * s.n_obs if s.rank(best)[0] else -np.inf
+        (finals,) = s.best_continued(trials, s.tuning.split_merge_keep, marks=np.array([mark]))
         if not finals or s.rank(finals[0]) <= s.rank(best):
             break
         final = finals[0]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mixem
-from mixem.em.batch import run_many
+from mixem.em.batch import Race, run_many
 from mixem.em.init import initial_statistics
 from mixem.em.loop import run_em
 from mixem.em.structure import Structure
@@ -88,3 +88,80 @@ def test_every_fit_may_have_its_own_row_weights(family):
         (alone,) = _alone(X, W[b], [start], 300)
         assert a.n_iter == alone.n_iter
         assert a.loglik == pytest.approx(alone.loglik, rel=1e-10)
+
+
+def _racing_starts():
+    """Starts on three separated clusters: some reach the three-cluster maximum, some don't."""
+    X, _ = make_blobs(n=400, d=2, k=4, seed=3)
+    return X, _starts(X, mixem.GaussianFull, 4, 12, seed=5)
+
+
+def test_a_race_keeps_the_winner_of_the_same_fits_run_to_the_end():
+    # The reference is every start run alone to convergence: the race must return the same
+    # best log-likelihood, and every run it does not drop must be that run alone.
+    X, starts = _racing_starts()
+    alone = _alone(X, None, starts, 1000, tol=1e-6)
+    raced = run_many(
+        X,
+        None,
+        starts,
+        max_iter=1000,
+        tol=1e-6,
+        reg_covar=1e-6,
+        chunk=97,
+        race=Race(np.zeros(len(starts), dtype=int), np.array([-np.inf])),
+    )
+    best = max(r.loglik for r in alone)
+    kept = [(a, b) for a, b in zip(raced, alone, strict=True) if not a.dropped]
+    assert max(a.loglik for a, _ in kept) == pytest.approx(best, rel=1e-9)
+    for a, b in kept:
+        assert a.n_iter == b.n_iter and a.loglik == pytest.approx(b.loglik, rel=1e-10)
+    for a, b in zip(raced, alone, strict=True):
+        if a.dropped:  # a dropped run stopped early, below the winner's maximum
+            assert not a.converged and a.n_iter < b.n_iter and b.loglik < best
+            np.testing.assert_allclose(a.trace.loglik, b.trace.loglik[: a.n_iter], rtol=1e-10)
+
+
+def test_a_race_drops_runs_that_cannot_catch_up():
+    X, starts = _racing_starts()
+    alone = _alone(X, None, starts, 1000, tol=1e-6)
+    assert max(r.loglik for r in alone) - min(r.loglik for r in alone) > 10  # distinct maxima
+    raced = run_many(
+        X,
+        None,
+        starts,
+        max_iter=1000,
+        tol=1e-6,
+        reg_covar=1e-6,
+        chunk=97,
+        race=Race(np.zeros(len(starts), dtype=int), np.array([-np.inf])),
+    )
+    assert any(r.dropped for r in raced)
+    assert sum(r.n_iter for r in raced) < sum(r.n_iter for r in alone)
+
+
+def test_a_floor_above_every_maximum_drops_every_run_and_groups_race_apart():
+    X, starts = _racing_starts()
+    alone = _alone(X, None, starts, 1000, tol=1e-6)
+    best = max(r.loglik for r in alone)
+    common = dict(max_iter=1000, tol=1e-6, reg_covar=1e-6, chunk=97)
+    groups = np.arange(len(starts)) % 2
+    # Group 0 must beat a mark no run reaches; group 1 races only within itself.
+    raced = run_many(X, None, starts, race=Race(groups, np.array([best + 50.0, -np.inf])), **common)
+    assert all(r.dropped or r.converged for r in raced)
+    assert all(r.dropped for r, g in zip(raced, groups, strict=True) if g == 0 and r.n_iter >= 5)
+    best_1 = max(r.loglik for r, g in zip(alone, groups, strict=True) if g == 1)
+    kept_1 = [r for r, g in zip(raced, groups, strict=True) if g == 1 and not r.dropped]
+    assert max(r.loglik for r in kept_1) == pytest.approx(best_1, rel=1e-9)
+
+
+def test_protected_runners_up_are_not_dropped():
+    X, starts = _racing_starts()
+    common = dict(max_iter=1000, tol=1e-6, reg_covar=1e-6, chunk=97)
+    groups = np.zeros(len(starts), dtype=int)
+    raced = run_many(X, None, starts, race=Race(groups, np.array([-np.inf]), protect=3), **common)
+    alone = _alone(X, None, starts, 1000, tol=1e-6)
+    top3 = sorted(r.loglik for r in alone)[-3:]
+    kept = sorted(r.loglik for r in raced if not r.dropped)
+    assert len(kept) >= 3
+    np.testing.assert_allclose(kept[-3:], top3, rtol=1e-9)
