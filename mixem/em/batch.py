@@ -147,9 +147,7 @@ def run_many(
     if stack is None:
         out: list[EMRun | FitError] = []
         for b, ((weights, comps), budget) in enumerate(zip(starts, budgets, strict=True)):
-            w = sample_weight
-            if w is not None and w.ndim == 2:
-                w = w[b]
+            w = _fit_weights(sample_weight, b)
             try:
                 out.append(
                     run_em(
@@ -427,7 +425,7 @@ class _Batch:
         return loglik, entropy, nk, stats
 
     def _weights_of(self, b: int) -> np.ndarray | None:
-        return self.w if self.w is None or self.w.ndim == 1 else self.w[b]
+        return _fit_weights(self.w, b)
 
     def _drop_uncovered(self, uncovered):
         for i in np.flatnonzero(uncovered):
@@ -471,11 +469,7 @@ def extend_many(
         for i, r in enumerate(runs):
             if i in running:
                 continue
-            w = sample_weight
-            if w is not None and w.ndim == 2:
-                w = w[i]
-            total = X.shape[0] if w is None else float(w.sum())
-            if not run_is_spurious(r, total, reg_covar):
+            if not run_is_spurious(r, _total(X, sample_weight, i), reg_covar):
                 floors[race.groups[i]] = max(floors[race.groups[i]], r.loglik)
         race = Race(race.groups[np.asarray(todo, dtype=int)], floors, race.protect)
     more = run_many(
@@ -493,11 +487,18 @@ def extend_many(
         out[i] = m if isinstance(m, FitError) else _joined(runs[i], m)
     for i, base in enumerate(bases):
         if base is not None and isinstance(out[i], EMRun):
-            w = (
-                sample_weight
-                if sample_weight is None or sample_weight.ndim == 1
-                else sample_weight[i]
-            )
-            total = X.shape[0] if w is None else float(w.sum())
-            out[i] = _joined(base, out[i], moved_by=total)
+            out[i] = _joined(base, out[i], moved_by=_total(X, sample_weight, i))
     return out
+
+
+def _fit_weights(sample_weight: np.ndarray | None, i: int) -> np.ndarray | None:
+    """Fit ``i``'s row weights: ``sample_weight`` is ``(n,)`` for every fit, or one row each."""
+    if sample_weight is not None and sample_weight.ndim == 2:
+        return sample_weight[i]
+    return sample_weight
+
+
+def _total(X: np.ndarray, sample_weight: np.ndarray | None, i: int) -> float:
+    """Fit ``i``'s total row weight."""
+    w = _fit_weights(sample_weight, i)
+    return float(X.shape[0]) if w is None else float(w.sum())

@@ -380,8 +380,7 @@ def _split_merge(s: _Search, best: EMRun) -> EMRun:
         moves = _split_merge_starts(s, best)
         iters = min(s.short_iter, s.settings.max_iter - best.n_iter)
         trials = [(0, r, best) for _, r in s.run_all(moves, iters)]
-        # A move counts only when it improves by more than the convergence tolerance; the
-        # moves race against that mark.
+        # The moves race against the least gain that counts (see below).
         mark = best.loglik + s.settings.tol * s.n_obs if s.rank(best)[0] else -np.inf
         (finals,) = s.best_continued(trials, s.tuning.split_merge_keep, marks=np.array([mark]))
         if not finals or s.rank(finals[0]) <= s.rank(best):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mixem
-from mixem.em.batch import Race, run_many
+from mixem.em.batch import RACE_MIN_ITER, Race, run_many
 from mixem.em.init import initial_statistics
 from mixem.em.loop import run_em
 from mixem.em.structure import Structure
@@ -91,26 +91,23 @@ def test_every_fit_may_have_its_own_row_weights(family):
 
 
 def _racing_starts():
-    """Starts on three separated clusters: some reach the three-cluster maximum, some don't."""
+    """Starts on four clusters: some reach the best maximum, some stop at poorer ones."""
     X, _ = make_blobs(n=400, d=2, k=4, seed=3)
-    return X, _starts(X, mixem.GaussianFull, 4, 12, seed=5)
+    starts = _starts(X, mixem.GaussianFull, 4, 12, seed=5)
+    return X, starts, _alone(X, None, starts, 1000, tol=1e-6)
+
+
+def _race(X, starts, groups=None, floors=(-np.inf,), protect=1):
+    groups = np.zeros(len(starts), dtype=int) if groups is None else groups
+    race = Race(groups, np.asarray(floors, dtype=float), protect)
+    return run_many(X, None, starts, max_iter=1000, tol=1e-6, reg_covar=1e-6, chunk=97, race=race)
 
 
 def test_a_race_keeps_the_winner_of_the_same_fits_run_to_the_end():
     # The reference is every start run alone to convergence: the race must return the same
     # best log-likelihood, and every run it does not drop must be that run alone.
-    X, starts = _racing_starts()
-    alone = _alone(X, None, starts, 1000, tol=1e-6)
-    raced = run_many(
-        X,
-        None,
-        starts,
-        max_iter=1000,
-        tol=1e-6,
-        reg_covar=1e-6,
-        chunk=97,
-        race=Race(np.zeros(len(starts), dtype=int), np.array([-np.inf])),
-    )
+    X, starts, alone = _racing_starts()
+    raced = _race(X, starts)
     best = max(r.loglik for r in alone)
     kept = [(a, b) for a, b in zip(raced, alone, strict=True) if not a.dropped]
     assert max(a.loglik for a, _ in kept) == pytest.approx(best, rel=1e-9)
@@ -123,44 +120,32 @@ def test_a_race_keeps_the_winner_of_the_same_fits_run_to_the_end():
 
 
 def test_a_race_drops_runs_that_cannot_catch_up():
-    X, starts = _racing_starts()
-    alone = _alone(X, None, starts, 1000, tol=1e-6)
+    X, starts, alone = _racing_starts()
     assert max(r.loglik for r in alone) - min(r.loglik for r in alone) > 10  # distinct maxima
-    raced = run_many(
-        X,
-        None,
-        starts,
-        max_iter=1000,
-        tol=1e-6,
-        reg_covar=1e-6,
-        chunk=97,
-        race=Race(np.zeros(len(starts), dtype=int), np.array([-np.inf])),
-    )
+    raced = _race(X, starts)
     assert any(r.dropped for r in raced)
     assert sum(r.n_iter for r in raced) < sum(r.n_iter for r in alone)
 
 
 def test_a_floor_above_every_maximum_drops_every_run_and_groups_race_apart():
-    X, starts = _racing_starts()
-    alone = _alone(X, None, starts, 1000, tol=1e-6)
+    X, starts, alone = _racing_starts()
     best = max(r.loglik for r in alone)
-    common = dict(max_iter=1000, tol=1e-6, reg_covar=1e-6, chunk=97)
     groups = np.arange(len(starts)) % 2
     # Group 0 must beat a mark no run reaches; group 1 races only within itself.
-    raced = run_many(X, None, starts, race=Race(groups, np.array([best + 50.0, -np.inf])), **common)
+    raced = _race(X, starts, groups, floors=[best + 50.0, -np.inf])
     assert all(r.dropped or r.converged for r in raced)
-    assert all(r.dropped for r, g in zip(raced, groups, strict=True) if g == 0 and r.n_iter >= 5)
+    # Every run of group 0 is dropped, but for those that converged before the race judges.
+    group_0 = [r for r, g in zip(raced, groups, strict=True) if g == 0]
+    assert all(r.dropped or r.n_iter < RACE_MIN_ITER for r in group_0)
+    assert sum(r.dropped for r in group_0) >= len(group_0) // 2
     best_1 = max(r.loglik for r, g in zip(alone, groups, strict=True) if g == 1)
     kept_1 = [r for r, g in zip(raced, groups, strict=True) if g == 1 and not r.dropped]
     assert max(r.loglik for r in kept_1) == pytest.approx(best_1, rel=1e-9)
 
 
 def test_protected_runners_up_are_not_dropped():
-    X, starts = _racing_starts()
-    common = dict(max_iter=1000, tol=1e-6, reg_covar=1e-6, chunk=97)
-    groups = np.zeros(len(starts), dtype=int)
-    raced = run_many(X, None, starts, race=Race(groups, np.array([-np.inf]), protect=3), **common)
-    alone = _alone(X, None, starts, 1000, tol=1e-6)
+    X, starts, alone = _racing_starts()
+    raced = _race(X, starts, protect=3)
     top3 = sorted(r.loglik for r in alone)[-3:]
     kept = sorted(r.loglik for r in raced if not r.dropped)
     assert len(kept) >= 3
