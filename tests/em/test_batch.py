@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import mixem
+from mixem.em import batch
 from mixem.em.batch import RACE_MIN_ITER, Race, run_many
 from mixem.em.init import initial_statistics
 from mixem.em.loop import run_em
@@ -86,6 +87,21 @@ def test_every_fit_may_have_its_own_row_weights(family):
     batched = run_many(X, W, starts, max_iter=300, tol=1e-8, reg_covar=1e-6, chunk=97)
     for b, (a, start) in enumerate(zip(batched, starts, strict=True)):
         (alone,) = _alone(X, W[b], [start], 300)
+        assert a.n_iter == alone.n_iter
+        assert a.loglik == pytest.approx(alone.loglik, rel=1e-10)
+
+
+def test_more_fits_than_a_stack_holds_run_as_several_batches(monkeypatch):
+    # Three components a fit and at most six a stack: seven fits run as batches of two.
+    monkeypatch.setattr(batch, "STACK_COMPONENTS", 6)
+    X, _ = make_blobs(n=240, d=2, k=3, seed=3)
+    starts = _starts(X, mixem.GaussianFull, 3, 7, seed=4)
+    W = np.random.default_rng(5).standard_exponential((7, X.shape[0]))
+    budgets = [300, 4, 300, 300, 0, 300, 9]
+    batched = run_many(X, W, starts, max_iter=budgets, tol=1e-8, reg_covar=1e-6, chunk=97)
+    assert len(batched) == len(starts)
+    for b, (a, start) in enumerate(zip(batched, starts, strict=True)):
+        (alone,) = _alone(X, W[b], [start], budgets[b])
         assert a.n_iter == alone.n_iter
         assert a.loglik == pytest.approx(alone.loglik, rel=1e-10)
 
