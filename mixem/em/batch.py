@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mixem.components.stack import Stack, stack_of
-from mixem.em.events import Event
+from mixem.em.events import Event, decrease_event
 from mixem.em.loop import EMRun, _joined, run_em
 from mixem.em.passes import CHUNK_BYTES, EPass, UncoveredRowError
 from mixem.em.plausible import run_is_spurious
@@ -44,6 +44,9 @@ RACE_SAFETY = 4.0
 #: iterations and then grow again (measured: such a run dropped at a projected gain of 1.3
 #: nats gained 4.6 more and won): their projection is not trusted.
 RACE_MAX_RATIO = 0.9
+UNCOVERED_MESSAGE = (
+    "a row of X has log-likelihood -inf under every component; the components do not cover it"
+)
 #: Most components stacked in one batch; more fits run as several batches, one after another.
 STACK_COMPONENTS = 96
 
@@ -147,6 +150,15 @@ def run_many(
     page-faults its large temporaries).
     """
     budgets = np.broadcast_to(np.asarray(max_iter, dtype=int), (len(starts),)).copy()
+    # Imported here: numba's import and the loop's compiled code load on the first batch.
+    from mixem.em import gaussian_batch
+
+    kind = gaussian_batch.compiled_kind(X, starts)
+    if kind is not None:
+        return gaussian_batch.run_compiled(
+            X, sample_weight, starts, kind, budgets, tol=tol, reg_covar=reg_covar, chunk=chunk,
+            race=race,
+        )  # fmt: skip
     per_fit = sum(c.n_components for c in starts[0][1]) if starts else 1
     size = max(2, STACK_COMPONENTS // per_fit)
     if race is None and len(starts) > size:
@@ -289,15 +301,7 @@ class _Batch:
                 self.seconds[b].append(elapsed)
                 decrease = change[i] < -1e-9 * (1.0 + abs(loglik[i] / totals[i]))
                 if decrease and self.reg_covar == 0:
-                    self.events[b].append(
-                        Event(
-                            "decrease",
-                            f"the log-likelihood decreased by {-change[i]:.3g} per row at "
-                            f"iteration {it}; EM should never do this: please report it with the "
-                            "data and settings",
-                            iteration=it,
-                        )
-                    )
+                    self.events[b].append(decrease_event(float(-change[i]), it))
             if uncovered.any():
                 self._drop_uncovered(uncovered)
                 keep = ~uncovered
@@ -456,10 +460,7 @@ class _Batch:
 
     def _drop_uncovered(self, uncovered):
         for i in np.flatnonzero(uncovered):
-            self.out[self.ids[i]] = UncoveredRowError(
-                "a row of X has log-likelihood -inf under every component; the components do "
-                "not cover it"
-            )
+            self.out[self.ids[i]] = UncoveredRowError(UNCOVERED_MESSAGE)
 
 
 def extend_many(

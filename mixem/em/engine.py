@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mixem.em.batch import run_many
 from mixem.em.events import Event
 from mixem.em.init import initial_statistics
-from mixem.em.loop import EMRun, run_em
+from mixem.em.loop import EMRun
 from mixem.em.search import cover_all_rows, rank, search, search_reweighted
 from mixem.em.settings import SearchSettings, Settings
 from mixem.em.structure import Start, Structure
@@ -140,15 +141,19 @@ def fit_reweighted(
 
 
 def _run(X: np.ndarray, w: np.ndarray | None, start: Start, settings: Settings) -> EMRun:
-    return run_em(
+    # A batch of one: the compiled loop where the family has one, as the search's runs.
+    (run,) = run_many(
         X,
         w,
-        *start,
+        [start],
         max_iter=settings.max_iter,
         tol=settings.tol,
         reg_covar=settings.reg_covar,
         chunk=settings.chunk,
     )
+    if isinstance(run, FitError):
+        raise run
+    return run
 
 
 def _single_start(

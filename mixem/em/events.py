@@ -47,3 +47,13 @@ class Event:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"Event.kind must be one of {KINDS}, got {self.kind!r}")
+
+
+def decrease_event(drop: float, iteration: int) -> Event:
+    """The event of a log-likelihood that fell by ``drop`` per row in ``iteration``."""
+    return Event(
+        "decrease",
+        f"the log-likelihood decreased by {drop:.3g} per row at iteration {iteration}; "
+        "EM should never do this: please report it with the data and settings",
+        iteration=iteration,
+    )

@@ -10,7 +10,7 @@ import numpy as np
 
 from mixem.components.base import Component
 from mixem.components.stats import Stats
-from mixem.em.events import Event
+from mixem.em.events import Event, decrease_event
 from mixem.em.init import locate_component, seed_from_rows, seed_size
 from mixem.em.passes import EPass, e_pass, iter_log_prob, log_sum_exp
 from mixem.em.trace import Trace
@@ -225,20 +225,23 @@ def run_em(
     reg_covar: float,
     chunk: int,
     first_pass: EPass | None = None,
+    reseeds: np.ndarray | None = None,
 ) -> EMRun:
     """Run EM from the given parameters.
 
     Each iteration is one M-step followed by one fused E-pass, so the returned parameters are
     exactly those whose log-likelihood is reported. ``first_pass`` is the E-pass at the given
-    parameters when the caller already has it. Raises :class:`RunError` (with the events so
-    far) when a component cannot be recovered or an M-step fails.
+    parameters when the caller already has it; ``reseeds`` counts each component's re-seeds
+    so far, for a run continued in pieces (updated in place). Raises :class:`RunError` (with
+    the events so far) when a component cannot be recovered or an M-step fails.
     """
     total_weight = X.shape[0] if sample_weight is None else float(sample_weight.sum())
     components = tuple(components)
     epass = first_pass or e_pass(X, sample_weight, np.log(weights), components, chunk)
     initial = epass.loglik
     logliks, changes, seconds, reseeded = [], [], [], []
-    reseeds = np.zeros(weights.size, dtype=int)
+    if reseeds is None:
+        reseeds = np.zeros(weights.size, dtype=int)
     events: list[Event] = []
     converged = False
     for it in range(1, max_iter + 1):
@@ -268,14 +271,7 @@ def run_em(
         if decrease and reg_covar == 0 and not did_reseed:
             # Plain EM cannot decrease the likelihood. With reg_covar > 0 the M-step is not the
             # exact maximiser any more, and small decreases are expected (see Trace.monotone).
-            events.append(
-                Event(
-                    "decrease",
-                    f"the log-likelihood decreased by {-change:.3g} per row at iteration {it}; "
-                    "EM should never do this: please report it with the data and settings",
-                    iteration=it,
-                )
-            )
+            events.append(decrease_event(-change, it))
         if abs(change) < tol and not did_reseed:
             converged = True
             break
@@ -300,13 +296,16 @@ def run_em(
     )
 
 
+def shifted(events: Sequence[Event], by: int) -> tuple[Event, ...]:
+    """``events`` of a run that follows ``by`` iterations, numbered in the whole chain."""
+    return tuple(
+        replace(e, iteration=None if e.iteration is None else e.iteration + by) for e in events
+    )
+
+
 def _joined(first: EMRun, second: EMRun, *, moved_by: float | None = None) -> EMRun:
     """The chain of ``first`` then ``second`` (which started at, or moved from, its end)."""
-    shift = first.n_iter
-    events = first.events + tuple(
-        replace(e, iteration=None if e.iteration is None else e.iteration + shift)
-        for e in second.events
-    )
+    events = first.events + shifted(second.events, first.n_iter)
     return replace(
         second,
         n_iter=first.n_iter + second.n_iter,

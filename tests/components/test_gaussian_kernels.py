@@ -120,7 +120,9 @@ def test_em_matches_an_independent_reference(name, family, k):
     ll_ref, means_ref, cov_ref = _reference_em(family, X, resp, reg, ITERATIONS)
     ll, comp = _mixem_em(family, X, resp, reg, ITERATIONS)
     offset = "+1e8" in name
-    np.testing.assert_allclose(ll, ll_ref, rtol=1e-10 if offset else 1e-12, atol=0)
+    # 2e-12: on an AMD EPYC machine (other SIMD paths in NumPy and OpenBLAS) the banknote
+    # diagonal K = 9 fit differs from scipy's at 1.25e-12 in its second iteration.
+    np.testing.assert_allclose(ll, ll_ref, rtol=1e-10 if offset else 2e-12, atol=0)
     sd = X.std(axis=0)
     np.testing.assert_allclose(comp.means, means_ref, rtol=1e-10, atol=1e-10 * sd.max())
     np.testing.assert_allclose(

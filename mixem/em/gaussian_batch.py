@@ -1,0 +1,801 @@
+"""Many EM runs of a Gaussian family as one compiled loop (numba).
+
+:func:`mixem.em.batch.run_many` runs the fits of a batch through NumPy with one Python-level
+step per EM iteration, which costs about a millisecond an iteration whatever the batch holds;
+a model-selection study makes tens of thousands of such iterations on a few hundred rows.
+For the four Gaussian families this module runs the whole loop of a batch in one compiled
+call: E-pass, statistics, degeneracy tests, M-step, convergence and the race of
+:class:`~mixem.em.batch.Race`, iteration by iteration for all fits at once, so that racing
+fits see each other exactly as in the NumPy loop. What needs the engine's Python (a
+component to re-seed, an M-step that fails) leaves the compiled loop at that pass and goes on
+through :func:`mixem.em.loop.run_em`, as in the NumPy batch.
+
+The numbers are the NumPy loop's up to rounding: the statistics are sums about each
+component's current mean (``sum r (x - mu)``, ``sum r (x - mu)(x - mu)^T``), from which the
+weight, mean and centred scatter follow, so offsets cancel before anything is squared as in
+:class:`~mixem.components.stats.GaussianStats`; log densities come from the inverse Cholesky
+factor on centred rows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numba as nb
+import numpy as np
+
+from mixem.components.gaussian import (
+    COLLAPSE_CORRELATION,
+    COLLAPSE_ULPS,
+    GaussianDiagonal,
+    GaussianFull,
+    GaussianSpherical,
+    GaussianTied,
+)
+from mixem.components.stats import BLAS_MIN_FEATURES, GaussianStats, PooledGaussianStats
+from mixem.em.batch import (
+    RACE_MAX_RATIO,
+    RACE_MIN_ITER,
+    RACE_SAFETY,
+    UNCOVERED_MESSAGE,
+    Race,
+    _fit_weights,
+)
+from mixem.em.events import decrease_event
+from mixem.em.loop import EMRun, RunError, _joined, run_em, shifted
+from mixem.em.passes import EPass, UncoveredRowError
+from mixem.em.structure import Start
+from mixem.em.trace import Trace
+from mixem.exceptions import FitError
+
+__all__ = ["KINDS", "compiled_kind", "run_compiled"]
+
+FULL, TIED, DIAGONAL, SPHERICAL = 0, 1, 2, 3
+#: The families this loop runs, by exact type (a subclass may change what they compute).
+KINDS = {
+    GaussianFull: FULL,
+    GaussianTied: TIED,
+    GaussianDiagonal: DIAGONAL,
+    GaussianSpherical: SPHERICAL,
+}
+
+# A fit's state in the compiled loop.
+RUNNING, CONVERGED, EXHAUSTED, EJECTED, DROPPED, UNCOVERED = range(6)
+
+#: Compiled once per machine (cached beside the module); division by zero gives inf or nan,
+#: as in NumPy, instead of an exception.
+_jit = nb.njit(
+    cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz", "arcp"}
+)
+
+#: Rows of a chunk of the E-pass: its scratch holds at most this many floats (1 MiB), whatever n.
+ROW_CHUNK_FLOATS = 1 << 17
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+_ULPS = COLLAPSE_ULPS * float(np.finfo(np.float64).eps)
+
+
+@_jit
+def _prepare(kind, cov, inv, log_norm):
+    """Inverse Cholesky factors and normalising constants of covariances ``(K, d, d)``.
+
+    Returns False if a covariance is not positive definite (or not finite).
+    """
+    K, d, _ = cov.shape
+    chol = np.zeros((d, d))
+    for j in range(K):
+        if kind == DIAGONAL or kind == SPHERICAL:
+            total = 0.0
+            for a in range(d):
+                v = cov[j, a, a]
+                if not (v > 0.0) or not np.isfinite(v):
+                    return False
+                for c in range(d):
+                    inv[j, a, c] = 0.0
+                inv[j, a, a] = 1.0 / np.sqrt(v)
+                total += np.log(v)
+            log_norm[j] = -0.5 * (total + d * _LOG_2PI)
+            continue
+        if kind == TIED and j > 0:
+            for a in range(d):
+                for c in range(d):
+                    inv[j, a, c] = inv[0, a, c]
+            log_norm[j] = log_norm[0]
+            continue
+        for a in range(d):
+            for c in range(a + 1):
+                s = cov[j, a, c]
+                for m in range(c):
+                    s -= chol[a, m] * chol[c, m]
+                if a == c:
+                    if not (s > 0.0) or not np.isfinite(s):
+                        return False
+                    chol[a, a] = np.sqrt(s)
+                else:
+                    chol[a, c] = s / chol[c, c]
+        total = 0.0
+        for a in range(d):
+            total += np.log(chol[a, a])
+            for c in range(d):
+                inv[j, a, c] = 0.0
+        # Forward substitution for the inverse of the lower factor, column by column.
+        for c in range(d):
+            inv[j, c, c] = 1.0 / chol[c, c]
+            for a in range(c + 1, d):
+                s = 0.0
+                for m in range(c, a):
+                    s -= chol[a, m] * inv[j, m, c]
+                inv[j, a, c] = s / chol[a, a]
+        log_norm[j] = -total - 0.5 * d * _LOG_2PI
+    return True
+
+
+@_jit
+def _e_pass(Xt, w, kind, means, inv, log_norm, weights, lp, z, top, tot, nk, s1, s2):
+    """One fit's E-pass: loglik, entropy and whether a row is uncovered; fills nk, s1, s2.
+
+    ``s1`` and ``s2`` are sums about each component's current mean; ``s2`` holds the lower
+    triangle (full, tied) or the diagonal (diagonal, spherical). The rows go by chunks of
+    ``lp.shape[1]``: ``lp`` ``(K, c)``, ``z`` ``(K, d, c)``, ``top`` and ``tot`` ``(c,)`` are
+    scratch. Loops run along rows, so that they vectorise.
+    """
+    d, n = Xt.shape
+    K = means.shape[0]
+    c = lp.shape[1]
+    axis = kind == DIAGONAL or kind == SPHERICAL
+    for j in range(K):
+        nk[j] = 0.0
+        for a in range(d):
+            s1[j, a] = 0.0
+            for e in range(a + 1):
+                s2[j, a, e] = 0.0
+    loglik = 0.0
+    entropy = 0.0
+    uncovered = False
+    for lo in range(0, n, c):
+        m = min(c, n - lo)
+        for i in range(m):
+            top[i] = -np.inf
+        for j in range(K):
+            if not (weights[j] > 0.0):
+                for i in range(m):
+                    lp[j, i] = -np.inf
+                continue
+            c0 = log_norm[j] + np.log(weights[j])
+            for a in range(d):
+                mu = means[j, a]
+                for i in range(m):
+                    z[j, a, i] = Xt[a, lo + i] - mu  # centred exactly before anything else
+            for i in range(m):
+                tot[i] = 0.0  # the squared whitened distance
+            for a in range(d):
+                if axis:
+                    f = inv[j, a, a]
+                    for i in range(m):
+                        y = f * z[j, a, i]
+                        tot[i] += y * y
+                else:
+                    for i in range(m):
+                        y = 0.0
+                        for e in range(a + 1):
+                            y += inv[j, a, e] * z[j, e, i]
+                        tot[i] += y * y
+            for i in range(m):
+                v = c0 - 0.5 * tot[i]
+                lp[j, i] = v
+                top[i] = max(top[i], v)
+        for i in range(m):
+            if not np.isfinite(top[i]):
+                if w[lo + i] > 0.0:
+                    uncovered = True
+                tot[i] = 0.0
+                for j in range(K):
+                    lp[j, i] = 0.0
+                continue
+            t = 0.0
+            cross = 0.0
+            for j in range(K):
+                g = lp[j, i] - top[i]
+                ex = np.exp(g)
+                lp[j, i] = ex
+                t += ex
+                if ex > 0.0:
+                    cross += ex * g
+            log_t = np.log(t)
+            wi = w[lo + i]
+            loglik += wi * (top[i] + log_t)
+            entropy += wi * (log_t - cross / t)
+            tot[i] = wi / t
+        for j in range(K):
+            if not (weights[j] > 0.0):
+                continue
+            acc = 0.0
+            for i in range(m):
+                r = lp[j, i] * tot[i]
+                lp[j, i] = r
+                acc += r
+            nk[j] += acc
+            for a in range(d):
+                acc = 0.0
+                for i in range(m):
+                    acc += lp[j, i] * z[j, a, i]
+                s1[j, a] += acc
+                for e in range(a + 1):
+                    if axis and e != a:
+                        continue
+                    acc = 0.0
+                    for i in range(m):
+                        acc += lp[j, i] * z[j, a, i] * z[j, e, i]
+                    s2[j, a, e] += acc
+    return loglik, entropy, uncovered
+
+
+@_jit
+def _centred(kind, means, nk, s1, s2, mean, scatter):
+    """Weight-normalised statistics: each component's mean and centred scatter (full)."""
+    K, d = means.shape
+    axis = kind == DIAGONAL or kind == SPHERICAL
+    for j in range(K):
+        wt = nk[j]
+        safe = wt if wt > 0.0 else 1.0
+        for a in range(d):
+            mean[j, a] = means[j, a] + s1[j, a] / safe if wt > 0.0 else 0.0
+        for a in range(d):
+            for c in range(a + 1):
+                if axis and c != a:
+                    scatter[j, a, c] = 0.0
+                    scatter[j, c, a] = 0.0
+                    continue
+                v = s2[j, a, c] - s1[j, a] * s1[j, c] / safe
+                scatter[j, a, c] = v
+                scatter[j, c, a] = v
+
+
+@_jit
+def _eigenvalues(S):
+    """Eigenvalues of a small symmetric matrix, in no order (cyclic Jacobi rotations).
+
+    Jacobi's method is accurate to a few ulps of the largest eigenvalue, as LAPACK's, and
+    compiles in a fraction of the time numba takes for ``np.linalg.eigvalsh``.
+    """
+    d = S.shape[0]
+    A = np.empty((d, d))
+    for a in range(d):
+        for c in range(d):
+            A[a, c] = S[a, c]
+    for _ in range(100):
+        off = 0.0
+        scale = 0.0
+        for a in range(d):
+            scale += A[a, a] * A[a, a]
+            for c in range(a):
+                off += A[a, c] * A[a, c]
+        if off <= 1e-36 * scale or off == 0.0:
+            break
+        for p in range(d - 1):
+            for q in range(p + 1, d):
+                if A[q, p] == 0.0:
+                    continue
+                theta = (A[q, q] - A[p, p]) / (2.0 * A[q, p])
+                t = (1.0 if theta >= 0 else -1.0) / (abs(theta) + np.sqrt(theta * theta + 1.0))
+                c = 1.0 / np.sqrt(t * t + 1.0)
+                s = t * c
+                for m in range(d):
+                    apm, aqm = A[p, m], A[q, m]
+                    A[p, m] = c * apm - s * aqm
+                    A[q, m] = s * apm + c * aqm
+                for m in range(d):
+                    amp, amq = A[m, p], A[m, q]
+                    A[m, p] = c * amp - s * amq
+                    A[m, q] = s * amp + c * amq
+    out = np.empty(d)
+    for a in range(d):
+        out[a] = A[a, a]
+    return out
+
+
+@_jit
+def _smallest(values):
+    out = values[0]
+    for v in values:
+        out = min(out, v)
+    return out
+
+
+@_jit
+def _largest(values):
+    out = values[0]
+    for v in values:
+        out = max(out, v)
+    return out
+
+
+@_jit
+def _determinant(S):
+    """Determinant of a symmetric matrix by Cholesky; 0 if it is not positive definite."""
+    d = S.shape[0]
+    L = np.zeros((d, d))
+    det = 1.0
+    for a in range(d):
+        for c in range(a + 1):
+            s = S[a, c]
+            for m in range(c):
+                s -= L[a, m] * L[c, m]
+            if a == c:
+                if not (s > 0.0):
+                    return 0.0
+                L[a, a] = np.sqrt(s)
+                det *= s
+            else:
+                L[a, c] = s / L[c, c]
+    return det
+
+
+@_jit
+def _degenerate(kind, nk, usable, need, mean, scatter):
+    """Whether a component is too thin or collapsed (the families' ``collapsed`` tests)."""
+    K, d = mean.shape
+    total = 0.0
+    for j in range(K):
+        total += nk[j]
+    for j in range(K):
+        if nk[j] * usable / total < need:
+            return True
+    if kind == TIED:
+        return False
+    corr = np.empty((d, d))
+    for j in range(K):
+        wt = nk[j]
+        if not (wt > 0.0):
+            continue
+        flat = False
+        if kind == SPHERICAL:
+            s = 0.0
+            floor = 0.0
+            for a in range(d):
+                s += scatter[j, a, a]
+                floor += (_ULPS * mean[j, a]) ** 2
+            flat = s / wt <= floor
+        else:
+            for a in range(d):
+                if scatter[j, a, a] / wt <= (_ULPS * mean[j, a]) ** 2:
+                    flat = True
+        if flat:
+            return True
+        if kind == FULL:
+            # A singular correlation matrix: the smallest eigenvalue decides, as in
+            # mixem.components.gaussian._collapsed_full.
+            for a in range(d):
+                for c in range(d):
+                    corr[a, c] = scatter[j, a, c] / np.sqrt(scatter[j, a, a] * scatter[j, c, c])
+            # The correlation's eigenvalues sum to d, so the smallest is at least
+            # det / d^(d-1): a determinant (from a Cholesky factor) well above the threshold
+            # clears the component without an eigendecomposition.
+            if _determinant(corr) > 2.0 * COLLAPSE_CORRELATION * d ** (d - 1):
+                continue
+            if _smallest(_eigenvalues(corr)) < COLLAPSE_CORRELATION:
+                return True
+    return False
+
+
+@_jit
+def _m_step(kind, nk, mean, scatter, reg_covar, cov):
+    """Covariances from centred statistics; False where a weight is not positive."""
+    K, d = mean.shape
+    total = 0.0
+    for j in range(K):
+        if not (nk[j] > 0.0):
+            return False
+        total += nk[j]
+    for j in range(K):
+        if kind == FULL:
+            for a in range(d):
+                for c in range(d):
+                    cov[j, a, c] = scatter[j, a, c] / nk[j]
+                cov[j, a, a] += reg_covar
+        elif kind == DIAGONAL or kind == SPHERICAL:
+            s = 0.0
+            for a in range(d):
+                s += scatter[j, a, a]
+            for a in range(d):
+                for c in range(d):
+                    cov[j, a, c] = 0.0
+                if kind == DIAGONAL:
+                    cov[j, a, a] = scatter[j, a, a] / nk[j] + reg_covar
+                else:
+                    cov[j, a, a] = s / (nk[j] * d) + reg_covar
+    if kind == TIED:
+        for a in range(d):
+            for c in range(d):
+                s = 0.0
+                for j in range(K):
+                    s += scatter[j, a, c]
+                cov[0, a, c] = s / total
+            cov[0, a, a] += reg_covar
+        for j in range(1, K):
+            for a in range(d):
+                for c in range(d):
+                    cov[j, a, c] = cov[0, a, c]
+    return True
+
+
+@_jit
+def _plausible(kind, cov, weights, total, reg_covar):
+    """No spurious component (``Component.spurious`` of the Gaussian families)."""
+    K, d, _ = cov.shape
+    for j in range(K):
+        if kind != TIED and weights[j] * total < d + 1:
+            return False
+        if kind == FULL or (kind == TIED and j == 0):
+            ev = _eigenvalues(cov[j])
+            small, large = _smallest(ev), _largest(ev)
+        elif kind == TIED:
+            continue
+        else:
+            small, large = cov[j, 0, 0], cov[j, 0, 0]
+            for a in range(1, d):
+                small = min(small, cov[j, a, a])
+                large = max(large, cov[j, a, a])
+        if small - reg_covar <= max(reg_covar, 1e-10 * large):
+            return False
+    return True
+
+
+@_jit
+def _loop(
+    Xt, W, kind, means, cov, weights, budgets, totals, usable, need, tol, reg_covar,
+    groups, targets, protect, racing, min_iter, safety, max_ratio,
+    status, n_iter, initial, logliks, loglik, entropy, nk, mean, scatter,
+):  # fmt: skip
+    """Run every fit of the batch; results in place (see :func:`run_compiled`)."""
+    B, K, d = means.shape
+    n = Xt.shape[1]
+    c = max(1, min(n, ROW_CHUNK_FLOATS // ((d + 1) * K)))
+    lp = np.empty((K, c))
+    z = np.empty((K, d, c))
+    top = np.empty(c)
+    tot = np.empty(c)
+    inv = np.empty((B, K, d, d))
+    log_norm = np.empty((B, K))
+    s1 = np.empty((B, K, d))
+    s2 = np.zeros((B, K, d, d))
+    new_cov = np.empty((K, d, d))
+    new_inv = np.empty((K, d, d))
+    new_norm = np.empty(K)
+    steps = np.empty((B, 3))
+    for b in range(B):
+        for m in range(3):
+            steps[b, m] = np.nan
+    reach = np.empty(B)
+    bound = np.empty(B)
+    lose = np.zeros(B, dtype=np.bool_)
+    for b in range(B):
+        wb = W[b if W.shape[0] > 1 else 0]
+        if not _prepare(kind, cov[b], inv[b], log_norm[b]):
+            status[b] = EJECTED
+            continue
+        ll, en, unc = _e_pass(
+            Xt, wb, kind, means[b], inv[b], log_norm[b], weights[b], lp, z, top, tot,
+            nk[b], s1[b], s2[b],
+        )  # fmt: skip
+        initial[b] = ll
+        loglik[b], entropy[b] = ll, en
+        _centred(kind, means[b], nk[b], s1[b], s2[b], mean[b], scatter[b])
+        status[b] = UNCOVERED if unc else RUNNING
+    it = 0
+    while True:
+        active = 0
+        for b in range(B):
+            if status[b] != RUNNING:
+                continue
+            if budgets[b] <= it:
+                status[b] = EXHAUSTED
+                if racing and _plausible(kind, cov[b], weights[b], totals[b], reg_covar):
+                    targets[groups[b]] = max(targets[groups[b]], loglik[b])
+                continue
+            active += 1
+        if active == 0:
+            break
+        it += 1
+        for b in range(B):
+            if status[b] != RUNNING:
+                continue
+            if _degenerate(kind, nk[b], usable[b], need, mean[b], scatter[b]):
+                status[b] = EJECTED
+                continue
+            if not _m_step(kind, nk[b], mean[b], scatter[b], reg_covar, new_cov):
+                status[b] = EJECTED
+                continue
+            if not _prepare(kind, new_cov, new_inv, new_norm):
+                status[b] = EJECTED
+                continue
+            total = 0.0
+            for j in range(K):
+                total += nk[b, j]
+            for j in range(K):
+                weights[b, j] = nk[b, j] / total
+            for j in range(K):
+                log_norm[b, j] = new_norm[j]
+                for a in range(d):
+                    means[b, j, a] = mean[b, j, a]
+                    for c in range(d):
+                        cov[b, j, a, c] = new_cov[j, a, c]
+                        inv[b, j, a, c] = new_inv[j, a, c]
+            wb = W[b if W.shape[0] > 1 else 0]
+            previous = loglik[b]
+            ll, en, unc = _e_pass(
+                Xt, wb, kind, means[b], inv[b], log_norm[b], weights[b], lp, z, top, tot,
+                nk[b], s1[b], s2[b],
+            )  # fmt: skip
+            _centred(kind, means[b], nk[b], s1[b], s2[b], mean[b], scatter[b])
+            loglik[b], entropy[b] = ll, en
+            n_iter[b] = it
+            logliks[b, it - 1] = ll
+            if unc:
+                status[b] = UNCOVERED
+                continue
+            change = (ll - previous) / totals[b]
+            if abs(change) < tol:
+                status[b] = CONVERGED
+                if racing and _plausible(kind, cov[b], weights[b], totals[b], reg_covar):
+                    targets[groups[b]] = max(targets[groups[b]], ll)
+                continue
+            steps[b, 0], steps[b, 1], steps[b, 2] = steps[b, 1], steps[b, 2], change * totals[b]
+        if not racing:
+            continue
+        # The race (mixem.em.batch._Batch._drop_losers), on the fits still running.
+        top_ll = -np.inf
+        for b in range(B):
+            if status[b] != RUNNING:
+                continue
+            s0, s1b, s2b = steps[b, 0], steps[b, 1], steps[b, 2]
+            ratio = max(s2b / s1b, s1b / s0)
+            gain = np.inf
+            if s0 > 0 and s1b > 0 and s2b > 0 and ratio <= max_ratio:
+                gain = s2b * ratio / (1.0 - ratio)
+            reach[b] = loglik[b] + safety * gain + tol * totals[b]
+            if n_iter[b] < min_iter:
+                reach[b] = np.inf
+            top_ll = max(top_ll, loglik[b])
+        for b in range(B):
+            if status[b] == RUNNING:
+                bound[b] = targets[groups[b]]
+        for b in range(B):
+            if status[b] != RUNNING or not (reach[b] < top_ll):
+                continue
+            g = groups[b]
+            lead = -1
+            for c in range(B):
+                if status[c] == RUNNING and groups[c] == g:
+                    if lead < 0 or loglik[c] > loglik[lead]:
+                        lead = c
+            if bound[lead] == targets[g] and loglik[lead] > targets[g]:
+                if _plausible(kind, cov[lead], weights[lead], totals[lead], reg_covar):
+                    for c in range(B):
+                        if status[c] == RUNNING and groups[c] == g:
+                            bound[c] = loglik[lead]
+        for b in range(B):
+            lose[b] = False
+            if status[b] != RUNNING or not (reach[b] < bound[b]):
+                continue
+            if protect <= 1:  # no runners-up to keep: only the bar counts
+                lose[b] = True
+                continue
+            better = 0  # the fit's rank among its group's running fits
+            for c in range(B):
+                if status[c] == RUNNING and groups[c] == groups[b]:
+                    if loglik[c] > loglik[b] or (loglik[c] == loglik[b] and c < b):
+                        better += 1
+            lose[b] = better >= protect
+        for b in range(B):
+            if lose[b]:
+                status[b] = DROPPED
+
+
+def compiled_kind(X: object, starts: Sequence[Start]) -> int | None:
+    """The kind of the compiled loop that can run ``starts`` on rows ``X``, or None.
+
+    The loop takes rows in memory, of fewer than ``BLAS_MIN_FEATURES`` features (wider rows
+    go faster through BLAS's triangular products in the NumPy batch).
+    """
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[1] >= BLAS_MIN_FEATURES:
+        return None
+    if not starts or any(len(comps) != 1 for _, comps in starts):
+        return None
+    family = type(starts[0][1][0])
+    kind = KINDS.get(family)
+    if kind is None or any(type(comps[0]) is not family for _, comps in starts):
+        return None
+    return kind
+
+
+def run_compiled(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    starts: Sequence[Start],
+    kind: int,
+    budgets: np.ndarray,
+    *,
+    tol: float,
+    reg_covar: float,
+    chunk: int,
+    race: Race | None = None,
+) -> list[EMRun | FitError]:
+    """:func:`mixem.em.batch.run_many` for starts of one Gaussian family (see the module).
+
+    A fit that needs a re-seed (or whose M-step fails) takes that iteration alone through
+    :func:`mixem.em.loop.run_em`, its re-seed counts carried over, and goes back into a
+    compiled batch with the others that did.
+    """
+    B = len(starts)
+    budgets = np.asarray(budgets, dtype=np.int64)
+    targets = np.full(1, -np.inf) if race is None else np.asarray(race.floors, dtype=float).copy()
+    out: list[EMRun | FitError | None] = [None] * B
+    reseeds = [np.zeros(starts[0][0].size, dtype=int) for _ in range(B)]
+    todo = np.arange(B)
+    current: list[EMRun | None] = [None] * B  # each fit's chain so far, once it left a batch
+    batch_starts = list(starts)
+    while todo.size:
+        w = sample_weight
+        if w is not None and w.ndim == 2:
+            w = w[todo]
+        groups = None if race is None else race.groups[todo]
+        left = budgets[todo] - np.array(
+            [0 if current[i] is None else current[i].n_iter for i in todo]
+        )
+        status, runs = _batch(
+            X, w, batch_starts, kind, left, tol, reg_covar, groups, targets,
+            1 if race is None else race.protect,
+        )  # fmt: skip
+        again, again_starts = [], []
+        for i, st, run in zip(todo, status, runs, strict=True):
+            if run is None:
+                run = current[i]  # ejected before its first pass: from where it was
+            elif isinstance(run, EMRun) and current[i] is not None:
+                run = _joined(current[i], run)
+            if st != EJECTED:
+                out[i] = run
+                continue
+            # One iteration alone: the re-seed (or the M-step's error), then back to a batch.
+            try:
+                more = run_em(
+                    X, _fit_weights(sample_weight, i), run.weights, run.components,
+                    max_iter=1, tol=tol, reg_covar=reg_covar, chunk=chunk,
+                    first_pass=run.last_pass, reseeds=reseeds[i],
+                ) if run is not None else run_em(
+                    X, _fit_weights(sample_weight, i), *starts[i],
+                    max_iter=int(budgets[i]), tol=tol, reg_covar=reg_covar, chunk=chunk,
+                )  # fmt: skip
+            except RunError as err:
+                # The error carries the events of the whole chain, as a run alone would.
+                out[i] = (
+                    err
+                    if run is None
+                    else RunError(str(err), run.events + shifted(err.events, run.n_iter))
+                )
+                continue
+            except FitError as err:
+                out[i] = err
+                continue
+            if run is not None and run.n_iter:
+                more = _joined(run, more)
+            if more.converged or more.n_iter >= budgets[i] or run is None:
+                out[i] = more
+                continue
+            current[i] = more
+            again.append(i)
+            again_starts.append((more.weights, more.components))
+        todo = np.asarray(again, dtype=int)
+        batch_starts = again_starts
+    return out  # type: ignore[return-value]
+
+
+def _batch(
+    X, sample_weight, starts, kind, budgets, tol, reg_covar, groups, targets, protect
+) -> tuple[np.ndarray, list[EMRun | FitError | None]]:  # fmt: skip
+    """One call of the compiled loop: every fit's status and run (None: ejected at start).
+
+    ``targets`` (the race's best plausible log-likelihood of every group) is updated in place.
+    """
+    family = type(starts[0][1][0])
+    B = len(starts)
+    n, d = X.shape
+    K = starts[0][1][0].n_components
+    means = np.stack([np.asarray(comps[0].means, dtype=float) for _, comps in starts])
+    cov = np.stack([np.asarray(comps[0].covariance_matrices, dtype=float) for _, comps in starts])
+    weights = np.stack([np.asarray(wt, dtype=float) for wt, _ in starts])
+    W = np.ones((1, n)) if sample_weight is None else np.atleast_2d(sample_weight)
+    W = np.ascontiguousarray(W, dtype=float)
+    totals = np.broadcast_to(W.sum(axis=1) if sample_weight is not None else float(n), (B,))
+    usable = np.broadcast_to(np.count_nonzero(W > 0, axis=1), (B,)).astype(float)
+    need = float(family.min_count(d))
+    racing = groups is not None
+    groups = np.zeros(B, dtype=np.int64) if groups is None else np.asarray(groups, np.int64)
+    budgets = np.asarray(budgets, dtype=np.int64)
+    status = np.zeros(B, dtype=np.int64)
+    n_iter = np.zeros(B, dtype=np.int64)
+    initial = np.full(B, np.nan)
+    logliks = np.full((B, max(int(budgets.max(initial=0)), 1)), np.nan)
+    loglik = np.full(B, np.nan)
+    entropy = np.full(B, np.nan)
+    nk = np.zeros((B, K))
+    mean = np.zeros((B, K, d))
+    scatter = np.zeros((B, K, d, d))
+    started = time.perf_counter()
+    _loop(
+        np.ascontiguousarray(X.T), W, kind, means, cov, weights, budgets,
+        np.ascontiguousarray(totals, dtype=float), np.ascontiguousarray(usable), need,
+        float(tol), float(reg_covar), groups, targets, int(protect),
+        racing, RACE_MIN_ITER, RACE_SAFETY, RACE_MAX_RATIO,
+        status, n_iter, initial, logliks, loglik, entropy, nk, mean, scatter,
+    )  # fmt: skip
+    per_iteration = (time.perf_counter() - started) / max(int(n_iter.sum()), 1)
+    runs: list[EMRun | FitError | None] = []
+    for b in range(B):
+        if status[b] == UNCOVERED:
+            runs.append(UncoveredRowError(UNCOVERED_MESSAGE))
+        elif not np.isfinite(initial[b]):
+            runs.append(None)  # its start could not even be prepared: it runs alone
+        else:
+            run = _run_of(
+                family, kind, n, b, weights, means, cov, initial, logliks, n_iter,
+                loglik, entropy, nk, mean, scatter, totals[b], reg_covar, per_iteration,
+                bool(status[b] == CONVERGED),
+            )  # fmt: skip
+            runs.append(replace(run, dropped=True) if status[b] == DROPPED else run)
+    return status, runs
+
+
+def _run_of(
+    family, kind, rows, b, weights, means, cov, initial, logliks, n_iter,
+    loglik, entropy, nk, mean, scatter, total, reg_covar, per_iteration, converged,
+) -> EMRun:  # fmt: skip
+    """Fit ``b``'s run from the compiled loop's arrays."""
+    k, d = means.shape[1:]
+    if kind == FULL:
+        covariances = cov[b].copy()
+    elif kind == TIED:
+        covariances = cov[b, 0].copy()
+    elif kind == DIAGONAL:
+        covariances = np.ascontiguousarray(cov[b].diagonal(0, 1, 2))
+    else:
+        covariances = cov[b, :, 0, 0].copy()
+    comp = family._trusted(means[b].copy(), covariances)
+    if kind == FULL:
+        stats = GaussianStats(nk[b].copy(), mean[b].copy(), scatter[b].copy())
+    elif kind == TIED:
+        stats = PooledGaussianStats(nk[b].copy(), mean[b].copy(), scatter[b].sum(axis=0))
+    elif kind == DIAGONAL:
+        stats = GaussianStats(nk[b].copy(), mean[b].copy(), scatter[b].diagonal(0, 1, 2).copy())
+    else:
+        stats = GaussianStats(
+            nk[b].copy(), mean[b].copy(), scatter[b].diagonal(0, 1, 2).sum(axis=1)[:, None]
+        )
+    m = int(n_iter[b])
+    values = logliks[b, :m].copy()
+    changes = np.diff(np.concatenate([[initial[b]], values])) / total
+    events = []
+    if reg_covar == 0:
+        for it in np.flatnonzero(changes < -1e-9 * (1.0 + np.abs(values / total))):
+            events.append(decrease_event(float(-changes[it]), int(it) + 1))
+    trace = Trace(
+        float(initial[b]),
+        values,
+        changes,
+        np.full(m, per_iteration),
+        np.zeros(m, dtype=bool),
+        rows=int(rows),
+    )
+    return EMRun(
+        weights[b].copy(),
+        (comp,),
+        float(loglik[b]),
+        float(entropy[b]),
+        m,
+        converged,
+        trace,
+        tuple(events),
+        EPass(float(loglik[b]), float(entropy[b]), nk[b].copy(), [stats]),
+    )

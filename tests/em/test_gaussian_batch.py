@@ -1,0 +1,107 @@
+"""The compiled loop of the Gaussian families runs the same fits as the NumPy batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mixem
+from mixem.em import gaussian_batch
+from mixem.em.batch import Race, run_many
+
+from ..conftest import FAMILIES, make_blobs
+from .test_batch import _starts
+
+
+def _both(monkeypatch, X, w, starts, **kwargs):
+    compiled = run_many(X, w, starts, **kwargs)
+    with monkeypatch.context() as m:
+        m.setattr(gaussian_batch, "compiled_kind", lambda X, starts: None)
+        plain = run_many(X, w, starts, **kwargs)
+    return compiled, plain
+
+
+def _assert_same(a, b):
+    assert type(a) is type(b)
+    if isinstance(b, mixem.FitError):
+        assert str(a) == str(b)
+        return
+    assert (a.n_iter, a.converged, a.dropped) == (b.n_iter, b.converged, b.dropped)
+    assert a.loglik == pytest.approx(b.loglik, rel=1e-10)
+    assert a.entropy == pytest.approx(b.entropy, rel=1e-7, abs=1e-7)
+    np.testing.assert_allclose(a.trace.loglik, b.trace.loglik, rtol=1e-10)
+    np.testing.assert_allclose(a.weights, b.weights, rtol=1e-7, atol=1e-12)
+    for name, value in b.components[0].params().items():
+        np.testing.assert_allclose(a.components[0].params()[name], value, rtol=1e-7, atol=1e-9)
+    sa, sb = a.last_pass.stats[0], b.last_pass.stats[0]
+    assert type(sa) is type(sb)
+    for name, value in sb.arrays().items():
+        np.testing.assert_allclose(sa.arrays()[name], value, rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("weights", ["none", "shared", "per fit"])
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.__name__)
+def test_the_compiled_loop_runs_the_numpy_batch_fits(monkeypatch, family, weights):
+    X, _ = make_blobs(n=300, d=3, k=3, seed=6)
+    X = X * [1.0, 100.0, 0.01] + [0.0, 1e6, -5.0]  # features of other scales and offsets
+    starts = _starts(X, family, 3, 6)
+    rng = np.random.default_rng(1)
+    w = {
+        "none": None,
+        "shared": rng.integers(0, 4, X.shape[0]).astype(float),
+        "per fit": rng.standard_exponential((len(starts), X.shape[0])),
+    }[weights]
+    budgets = [3, 50, 200, 0, 7, 200]
+    compiled, plain = _both(
+        monkeypatch, X, w, starts, max_iter=budgets, tol=1e-8, reg_covar=1e-6, chunk=97
+    )
+    for a, b in zip(compiled, plain, strict=True):
+        _assert_same(a, b)
+
+
+@pytest.mark.parametrize("protect", [1, 3])
+def test_the_compiled_race_drops_the_runs_the_numpy_race_drops(monkeypatch, protect):
+    X, _ = make_blobs(n=400, d=2, k=4, seed=3)
+    starts = _starts(X, mixem.GaussianFull, 4, 12, seed=5)
+    groups = np.arange(len(starts)) % 2
+    race = Race(groups, np.array([-np.inf, -np.inf]), protect)
+    compiled, plain = _both(
+        monkeypatch, X, None, starts, max_iter=1000, tol=1e-6, reg_covar=1e-6, chunk=97, race=race
+    )
+    assert any(r.dropped for r in plain)
+    for a, b in zip(compiled, plain, strict=True):
+        _assert_same(a, b)
+
+
+def test_fits_that_need_reseeds_go_back_into_a_compiled_batch(monkeypatch):
+    # Two collapsing starts (a point mass of 15 rows) among ordinary ones: each re-seed is an
+    # iteration alone, the rest compiled, and the whole chain is the NumPy batch's.
+    rng = np.random.default_rng(0)
+    X = np.concatenate(
+        [rng.normal(0, 1, (100, 2)), rng.normal(8, 1, (100, 2)), np.tile([[20.0, 20.0]], (15, 1))]
+    )
+    collapsing = (
+        np.array([0.45, 0.45, 0.1]),
+        (mixem.GaussianFull([[0, 0], [8, 8], [20, 20]], np.tile(np.eye(2), (3, 1, 1))),),
+    )
+    starts = [collapsing, *_starts(X, mixem.GaussianFull, 3, 3), collapsing]
+    compiled, plain = _both(
+        monkeypatch, X, None, starts, max_iter=100, tol=1e-8, reg_covar=1e-6, chunk=97
+    )
+    assert compiled[0].trace.reseeded.any()
+    for a, b in zip(compiled, plain, strict=True):
+        _assert_same(a, b)
+        if not isinstance(b, mixem.FitError):
+            np.testing.assert_array_equal(a.trace.reseeded, b.trace.reseeded)
+            assert [e.kind for e in a.events] == [e.kind for e in b.events]
+
+
+def test_the_loops_exponential_is_within_two_ulps_of_numpys():
+    g = -np.concatenate([np.geomspace(1e-300, 708.0, 20000), np.linspace(0.0, 40.0, 20001)])
+    got = np.array([gaussian_batch._exp(v) for v in g])
+    ref = np.exp(g)
+    assert np.max(np.abs(got - ref) / np.spacing(ref)) <= 2.0
+    tiny = -np.linspace(708.5, 744.0, 500)  # subnormal results: to a unit in their last place
+    got = np.array([gaussian_batch._exp(v) for v in tiny])
+    assert np.max(np.abs(got - np.exp(tiny))) <= 2 * np.spacing(0.0)
+    assert gaussian_batch._exp(-746.0) == 0.0 and gaussian_batch._exp(-np.inf) == 0.0
