@@ -212,6 +212,30 @@ class _Gaussian(Component):
         return cls(means, covariances)
 
     @classmethod
+    def _valid(cls, means: np.ndarray, covariances: np.ndarray) -> Self:
+        """Components of parameters known to be valid, prepared when first used.
+
+        For the compiled loop's results (:mod:`mixem.em.gaussian_batch`), whose covariances
+        passed its own Cholesky factorisation: most runs of a search are only ranked and
+        dropped, and preparing every one cost a tenth of a study.
+        """
+        obj = cls.__new__(cls)
+        means.setflags(write=False)
+        covariances.setflags(write=False)
+        obj._means = means
+        obj._covariances = covariances
+        obj._lazy = True
+        return obj
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for attributes not set: those _prepare sets, on a lazily built component.
+        if not name.startswith("__") and self.__dict__.get("_lazy"):
+            self.__dict__["_lazy"] = False
+            self._prepare()
+            return getattr(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @classmethod
     @abstractmethod
     def _covariances_from(cls, stats: GaussianStats, reg_covar: float) -> np.ndarray: ...
 
@@ -344,7 +368,12 @@ class _CholeskyGaussian(_Gaussian):
 
     def _eigenvalues(self) -> np.ndarray:
         """Ascending eigenvalues of every covariance factor, shape ``(m, d)``."""
-        return np.linalg.eigvalsh(self._covariances.reshape(-1, self.n_features, self.n_features))
+        # Kept: the parameters are read-only, and spurious() asks for both ends.
+        ev = self.__dict__.get("_eigen")
+        if ev is None:
+            d = self.n_features
+            ev = self.__dict__["_eigen"] = np.linalg.eigvalsh(self._covariances.reshape(-1, d, d))
+        return ev
 
     def _smallest_eigenvalues(self) -> np.ndarray:
         return np.broadcast_to(self._eigenvalues()[:, 0], (self.n_components,))

@@ -831,7 +831,7 @@ def _run_of(
         covariances = np.ascontiguousarray(cov[b].diagonal(0, 1, 2))
     else:
         covariances = cov[b, :, 0, 0].copy()
-    comp = family._trusted(means[b].copy(), covariances)
+    comp = family._valid(means[b].copy(), covariances)
     if kind == FULL:
         stats = GaussianStats(nk[b].copy(), mean[b].copy(), scatter[b].copy())
     elif kind == TIED:
