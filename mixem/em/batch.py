@@ -24,13 +24,13 @@ import numpy as np
 from mixem.components.stack import Stack, stack_of
 from mixem.em.events import Event, decrease_event
 from mixem.em.loop import EMRun, _joined, run_em
-from mixem.em.passes import CHUNK_BYTES, EPass, UncoveredRowError
+from mixem.em.passes import CHUNK_BYTES, EPass, UncoveredRowError, accumulate
 from mixem.em.plausible import run_is_spurious
-from mixem.em.structure import Start
+from mixem.em.structure import Start, Structure
 from mixem.em.trace import Trace
 from mixem.exceptions import FitError
 
-__all__ = ["Race", "extend_many", "run_many"]
+__all__ = ["Race", "extend_many", "run_from_responsibilities", "run_many"]
 
 #: Iterations a racing fit runs before it can be dropped: its limit is projected from its last
 #: three increments.
@@ -461,6 +461,56 @@ class _Batch:
     def _drop_uncovered(self, uncovered):
         for i in np.flatnonzero(uncovered):
             self.out[self.ids[i]] = UncoveredRowError(UNCOVERED_MESSAGE)
+
+
+def run_from_responsibilities(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    resps: Sequence[np.ndarray],
+    structure: Structure,
+    *,
+    max_iter: int,
+    tol: float,
+    reg_covar: float,
+    chunk: int,
+) -> list[EMRun | FitError]:
+    """EM from the M-step of each ``(n, K)`` array of responsibilities; each run or error.
+
+    The same as :func:`run_many` from ``structure.start`` of each one's statistics, but the
+    compiled loop of the Gaussian families takes the responsibilities themselves, so that a
+    start costs no Python-level pass. A start whose M-step fails is a FitError.
+    """
+    from mixem.em import gaussian_batch
+
+    kind = gaussian_batch.family_kind(X, structure.families)
+    if kind is not None and resps:
+        R = np.stack([np.asarray(r, dtype=float).T for r in resps])
+        budgets = np.full(len(resps), max_iter, dtype=int)
+        return gaussian_batch.run_compiled(
+            X, sample_weight, [], kind, budgets, tol=tol, reg_covar=reg_covar, chunk=chunk,
+            resp=(structure.families[0], R),
+        )  # fmt: skip
+    out: list[EMRun | FitError | None] = [None] * len(resps)
+    starts, where = [], []
+    for i, r in enumerate(resps):
+        nk, stats = accumulate(
+            X, sample_weight, structure.families, structure.sizes, _rows_of(r), chunk
+        )
+        try:
+            starts.append(structure.start(nk, stats, reg_covar))
+            where.append(i)
+        except FitError as err:
+            out[i] = err
+    runs = run_many(
+        X, sample_weight, starts, max_iter=max_iter, tol=tol, reg_covar=reg_covar, chunk=chunk
+    )
+    for i, run in zip(where, runs, strict=True):
+        out[i] = run
+    return out  # type: ignore[return-value]
+
+
+def _rows_of(resp: np.ndarray):
+    return lambda rows, _: resp[rows]
 
 
 def extend_many(

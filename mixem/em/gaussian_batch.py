@@ -51,7 +51,7 @@ from mixem.em.structure import Start
 from mixem.em.trace import Trace
 from mixem.exceptions import FitError
 
-__all__ = ["KINDS", "compiled_kind", "run_compiled"]
+__all__ = ["KINDS", "compiled_kind", "family_kind", "run_compiled"]
 
 FULL, TIED, DIAGONAL, SPHERICAL = 0, 1, 2, 3
 #: The families this loop runs, by exact type (a subclass may change what they compute).
@@ -63,7 +63,7 @@ KINDS = {
 }
 
 # A fit's state in the compiled loop.
-RUNNING, CONVERGED, EXHAUSTED, EJECTED, DROPPED, UNCOVERED = range(6)
+RUNNING, CONVERGED, EXHAUSTED, EJECTED, DROPPED, UNCOVERED, INVALID = range(7)
 
 #: Compiled once per machine (cached beside the module); division by zero gives inf or nan,
 #: as in NumPy, instead of an exception. Fused multiply-adds are allowed, reassociation is
@@ -301,6 +301,42 @@ def _e_pass(Xt, w, kind, means, inv, log_norm, weights, lp, z, top, tot, cross, 
 
 
 @_jit
+def _resp_statistics(Xt, w, kind, r, nk, mean, scatter):
+    """Weights, means and centred scatter of the rows under responsibilities ``r`` ``(K, n)``.
+
+    Means about a middle row, then the scatter about each mean (two passes): offsets cancel
+    before anything is squared, as in :class:`~mixem.components.stats.GaussianStats`.
+    """
+    d, n = Xt.shape
+    K = r.shape[0]
+    ref = n // 2
+    axis = kind == DIAGONAL or kind == SPHERICAL
+    for j in range(K):
+        acc = 0.0
+        for i in range(n):
+            acc += w[i] * r[j, i]
+        nk[j] = acc
+        safe = acc if acc > 0.0 else 1.0
+        for a in range(d):
+            x0 = Xt[a, ref]
+            acc = 0.0
+            for i in range(n):
+                acc += w[i] * r[j, i] * (Xt[a, i] - x0)
+            mean[j, a] = x0 + acc / safe if nk[j] > 0.0 else 0.0
+        for a in range(d):
+            for e in range(a + 1):
+                if axis and e != a:
+                    scatter[j, a, e] = 0.0
+                    scatter[j, e, a] = 0.0
+                    continue
+                acc = 0.0
+                for i in range(n):
+                    acc += w[i] * r[j, i] * (Xt[a, i] - mean[j, a]) * (Xt[e, i] - mean[j, e])
+                scatter[j, a, e] = acc
+                scatter[j, e, a] = acc
+
+
+@_jit
 def _centred(kind, means, nk, s1, s2, mean, scatter):
     """Weight-normalised statistics: each component's mean and centred scatter (full)."""
     K, d = means.shape
@@ -514,10 +550,15 @@ def _plausible(kind, cov, weights, total, reg_covar):
 @_jit
 def _loop(
     Xt, W, kind, means, cov, weights, budgets, totals, usable, need, tol, reg_covar,
-    groups, targets, protect, racing, min_iter, safety, max_ratio,
+    groups, targets, protect, racing, min_iter, safety, max_ratio, R,
     status, n_iter, initial, logliks, loglik, entropy, nk, mean, scatter,
 ):  # fmt: skip
-    """Run every fit of the batch; results in place (see :func:`run_compiled`)."""
+    """Run every fit of the batch; results in place (see :func:`run_compiled`).
+
+    With ``R`` of shape ``(B, K, n)``, every fit starts from the M-step of those
+    responsibilities (``means``, ``cov`` and ``weights`` are then outputs only); a start whose
+    M-step fails is left ``INVALID``.
+    """
     B, K, d = means.shape
     n = Xt.shape[1]
     c = max(1, min(n, ROW_CHUNK_FLOATS // ((d + 1) * K)))
@@ -542,7 +583,22 @@ def _loop(
     lose = np.zeros(B, dtype=np.bool_)
     for b in range(B):
         wb = W[b if W.shape[0] > 1 else 0]
-        if not _prepare(kind, cov[b], inv[b], log_norm[b]):
+        if R.shape[0] == B:
+            _resp_statistics(Xt, wb, kind, R[b], nk[b], mean[b], scatter[b])
+            if not _m_step(kind, nk[b], mean[b], scatter[b], reg_covar, cov[b]):
+                status[b] = INVALID
+                continue
+            total = 0.0
+            for j in range(K):
+                total += nk[b, j]
+            for j in range(K):
+                weights[b, j] = nk[b, j] / total
+                for a in range(d):
+                    means[b, j, a] = mean[b, j, a]
+            if not _prepare(kind, cov[b], inv[b], log_norm[b]):
+                status[b] = INVALID
+                continue
+        elif not _prepare(kind, cov[b], inv[b], log_norm[b]):
             status[b] = EJECTED
             continue
         ll, en, unc = _e_pass(
@@ -669,15 +725,20 @@ def compiled_kind(X: object, starts: Sequence[Start]) -> int | None:
     The loop takes rows in memory, of fewer than ``BLAS_MIN_FEATURES`` features (wider rows
     go faster through BLAS's triangular products in the NumPy batch).
     """
-    if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[1] >= BLAS_MIN_FEATURES:
-        return None
     if not starts or any(len(comps) != 1 for _, comps in starts):
         return None
     family = type(starts[0][1][0])
-    kind = KINDS.get(family)
+    kind = family_kind(X, (family,))
     if kind is None or any(type(comps[0]) is not family for _, comps in starts):
         return None
     return kind
+
+
+def family_kind(X: object, families: Sequence[type]) -> int | None:
+    """The kind of the compiled loop for a mixture of ``families`` on rows ``X``, or None."""
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[1] >= BLAS_MIN_FEATURES:
+        return None
+    return KINDS.get(families[0]) if len(families) == 1 else None
 
 
 def run_compiled(
@@ -691,21 +752,26 @@ def run_compiled(
     reg_covar: float,
     chunk: int,
     race: Race | None = None,
+    resp: tuple[type, np.ndarray] | None = None,
 ) -> list[EMRun | FitError]:
     """:func:`mixem.em.batch.run_many` for starts of one Gaussian family (see the module).
 
     A fit that needs a re-seed (or whose M-step fails) takes that iteration alone through
     :func:`mixem.em.loop.run_em`, its re-seed counts carried over, and goes back into a
-    compiled batch with the others that did.
+    compiled batch with the others that did. With ``resp = (family, R)`` the fits start from
+    the M-step of responsibilities ``R`` ``(B, K, n)`` instead of ``starts`` (which may then
+    be empty); a start whose M-step fails is a :class:`~mixem.exceptions.FitError`.
     """
-    B = len(starts)
+    B = len(starts) if resp is None else resp[1].shape[0]
+    K = starts[0][0].size if resp is None else resp[1].shape[1]
     budgets = np.asarray(budgets, dtype=np.int64)
     targets = np.full(1, -np.inf) if race is None else np.asarray(race.floors, dtype=float).copy()
     out: list[EMRun | FitError | None] = [None] * B
-    reseeds = [np.zeros(starts[0][0].size, dtype=int) for _ in range(B)]
+    reseeds = [np.zeros(K, dtype=int) for _ in range(B)]
     todo = np.arange(B)
     current: list[EMRun | None] = [None] * B  # each fit's chain so far, once it left a batch
     batch_starts = list(starts)
+    first = resp
     while todo.size:
         w = sample_weight
         if w is not None and w.ndim == 2:
@@ -716,10 +782,18 @@ def run_compiled(
         )
         status, runs = _batch(
             X, w, batch_starts, kind, left, tol, reg_covar, groups, targets,
-            1 if race is None else race.protect,
+            1 if race is None else race.protect, first,
         )  # fmt: skip
+        first = None
         again, again_starts = [], []
         for i, st, run in zip(todo, status, runs, strict=True):
+            if st == INVALID:
+                out[i] = FitError(
+                    f"initial parameters of {resp[0].__name__} are invalid: the responsibilities "
+                    "leave a component without weight or with a covariance that is not "
+                    "positive definite"
+                )
+                continue
             if run is None:
                 run = current[i]  # ejected before its first pass: from where it was
             elif isinstance(run, EMRun) and current[i] is not None:
@@ -762,19 +836,28 @@ def run_compiled(
 
 
 def _batch(
-    X, sample_weight, starts, kind, budgets, tol, reg_covar, groups, targets, protect
+    X, sample_weight, starts, kind, budgets, tol, reg_covar, groups, targets, protect, resp
 ) -> tuple[np.ndarray, list[EMRun | FitError | None]]:  # fmt: skip
     """One call of the compiled loop: every fit's status and run (None: ejected at start).
 
     ``targets`` (the race's best plausible log-likelihood of every group) is updated in place.
+    ``resp`` is None or ``(family, R)``: start from the M-step of responsibilities ``R``.
     """
-    family = type(starts[0][1][0])
-    B = len(starts)
     n, d = X.shape
-    K = starts[0][1][0].n_components
-    means = np.stack([np.asarray(comps[0].means, dtype=float) for _, comps in starts])
-    cov = np.stack([np.asarray(comps[0].covariance_matrices, dtype=float) for _, comps in starts])
-    weights = np.stack([np.asarray(wt, dtype=float) for wt, _ in starts])
+    if resp is None:
+        family = type(starts[0][1][0])
+        B = len(starts)
+        K = starts[0][1][0].n_components
+        means = np.stack([np.asarray(comps[0].means, dtype=float) for _, comps in starts])
+        cov = np.stack(
+            [np.asarray(comps[0].covariance_matrices, dtype=float) for _, comps in starts]
+        )
+        weights = np.stack([np.asarray(wt, dtype=float) for wt, _ in starts])
+        R = np.zeros((0, 1, 1))
+    else:
+        family, R = resp
+        B, K = R.shape[:2]
+        means, cov, weights = np.zeros((B, K, d)), np.zeros((B, K, d, d)), np.zeros((B, K))
     W = np.ones((1, n)) if sample_weight is None else np.atleast_2d(sample_weight)
     W = np.ascontiguousarray(W, dtype=float)
     totals = np.broadcast_to(W.sum(axis=1) if sample_weight is not None else float(n), (B,))
@@ -797,7 +880,7 @@ def _batch(
         np.ascontiguousarray(X.T), W, kind, means, cov, weights, budgets,
         np.ascontiguousarray(totals, dtype=float), np.ascontiguousarray(usable), need,
         float(tol), float(reg_covar), groups, targets, int(protect),
-        racing, RACE_MIN_ITER, RACE_SAFETY, RACE_MAX_RATIO,
+        racing, RACE_MIN_ITER, RACE_SAFETY, RACE_MAX_RATIO, np.ascontiguousarray(R, dtype=float),
         status, n_iter, initial, logliks, loglik, entropy, nk, mean, scatter,
     )  # fmt: skip
     per_iteration = (time.perf_counter() - started) / max(int(n_iter.sum()), 1)
@@ -805,6 +888,8 @@ def _batch(
     for b in range(B):
         if status[b] == UNCOVERED:
             runs.append(UncoveredRowError(UNCOVERED_MESSAGE))
+        elif status[b] == INVALID:
+            runs.append(None)
         elif not np.isfinite(initial[b]):
             runs.append(None)  # its start could not even be prepared: it runs alone
         else:

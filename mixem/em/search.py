@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from mixem.em.batch import Race, extend_many, run_many
+from mixem.em.batch import Race, extend_many, run_from_responsibilities, run_many
 from mixem.em.init import initial_statistics, start_smoothing
 from mixem.em.loop import EMRun
 from mixem.em.passes import accumulate, log_sum_exp, weighted_log_prob
@@ -140,6 +140,21 @@ class _Search:
             chunk=s.chunk,
         )
         return self._kept(groups, results)
+
+    def run_all_from(self, resps: list[np.ndarray], iters: int) -> list[tuple[int, EMRun]]:
+        """EM from the M-step of every ``(n, K)`` array of responsibilities, as :meth:`run_all`."""
+        s = self.settings
+        results = run_from_responsibilities(
+            self.X,
+            self.w,
+            resps,
+            self.structure,
+            max_iter=iters,
+            tol=s.tol,
+            reg_covar=s.reg_covar,
+            chunk=s.chunk,
+        )
+        return self._kept([0] * len(resps), results)
 
     def extend_all(
         self,
@@ -379,7 +394,7 @@ def _split_merge(s: _Search, best: EMRun) -> EMRun:
             break  # no iterations left for a move's chain
         moves = _split_merge_starts(s, best)
         iters = min(s.short_iter, s.settings.max_iter - best.n_iter)
-        trials = [(0, r, best) for _, r in s.run_all(moves, iters)]
+        trials = [(0, r, best) for _, r in s.run_all_from(moves, iters)]
         # The moves race against the least gain that counts (see below).
         mark = best.loglik + s.settings.tol * s.n_obs if s.rank(best)[0] else -np.inf
         (finals,) = s.best_continued(trials, s.tuning.split_merge_keep, marks=np.array([mark]))
@@ -394,13 +409,14 @@ def _split_merge(s: _Search, best: EMRun) -> EMRun:
     return best
 
 
-def _split_merge_starts(s: _Search, current: EMRun) -> list[Start]:
-    """Starts one split-and-merge move away from ``current`` (Ueda et al., 2000).
+def _split_merge_starts(s: _Search, current: EMRun) -> list[np.ndarray]:
+    """Responsibilities ``(n, K)`` one split-and-merge move away from ``current``.
 
-    A move merges components ``i`` and ``j`` (their responsibilities added) and splits
-    component ``m`` in two along its principal axis, so K stays the same. Pairs are tried in
-    order of overlap (the inner product of their responsibilities), split candidates in order
-    of weight; at most ``split_merge_moves`` moves.
+    Each is a start of the search (its M-step). A move (Ueda et al., 2000) merges components
+    ``i`` and ``j`` (their responsibilities added) and splits component ``m`` in two along its
+    principal axis, so K stays the same. Pairs are tried in order of overlap (the inner product
+    of their responsibilities), split candidates in order of weight; at most
+    ``split_merge_moves`` moves.
     """
     X, w, structure = s.X, s.w, s.structure
     K = current.weights.size
@@ -428,42 +444,31 @@ def _split_merge_starts(s: _Search, current: EMRun) -> list[Start]:
     d = X.shape[1]
     need = np.array([cls.min_count(d) for cls in structure.per_component])
     total = weighted.sum()
-    starts: list[Start] = []
+    starts: list[np.ndarray] = []
+    sides: dict[int, np.ndarray] = {}  # the rows on one side of m's principal axis
     for i, j in pairs:
         for m in by_weight:
             if m in (i, j):
                 continue
             if len(starts) >= s.tuning.split_merge_moves:
                 return starts
-            r_m = weighted[:, m]
-            mass = r_m.sum()
-            centre = r_m @ X / mass
-            diff = X - centre
-            cov = (diff * r_m[:, None]).T @ diff / mass
-            axis = np.linalg.eigh(cov)[1][:, -1]
-            side = diff @ axis > 0
+            if m not in sides:
+                r_m = weighted[:, m]
+                mass = r_m.sum()
+                centre = r_m @ X / mass
+                diff = X - centre
+                cov = (diff * r_m[:, None]).T @ diff / mass
+                axis = np.linalg.eigh(cov)[1][:, -1]
+                sides[m] = diff @ axis > 0
+            side = sides[m]
             new = resp.copy()
             new[:, i] += new[:, j]
             new[:, j] = resp[:, m] * side
             new[:, m] = resp[:, m] * ~side
             if smoothing > 0:
                 new = (1.0 - smoothing) * new + smoothing / K
-            nk, stats = accumulate(
-                X,
-                w,
-                structure.families,
-                structure.sizes,
-                _rows_of(new),
-                s.settings.chunk,
-            )
+            nk = new.sum(axis=0) if w is None else w @ new
             if np.any(nk * X.shape[0] / total < need):
                 continue
-            try:
-                starts.append(s.start(nk, stats))
-            except FitError:
-                continue
+            starts.append(new)
     return starts
-
-
-def _rows_of(resp: np.ndarray) -> Callable[[slice, np.ndarray], np.ndarray]:
-    return lambda rows, _: resp[rows]

@@ -7,7 +7,8 @@ import pytest
 
 import mixem
 from mixem.em import gaussian_batch
-from mixem.em.batch import Race, run_many
+from mixem.em.batch import Race, run_from_responsibilities, run_many
+from mixem.em.structure import Structure
 
 from ..conftest import FAMILIES, make_blobs
 from .test_batch import _starts
@@ -105,3 +106,23 @@ def test_the_loops_exponential_is_within_two_ulps_of_numpys():
     got = np.array([gaussian_batch._exp(v) for v in tiny])
     assert np.max(np.abs(got - np.exp(tiny))) <= 2 * np.spacing(0.0)
     assert gaussian_batch._exp(-746.0) == 0.0 and gaussian_batch._exp(-np.inf) == 0.0
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.__name__)
+def test_starts_from_responsibilities_are_the_m_steps_of_the_numpy_path(monkeypatch, family):
+    X, labels = make_blobs(n=240, d=2, k=3, seed=3)
+    X = X + [1e6, -3.0]  # an offset the statistics must cancel before squaring
+    rng = np.random.default_rng(2)
+    resps = [np.eye(3)[labels], rng.dirichlet(np.ones(3), X.shape[0]), np.eye(3)[labels[::-1]]]
+    resps[2][:, 2] = 0.0  # a component without weight: an invalid start
+    structure = Structure((family,), (3,))
+    w = rng.integers(1, 3, X.shape[0]).astype(float)
+    kwargs = dict(max_iter=30, tol=1e-8, reg_covar=1e-6, chunk=97)
+    compiled = run_from_responsibilities(X, w, resps, structure, **kwargs)
+    with monkeypatch.context() as m:
+        m.setattr(gaussian_batch, "family_kind", lambda X, families: None)
+        plain = run_from_responsibilities(X, w, resps, structure, **kwargs)
+    assert isinstance(compiled[2], mixem.FitError) and isinstance(plain[2], mixem.FitError)
+    for a, b in zip(compiled[:2], plain[:2], strict=True):
+        _assert_same(a, b)
+        assert a.trace.initial_loglik == pytest.approx(b.trace.initial_loglik, rel=1e-12)
