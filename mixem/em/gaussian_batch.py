@@ -401,19 +401,13 @@ def _eigenvalues(S):
 
 
 @_jit
-def _smallest(values):
-    out = values[0]
+def _extremes(values):
+    """The smallest and the largest of ``values``."""
+    small = large = values[0]
     for v in values:
-        out = min(out, v)
-    return out
-
-
-@_jit
-def _largest(values):
-    out = values[0]
-    for v in values:
-        out = max(out, v)
-    return out
+        small = min(small, v)
+        large = max(large, v)
+    return small, large
 
 
 @_jit
@@ -479,7 +473,7 @@ def _degenerate(kind, nk, usable, need, mean, scatter):
             # clears the component without an eigendecomposition.
             if _determinant(corr) > 2.0 * COLLAPSE_CORRELATION * d ** (d - 1):
                 continue
-            if _smallest(_eigenvalues(corr)) < COLLAPSE_CORRELATION:
+            if _extremes(_eigenvalues(corr))[0] < COLLAPSE_CORRELATION:
                 return True
     return False
 
@@ -534,7 +528,7 @@ def _plausible(kind, cov, weights, total, reg_covar):
             return False
         if kind == FULL or (kind == TIED and j == 0):
             ev = _eigenvalues(cov[j])
-            small, large = _smallest(ev), _largest(ev)
+            small, large = _extremes(ev)
         elif kind == TIED:
             continue
         else:
