@@ -479,6 +479,16 @@ def _degenerate(kind, nk, usable, need, mean, scatter):
 
 
 @_jit
+def _mixing_weights(nk, weights):
+    """The M-step's mixing weights, ``nk / sum(nk)``, into ``weights``."""
+    total = 0.0
+    for v in nk:
+        total += v
+    for j in range(nk.size):
+        weights[j] = nk[j] / total
+
+
+@_jit
 def _m_step(kind, nk, mean, scatter, reg_covar, cov):
     """Covariances from centred statistics; False where a weight is not positive."""
     K, d = mean.shape
@@ -582,11 +592,8 @@ def _loop(
             if not _m_step(kind, nk[b], mean[b], scatter[b], reg_covar, cov[b]):
                 status[b] = INVALID
                 continue
-            total = 0.0
+            _mixing_weights(nk[b], weights[b])
             for j in range(K):
-                total += nk[b, j]
-            for j in range(K):
-                weights[b, j] = nk[b, j] / total
                 for a in range(d):
                     means[b, j, a] = mean[b, j, a]
             if not _prepare(kind, cov[b], inv[b], log_norm[b]):
@@ -630,11 +637,7 @@ def _loop(
             if not _prepare(kind, new_cov, new_inv, new_norm):
                 status[b] = EJECTED
                 continue
-            total = 0.0
-            for j in range(K):
-                total += nk[b, j]
-            for j in range(K):
-                weights[b, j] = nk[b, j] / total
+            _mixing_weights(nk[b], weights[b])
             for j in range(K):
                 log_norm[b, j] = new_norm[j]
                 for a in range(d):
