@@ -227,6 +227,18 @@ class _Gaussian(Component):
         obj._lazy = True
         return obj
 
+    def _checked(self) -> Self:
+        """Prepare now a component built by :meth:`_valid`; returns it.
+
+        Raises ValueError naming a covariance that is not positive definite, as the
+        constructor does.
+        """
+        if self.__dict__.get("_lazy"):
+            self.__dict__["_lazy"] = False
+            if not self._prepared():
+                type(self)(self._means, self._covariances)
+        return self
+
     def __getattr__(self, name: str) -> Any:
         # Called only for attributes not set: those _prepare sets, on a lazily built component.
         if not name.startswith("__") and self.__dict__.get("_lazy"):

@@ -37,8 +37,11 @@ __all__ = ["Race", "extend_many", "run_from_responsibilities", "run_many"]
 RACE_MIN_ITER = 4
 #: Factor on a fit's projected remaining gain before it is compared with its group's leader.
 #: EM's increments shrink geometrically near a maximum (Aitken's projection is then exact);
-#: further out they can shrink and grow again, and the factor leaves room for that.
-RACE_SAFETY = 4.0
+#: further out they can shrink and grow again, and the factor leaves room for that. The search's
+#: split-and-merge moves race from their fourth iteration: at 4.0 a few moves that escape a
+#: saddle later were dropped (95.3% of the bundled studies' cells reached the reference
+#: maximum over three seeds, against 97.8% at 10.0; ``benchmarks/bench_select.py``).
+RACE_SAFETY = 10.0
 #: Largest shrinkage ratio of increments at which a fit can be dropped. Slower runs crawl along
 #: a ridge or a saddle, where the increments can shrink by 3% an iteration for a hundred
 #: iterations and then grow again (measured: such a run dropped at a projected gain of 1.3
@@ -473,6 +476,7 @@ def run_from_responsibilities(
     tol: float,
     reg_covar: float,
     chunk: int,
+    race: Race | None = None,
 ) -> list[EMRun | FitError]:
     """EM from the M-step of each ``(n, K)`` array of responsibilities; each run or error.
 
@@ -488,7 +492,7 @@ def run_from_responsibilities(
         budgets = np.full(len(resps), max_iter, dtype=int)
         return gaussian_batch.run_compiled(
             X, sample_weight, [], kind, budgets, tol=tol, reg_covar=reg_covar, chunk=chunk,
-            resp=(structure.families[0], R),
+            race=race, resp=(structure.families[0], R),
         )  # fmt: skip
     out: list[EMRun | FitError | None] = [None] * len(resps)
     starts, where = [], []
@@ -501,9 +505,12 @@ def run_from_responsibilities(
             where.append(i)
         except FitError as err:
             out[i] = err
+    if race is not None:
+        race = replace(race, groups=race.groups[np.asarray(where, dtype=int)])
     runs = run_many(
-        X, sample_weight, starts, max_iter=max_iter, tol=tol, reg_covar=reg_covar, chunk=chunk
-    )
+        X, sample_weight, starts, max_iter=max_iter, tol=tol, reg_covar=reg_covar, chunk=chunk,
+        race=race,
+    )  # fmt: skip
     for i, run in zip(where, runs, strict=True):
         out[i] = run
     return out  # type: ignore[return-value]

@@ -761,6 +761,7 @@ def run_compiled(
     """
     B = len(starts) if resp is None else resp[1].shape[0]
     K = starts[0][0].size if resp is None else resp[1].shape[1]
+    family_name = (type(starts[0][1][0]) if resp is None else resp[0]).__name__
     budgets = np.asarray(budgets, dtype=np.int64)
     targets = np.full(1, -np.inf) if race is None else np.asarray(race.floors, dtype=float).copy()
     out: list[EMRun | FitError | None] = [None] * B
@@ -799,6 +800,15 @@ def run_compiled(
                 out[i] = run
                 continue
             # One iteration alone: the re-seed (or the M-step's error), then back to a batch.
+            try:
+                if run is not None:
+                    for comp in run.components:
+                        comp._checked()
+            except ValueError as err:
+                # The loop's factorisation passed a covariance that NumPy's does not (rounding
+                # of a nearly singular one), and the engine's Python is about to use it.
+                out[i] = FitError(f"the parameters of {family_name} became invalid: {err}")
+                continue
             try:
                 more = run_em(
                     X, _fit_weights(sample_weight, i), run.weights, run.components,

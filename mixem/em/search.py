@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from mixem.em.batch import Race, extend_many, run_from_responsibilities, run_many
-from mixem.em.init import initial_statistics, start_smoothing
+from mixem.em.init import hierarchical_seeds, initial_statistics, start_smoothing
 from mixem.em.loop import EMRun
 from mixem.em.passes import accumulate, log_sum_exp, weighted_log_prob
 from mixem.em.plausible import rank, run_is_spurious, spurious_flags
@@ -122,11 +122,15 @@ class _Search:
         return self.w[np.asarray(groups, dtype=int)]
 
     def run_all(
-        self, starts: list[Start], iters: int | list[int], groups: Sequence[int] | None = None
+        self,
+        starts: list[Start],
+        iters: int | list[int],
+        groups: Sequence[int] | None = None,
+        race: Race | None = None,
     ) -> list[tuple[int, EMRun]]:
-        """EM from every start at once, for ``iters`` iterations.
+        """EM from every start at once, for ``iters`` iterations, racing if ``race`` is given.
 
-        Returns ``(group, run)`` of every run that did not fail.
+        Returns ``(group, run)`` of every run that did not fail and was not dropped.
         """
         s = self.settings
         groups = [0] * len(starts) if groups is None else list(groups)
@@ -138,23 +142,37 @@ class _Search:
             tol=s.tol,
             reg_covar=s.reg_covar,
             chunk=s.chunk,
+            race=race,
         )
         return self._kept(groups, results)
 
-    def run_all_from(self, resps: list[np.ndarray], iters: int) -> list[tuple[int, EMRun]]:
-        """EM from the M-step of every ``(n, K)`` array of responsibilities, as :meth:`run_all`."""
+    def run_all_from(
+        self,
+        resps: list[np.ndarray],
+        iters: int,
+        mark: float = -np.inf,
+        groups: Sequence[int] | None = None,
+    ) -> list[tuple[int, EMRun]]:
+        """EM from the M-step of every ``(n, K)`` array of responsibilities, as :meth:`run_all`.
+
+        Without ``groups`` (one group), the runs race (:class:`~mixem.em.batch.Race`): one that
+        cannot reach ``mark`` or the best plausible one among them stops early.
+        """
         s = self.settings
+        racing = groups is None
+        groups = [0] * len(resps) if groups is None else list(groups)
         results = run_from_responsibilities(
             self.X,
-            self.w,
+            self.weights_of(groups),
             resps,
             self.structure,
             max_iter=iters,
             tol=s.tol,
             reg_covar=s.reg_covar,
             chunk=s.chunk,
+            race=Race(np.zeros(len(resps), dtype=int), np.array([mark])) if racing else None,
         )
-        return self._kept([0] * len(resps), results)
+        return self._kept(groups, results)
 
     def extend_all(
         self,
@@ -263,12 +281,21 @@ def _climb(
     G = s.groups
     tuning, settings, structure = s.tuning, s.settings, s.structure
     methods = ["hierarchical"] * tuning.hierarchical + ["kmeans++"] * tuning.starts
-    starts, groups = [], []
+    # Imported here: numba's import and the compiled code load on the first search.
+    from mixem.em import gaussian_batch
+
+    compiled = gaussian_batch.family_kind(s.X, structure.families) is not None
+    starts, resps, groups = [], [], []
     for g in range(G):
         if draw is not None:
             s.w[g] = draw()
         w = s.weights_of([g])
         w = w if w is None or w.ndim == 1 else w[0]
+        if compiled:
+            R = _compiled_starts(s.X, w, structure, tuning, rng)
+            resps += list(R.transpose(0, 2, 1))
+            groups += [g] * R.shape[0]
+            continue
         for method in methods:
             nk, stats = initial_statistics(
                 s.X, w, structure.families, structure.sizes, method, rng, settings.chunk
@@ -293,19 +320,48 @@ def _climb(
             [max((r.loglik for r in w), default=np.inf) - tuning.margin for w in warm]
         )
         floors[~np.isfinite(floors)] = -np.inf  # no given start succeeded: no floor
-    short = [(g, r, None) for g, r in s.run_all(starts, s.short_iter, groups)]
     # Searched starts matter only if they beat the best plausible given one: they race to it.
     marks = np.array(
         [max((r.loglik for r in w if s.rank(r, g)[0]), default=-np.inf) for g, w in enumerate(warm)]
     )
     # The runners-up are bases of split-and-merge moves: they run to convergence too.
     protect = tuning.split_merge_bases if tuning.split_merge_rounds else 1
+    if compiled:
+        short = [(g, r, None) for g, r in s.run_all_from(resps, s.short_iter, groups=groups)]
+    else:
+        short = [(g, r, None) for g, r in s.run_all(starts, s.short_iter, groups)]
     continued = s.best_continued(short, tuning.keep, floors, marks, protect)
     finals = [
         sorted(warm[g] + continued[g], key=lambda r, g=g: s.rank(r, g), reverse=True)
         for g in range(G)
     ]
     return finals, [bool(w) for w in warm]
+
+
+def _compiled_starts(
+    X: np.ndarray,
+    w: np.ndarray | None,
+    structure: Structure,
+    tuning: SearchSettings,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The starts of :func:`_climb` as responsibilities ``(S, K, n)``, all at once.
+
+    The same starts as :func:`~mixem.em.init.initial_statistics` makes one by one, from the
+    same random stream (:mod:`mixem.em.seeding`), for the families of the compiled loop.
+    """
+    from mixem.em.seeding import kmeans_plusplus_many, nearest_seed_responsibilities
+
+    K = structure.n_components
+    W = np.ones((1, X.shape[0])) if w is None else np.ascontiguousarray(w, dtype=float)[None]
+    seeds = []
+    if tuning.hierarchical:
+        seeds.append(hierarchical_seeds(X, w, K, rng)[None])
+    if tuning.starts:
+        seeds.append(kmeans_plusplus_many(X, W, rng.random((tuning.starts, K))))
+    if not seeds:
+        return np.empty((0, K, X.shape[0]))
+    return nearest_seed_responsibilities(X, W, np.concatenate(seeds), structure.families[0])
 
 
 def search_reweighted(
@@ -394,9 +450,10 @@ def _split_merge(s: _Search, best: EMRun) -> EMRun:
             break  # no iterations left for a move's chain
         moves = _split_merge_starts(s, best)
         iters = min(s.short_iter, s.settings.max_iter - best.n_iter)
-        trials = [(0, r, best) for _, r in s.run_all_from(moves, iters)]
-        # The moves race against the least gain that counts (see below).
+        # The moves race against the least gain that counts (see below): most of them climb
+        # back to ``best``, and their projected limits say so after a few iterations.
         mark = best.loglik + s.settings.tol * s.n_obs if s.rank(best)[0] else -np.inf
+        trials = [(0, r, best) for _, r in s.run_all_from(moves, iters, mark)]
         (finals,) = s.best_continued(trials, s.tuning.split_merge_keep, marks=np.array([mark]))
         if not finals or s.rank(finals[0]) <= s.rank(best):
             break

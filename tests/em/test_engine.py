@@ -120,10 +120,12 @@ def test_a_chain_of_short_run_and_continuation_is_one_long_run():
             rng=np.random.default_rng(0),
             search=SearchSettings(starts=0, keep=1, split_merge_rounds=0),
         ).best
+        # The search makes its starts' first M-step in the compiled loop, the single fit in
+        # NumPy: the same start up to rounding.
         assert searched.n_iter == single.n_iter == len(searched.trace)
-        np.testing.assert_array_equal(searched.trace.loglik, single.trace.loglik)
-        np.testing.assert_array_equal(searched.trace.change, single.trace.change)
-        assert searched.loglik == single.loglik
+        np.testing.assert_allclose(searched.trace.loglik, single.trace.loglik, rtol=1e-13)
+        np.testing.assert_allclose(searched.trace.change, single.trace.change, atol=1e-13)
+        assert searched.loglik == pytest.approx(single.loglik, rel=1e-13)
 
 
 @pytest.mark.parametrize("max_iter", [1, 5, 30])
