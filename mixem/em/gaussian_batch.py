@@ -555,13 +555,14 @@ def _plausible(kind, cov, weights, total, reg_covar):
 def _loop(
     Xt, W, kind, means, cov, weights, budgets, totals, usable, need, tol, reg_covar,
     groups, targets, protect, racing, min_iter, safety, max_ratio, R,
-    status, n_iter, initial, logliks, loglik, entropy, nk, mean, scatter,
+    status, n_iter, initial, logliks, loglik, entropy, nk, mean, scatter, plausible,
 ):  # fmt: skip
     """Run every fit of the batch; results in place (see :func:`run_compiled`).
 
     With ``R`` of shape ``(B, K, n)``, every fit starts from the M-step of those
     responsibilities (``means``, ``cov`` and ``weights`` are then outputs only); a start whose
-    M-step fails is left ``INVALID``.
+    M-step fails is left ``INVALID``. ``plausible[b]`` says whether a fit that ended in the loop
+    has no spurious component at its last parameters.
     """
     B, K, d = means.shape
     n = Xt.shape[1]
@@ -714,6 +715,9 @@ def _loop(
         for b in range(B):
             if lose[b]:
                 status[b] = DROPPED
+    for b in range(B):
+        if status[b] == CONVERGED or status[b] == EXHAUSTED or status[b] == DROPPED:
+            plausible[b] = _plausible(kind, cov[b], weights[b], totals[b], reg_covar)
 
 
 def compiled_kind(X: object, starts: Sequence[Start]) -> int | None:
@@ -882,13 +886,14 @@ def _batch(
     nk = np.zeros((B, K))
     mean = np.zeros((B, K, d))
     scatter = np.zeros((B, K, d, d))
+    plausible = np.zeros(B, dtype=np.bool_)
     started = time.perf_counter()
     _loop(
         np.ascontiguousarray(X.T), W, kind, means, cov, weights, budgets,
         np.ascontiguousarray(totals, dtype=float), np.ascontiguousarray(usable), need,
         float(tol), float(reg_covar), groups, targets, int(protect),
         racing, RACE_MIN_ITER, RACE_SAFETY, RACE_MAX_RATIO, np.ascontiguousarray(R, dtype=float),
-        status, n_iter, initial, logliks, loglik, entropy, nk, mean, scatter,
+        status, n_iter, initial, logliks, loglik, entropy, nk, mean, scatter, plausible,
     )  # fmt: skip
     per_iteration = (time.perf_counter() - started) / max(int(n_iter.sum()), 1)
     runs: list[EMRun | FitError | None] = []
@@ -904,6 +909,7 @@ def _batch(
                 family, kind, n, b, weights, means, cov, initial, logliks, n_iter,
                 loglik, entropy, nk, mean, scatter, totals[b], reg_covar, per_iteration,
                 bool(status[b] == CONVERGED),
+                bool(plausible[b]) if status[b] in (CONVERGED, EXHAUSTED, DROPPED) else None,
             )  # fmt: skip
             runs.append(replace(run, dropped=True) if status[b] == DROPPED else run)
     return status, runs
@@ -911,9 +917,9 @@ def _batch(
 
 def _run_of(
     family, kind, rows, b, weights, means, cov, initial, logliks, n_iter,
-    loglik, entropy, nk, mean, scatter, total, reg_covar, per_iteration, converged,
+    loglik, entropy, nk, mean, scatter, total, reg_covar, per_iteration, converged, plausible,
 ) -> EMRun:  # fmt: skip
-    """Fit ``b``'s run from the compiled loop's arrays."""
+    """Fit ``b``'s run from the compiled loop's arrays; ``plausible`` None if not known."""
     k, d = means.shape[1:]
     if kind == FULL:
         covariances = cov[b].copy()
@@ -959,4 +965,5 @@ def _run_of(
         trace,
         tuple(events),
         EPass(float(loglik[b]), float(entropy[b]), nk[b].copy(), [stats]),
+        spurious_at=None if plausible is None else (float(total), float(reg_covar), not plausible),
     )

@@ -33,7 +33,9 @@ class EMRun:
     ``events`` are what happened on the way (re-seeds, decreases), ``last_pass`` the E-pass at
     the returned parameters, from which the run can be continued without another pass
     (:func:`mixem.em.batch.extend_many`). ``dropped`` marks a run that left a race it could
-    not win (:class:`mixem.em.batch.Race`) before it converged.
+    not win (:class:`mixem.em.batch.Race`) before it converged. ``spurious_at`` is
+    ``(n_obs, reg_covar, spurious)`` when the run's producer already knows whether it has a
+    spurious component (:func:`mixem.em.plausible.run_is_spurious` then need not ask again).
     """
 
     weights: np.ndarray
@@ -46,6 +48,7 @@ class EMRun:
     events: tuple[Event, ...] = ()
     last_pass: EPass | None = field(default=None, repr=False, compare=False)
     dropped: bool = False
+    spurious_at: tuple[float, float, bool] | None = field(default=None, repr=False, compare=False)
 
 
 class RunError(FitError):

@@ -27,6 +27,9 @@ def spurious_flags(
 
 def run_is_spurious(run: EMRun, n_obs: float, reg_covar: float) -> bool:
     """Whether any component of ``run`` is spurious."""
+    known = run.spurious_at
+    if known is not None and known[0] == n_obs and known[1] == reg_covar:
+        return known[2]
     return bool(spurious_flags(run.weights, run.components, n_obs, reg_covar).any())
 
 

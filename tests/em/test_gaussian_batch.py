@@ -8,6 +8,7 @@ import pytest
 import mixem
 from mixem.em import gaussian_batch
 from mixem.em.batch import Race, run_from_responsibilities, run_many
+from mixem.em.plausible import spurious_flags
 from mixem.em.structure import Structure
 
 from ..conftest import FAMILIES, make_blobs
@@ -34,6 +35,9 @@ def _assert_same(a, b):
     np.testing.assert_allclose(a.weights, b.weights, rtol=1e-7, atol=1e-12)
     for name, value in b.components[0].params().items():
         np.testing.assert_allclose(a.components[0].params()[name], value, rtol=1e-7, atol=1e-9)
+    if a.spurious_at is not None:  # the loop's own test of spurious components
+        n_obs, reg_covar, spurious = a.spurious_at
+        assert spurious == bool(spurious_flags(b.weights, b.components, n_obs, reg_covar).any())
     sa, sb = a.last_pass.stats[0], b.last_pass.stats[0]
     assert type(sa) is type(sb)
     for name, value in sb.arrays().items():
