@@ -846,6 +846,15 @@ def run_compiled(
     return out  # type: ignore[return-value]
 
 
+def _owned(a: np.ndarray) -> np.ndarray:
+    """``a`` as a writable C-contiguous float64 array (a copy only if it is not one).
+
+    numba compiles the loop once per layout and writability of its arguments (about 15 s
+    each): a read-only total or a transposed covariance stack would compile it again.
+    """
+    return np.require(a, dtype=np.float64, requirements=["C", "W"])
+
+
 def _batch(
     X, sample_weight, starts, kind, budgets, tol, reg_covar, groups, targets, protect, resp
 ) -> tuple[np.ndarray, list[EMRun | FitError | None]]:  # fmt: skip
@@ -859,20 +868,17 @@ def _batch(
         family = type(starts[0][1][0])
         B = len(starts)
         K = starts[0][1][0].n_components
-        means = np.stack([np.asarray(comps[0].means, dtype=float) for _, comps in starts])
-        cov = np.stack(
-            [np.asarray(comps[0].covariance_matrices, dtype=float) for _, comps in starts]
-        )
-        weights = np.stack([np.asarray(wt, dtype=float) for wt, _ in starts])
+        means = _owned(np.stack([comps[0].means for _, comps in starts]))
+        cov = _owned(np.stack([comps[0].covariance_matrices for _, comps in starts]))
+        weights = _owned(np.stack([wt for wt, _ in starts]))
         R = np.zeros((0, 1, 1))
     else:
         family, R = resp
         B, K = R.shape[:2]
         means, cov, weights = np.zeros((B, K, d)), np.zeros((B, K, d, d)), np.zeros((B, K))
-    W = np.ones((1, n)) if sample_weight is None else np.atleast_2d(sample_weight)
-    W = np.ascontiguousarray(W, dtype=float)
-    totals = np.broadcast_to(W.sum(axis=1) if sample_weight is not None else float(n), (B,))
-    usable = np.broadcast_to(np.count_nonzero(W > 0, axis=1), (B,)).astype(float)
+    W = _owned(np.ones((1, n)) if sample_weight is None else np.atleast_2d(sample_weight))
+    totals = _owned(np.broadcast_to(W.sum(axis=1) if sample_weight is not None else float(n), (B,)))
+    usable = _owned(np.broadcast_to(np.count_nonzero(W > 0, axis=1), (B,)))
     need = float(family.min_count(d))
     racing = groups is not None
     groups = np.zeros(B, dtype=np.int64) if groups is None else np.asarray(groups, np.int64)
@@ -889,10 +895,9 @@ def _batch(
     plausible = np.zeros(B, dtype=np.bool_)
     started = time.perf_counter()
     _loop(
-        np.ascontiguousarray(X.T), W, kind, means, cov, weights, budgets,
-        np.ascontiguousarray(totals, dtype=float), np.ascontiguousarray(usable), need,
+        _owned(X.T), W, kind, means, cov, weights, budgets, totals, usable, need,
         float(tol), float(reg_covar), groups, targets, int(protect),
-        racing, RACE_MIN_ITER, RACE_SAFETY, RACE_MAX_RATIO, np.ascontiguousarray(R, dtype=float),
+        racing, RACE_MIN_ITER, RACE_SAFETY, RACE_MAX_RATIO, _owned(R),
         status, n_iter, initial, logliks, loglik, entropy, nk, mean, scatter, plausible,
     )  # fmt: skip
     per_iteration = (time.perf_counter() - started) / max(int(n_iter.sum()), 1)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixem.em.gaussian_batch import _jit
+from mixem.em.gaussian_batch import _jit, _owned
 from mixem.em.init import seed_size
 
 __all__ = ["kmeans_plusplus_many", "nearest_seed_responsibilities"]
@@ -144,7 +144,7 @@ def kmeans_plusplus_many(X: np.ndarray, W: np.ndarray, U: np.ndarray) -> np.ndar
     S, K = U.shape
     seeds = np.empty((S, K, X.shape[1]))
     ok = np.ones(S, dtype=np.bool_)
-    _kmeanspp(np.ascontiguousarray(X, dtype=float), W, np.ascontiguousarray(U), seeds, ok)
+    _kmeanspp(_owned(X), _owned(W), _owned(U), seeds, ok)
     if not ok.all():
         raise ValueError(
             "X's rows are too close together to measure squared distances in float64; "
@@ -170,5 +170,5 @@ def nearest_seed_responsibilities(
         # Each start's own usable rows bound its seed size; all of them have at least `size`.
         size = min(size, int(np.count_nonzero(W > 0, axis=1).min()))
     R = np.empty((S, K, n))
-    _nearest(np.ascontiguousarray(X, dtype=float), W, np.ascontiguousarray(seeds), need, size, R)
+    _nearest(_owned(X), _owned(W), _owned(seeds), need, size, R)
     return R
