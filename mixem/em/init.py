@@ -221,6 +221,7 @@ def initial_statistics(
         centre = seeds[j] if seeds is not None else X[rng.choice(usable)]
         m = seed_size(cls, X.shape[1], usable.size)
         dist = _sq_dist_to(X[usable], centre, chunk)
-        rows = usable[np.argpartition(dist, m - 1)[:m]]
+        # A stable order: rows at equal distance (weighted duplicates) go by index.
+        rows = usable[np.argsort(dist, kind="stable")[:m]]
         seed_from_rows(X, sample_weight, components, sizes, stats, nk, j, rows)
     return nk, stats

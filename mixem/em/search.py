@@ -37,6 +37,10 @@ from mixem.em.settings import SearchSettings, Settings
 from mixem.em.structure import Start, Structure
 from mixem.exceptions import FitError
 
+#: Most floats the responsibilities of a search's starts may hold for the compiled loop (64 MB);
+#: more take the one-start-at-a-time path.
+COMPILED_START_FLOATS = 1 << 23
+
 __all__ = [
     "cover_all_rows",
     "rank",
@@ -156,7 +160,8 @@ class _Search:
         """EM from the M-step of every ``(n, K)`` array of responsibilities, as :meth:`run_all`.
 
         Without ``groups`` (one group), the runs race (:class:`~mixem.em.batch.Race`): one that
-        cannot reach ``mark`` or the best plausible one among them stops early.
+        cannot beat the higher of ``mark`` and the best plausible one among them stops early.
+        With ``groups``, they do not race.
         """
         s = self.settings
         racing = groups is None
@@ -284,7 +289,13 @@ def _climb(
     # Imported here: numba's import and the compiled code load on the first search.
     from mixem.em import gaussian_batch
 
-    compiled = gaussian_batch.family_kind(s.X, structure.families) is not None
+    # Starts as responsibilities hold (groups, starts, K, n) floats at once: only while that
+    # is small (the weighted bootstrap's many draws on all rows may not be).
+    size = G * (tuning.starts + tuning.hierarchical) * structure.n_components * s.X.shape[0]
+    compiled = (
+        gaussian_batch.family_kind(s.X, structure.families) is not None
+        and size <= COMPILED_START_FLOATS
+    )
     starts, resps, groups = [], [], []
     for g in range(G):
         if draw is not None:

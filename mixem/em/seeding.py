@@ -129,7 +129,7 @@ def _nearest(X, W, seeds, need, size, R):
                     acc += diff * diff
                 dist[i] = acc if w[i] > 0.0 else np.inf
                 R[s, j, i] = 0.0
-            order = np.argsort(dist)
+            order = np.argsort(dist, kind="mergesort")  # stable, as initial_statistics
             for t in range(size):
                 R[s, j, order[t]] = 1.0
 

@@ -31,10 +31,16 @@ def test_kmeans_plusplus_many_names_rows_too_close_to_measure():
         kmeans_plusplus_many(X, np.ones((1, 10)), np.full((1, 3), 0.5))
 
 
+@pytest.mark.parametrize("duplicates", [False, True])
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.__name__)
-def test_nearest_seed_responsibilities_give_the_statistics_of_initial_statistics(family):
+def test_nearest_seed_responsibilities_give_the_statistics_of_initial_statistics(
+    family, duplicates
+):
     X, _ = make_blobs(n=120, d=2, k=3, seed=4)
     w = np.random.default_rng(3).integers(0, 3, X.shape[0]).astype(float)
+    if duplicates:  # rows at equal distance from the far seed, of different weights
+        X = np.concatenate([X, np.tile([[30.0, 30.0]], (10, 1))])
+        w = np.concatenate([w, np.arange(1.0, 11.0)])
     # The last seed lies far out: it attracts no row and starts from the rows nearest to it.
     seeds = np.stack([X[0], X[50], X[100], X.max(axis=0) + 50.0])
     R = nearest_seed_responsibilities(X, w[None], seeds[None], family)[0]
