@@ -9,10 +9,10 @@
 2. Split-and-merge (Ueda, Nakano, Ghahramani and Hinton, 2000, *Neural Computation* 12,
    2109-2128): from each of the ``split_merge_bases`` best distinct converged fits, up to
    ``split_merge_moves`` moves each merge two overlapping components and split a third along
-   its principal axis; each move gets ``short_iter`` iterations, the ``split_merge_keep`` best
-   are run to convergence (racing against the fit they try to improve on), and the best
-   replaces the fit when it is better. Up to
-   ``split_merge_rounds`` rounds per base.
+   its principal axis; each move gets up to ``short_iter`` iterations and the
+   ``split_merge_keep`` best are run to convergence, all racing from their first iterations
+   against the fit they try to improve on (most moves climb back to it), and the best
+   replaces the fit when it is better. Up to ``split_merge_rounds`` rounds per base.
 
 The numbers are a :class:`~mixem.em.settings.SearchSettings`. Every candidate is a chain of EM
 runs (a short run, its continuation, a move from a converged fit and its continuation): the
@@ -126,15 +126,11 @@ class _Search:
         return self.w[np.asarray(groups, dtype=int)]
 
     def run_all(
-        self,
-        starts: list[Start],
-        iters: int | list[int],
-        groups: Sequence[int] | None = None,
-        race: Race | None = None,
+        self, starts: list[Start], iters: int | list[int], groups: Sequence[int] | None = None
     ) -> list[tuple[int, EMRun]]:
-        """EM from every start at once, for ``iters`` iterations, racing if ``race`` is given.
+        """EM from every start at once, for ``iters`` iterations.
 
-        Returns ``(group, run)`` of every run that did not fail and was not dropped.
+        Returns ``(group, run)`` of every run that did not fail.
         """
         s = self.settings
         groups = [0] * len(starts) if groups is None else list(groups)
@@ -146,7 +142,6 @@ class _Search:
             tol=s.tol,
             reg_covar=s.reg_covar,
             chunk=s.chunk,
-            race=race,
         )
         return self._kept(groups, results)
 
