@@ -20,7 +20,9 @@ study runs first, so that the times leave out numba's loading.
 Measured 2026-12-02 (2 seeds x 3 datasets = 214 cells, 1 BLAS thread): ``--starts 10 --down``
 reached 98.6% of cells in 0.84 to 1.39 s per study (Faithful 1.1 s, iris 0.9 s, banknote 1.35
 s); the same study without ``--down`` 93.0%; ``--no-share --down`` 97.7%; ``mixem.select`` as
-it is 104/107 (97.2%) in 5.0 / 3.0 / 3.6 s. The compiled loop was about 60% of a study.
+it is 104/107 (97.2%) in 5.0 / 3.0 / 3.6 s. Over three seeds (321 cells): ``--down`` 97.8% (select:
+97.8%), with ``--starts 5`` 97.5%, ``--no-share`` 96.6%, ``--short 10`` 95.3%. The compiled loop was
+about 60% of a study.
 
     python benchmarks/bench_study.py --down
     python benchmarks/bench_study.py --down --starts 5 --seeds 3 --datasets faithful
