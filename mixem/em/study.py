@@ -1,0 +1,280 @@
+"""A model-selection study as one computation: the cells of a grid share their work.
+
+:func:`fit_study` fits every (family, K) cell of a grid on one data set. Where
+:func:`~mixem.em.engine.fit` searches each cell on its own (50 k-means++ starts), a study lets
+the cells start from each other, as a statistician walks a BIC table:
+
+1. **Up**, K in increasing order: a cell's candidates are the hierarchical start and
+   ``tuning.starts`` k-means++ starts (drawn from a stream keyed by K alone, so every family at
+   K starts from the same seeds), every split of one component of the K - 1 fit of the same
+   family along its principal axis, and the other families' fits at K. The search then goes on
+   as :func:`~mixem.em.search.search`: short runs, the ``tuning.keep`` best continued,
+   split-and-merge rounds from the ``tuning.split_merge_bases`` best distinct fits.
+2. **Down**, K in decreasing order: the ``merges`` most overlapping pairs of components of the
+   K + 1 fit merged, and the other families' fits at K, race against K's fit and replace it
+   when better.
+
+A start built from a neighbouring cell's fit is a start like any other: its chain, ``n_iter``
+and trace are the cell's own EM iterations. On more than ``tuning.rows`` rows, the study runs on
+one subsample of that many rows (the same for every cell), and each cell's fit then takes one
+run over all rows. Measured against the best of 50 k-means++ fits per cell
+(``benchmarks/bench_study.py``), a study with 10 starts per cell reaches as many cells as
+searching each cell with 50, in about a quarter of the time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mixem.components.base import Component
+from mixem.em.engine import FitRecord, _record, _run
+from mixem.em.init import initial_statistics
+from mixem.em.loop import EMRun
+from mixem.em.passes import log_sum_exp, weighted_log_prob
+from mixem.em.search import _compiled_starts, _Search, _split_merge, cover_all_rows
+from mixem.em.settings import SearchSettings, Settings
+from mixem.em.structure import Structure
+from mixem.exceptions import FitError
+
+__all__ = ["STUDY_SEARCH", "fit_study"]
+
+#: Merges of the K + 1 fit tried for K in the downward pass.
+MERGES = 5
+#: A study's search of every cell: 10 k-means++ starts, split-and-merge from one base
+#: (``benchmarks/bench_study.py``: 97.8% of 321 cells, as 50 starts and 3 bases per cell).
+STUDY_SEARCH = SearchSettings(starts=10, keep=5, split_merge_bases=1)
+
+Cell = tuple[type[Component], int]
+
+
+def fit_study(
+    rows: np.ndarray,
+    families: Sequence[type[Component]],
+    ks: Sequence[int],
+    settings: Settings,
+    tuning: SearchSettings,
+    *,
+    seed: np.random.SeedSequence,
+    sample_weight: np.ndarray | None = None,
+) -> dict[Cell, FitRecord]:
+    """Fit every (family, K) cell of a grid on in-memory ``rows``; one record per cell.
+
+    Parameters
+    ----------
+    rows : ndarray of shape (n, d)
+        Validated data (finite floats).
+    families : sequence of Component classes
+        The families of the grid, each fitted as a mixture of K components of it.
+    ks : sequence of int
+        The numbers of components (each at least 1, distinct).
+    settings : Settings
+        EM's options (``settings.n_init`` is not used: one search per cell).
+    tuning : SearchSettings
+        The search of every cell (see the module's description).
+    seed : numpy.random.SeedSequence
+        Root of the study's random streams: K's starts come from ``seed``'s child keyed by K,
+        the subsample from the child keyed by 0.
+    sample_weight : ndarray of shape (n,), optional
+        Validated frequency weights.
+
+    Returns
+    -------
+    dict
+        ``{(family, K): FitRecord}``; a cell whose every start failed holds the error.
+    """
+    ks = sorted(ks)
+    X, w = rows, sample_weight
+    usable = np.arange(X.shape[0]) if w is None else np.flatnonzero(w > 0)
+    subsampled = usable.size > tuning.rows
+    if subsampled:
+        rng = np.random.default_rng(_child(seed, 0))
+        picks = np.sort(rng.choice(usable, tuning.rows, replace=False))
+        X, w = X[picks], None if w is None else w[picks]
+    found: dict[Cell, EMRun] = {}
+    errors: dict[Cell, FitError] = {}
+    for k in ks:
+        for family in families:
+            try:
+                found[family, k] = _up(X, w, family, k, ks, found, families, settings, tuning, seed)
+            except FitError as err:
+                errors[family, k] = err
+    for k in reversed(ks):
+        if k + 1 not in ks:
+            continue
+        for family in families:
+            if (family, k + 1) in found:
+                _down(X, w, family, k, found, families, settings, tuning)
+    n_obs = rows.shape[0] if sample_weight is None else float(sample_weight.sum())
+    records = {}
+    for family in families:
+        for k in ks:
+            cell = (family, k)
+            run: EMRun | FitError = errors.get(cell) or found[cell]
+            if subsampled and isinstance(run, EMRun):
+                run = _over_all_rows(rows, sample_weight, run, Structure((family,), (k,)), settings)
+            records[cell] = _record([run], settings, n_obs, searched=True)
+    return records
+
+
+def _child(seed: np.random.SeedSequence, key: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, key))
+
+
+def _up(
+    X: np.ndarray,
+    w: np.ndarray | None,
+    family: type[Component],
+    k: int,
+    ks: Sequence[int],
+    found: dict[Cell, EMRun],
+    families: Sequence[type[Component]],
+    settings: Settings,
+    tuning: SearchSettings,
+    seed: np.random.SeedSequence,
+) -> EMRun:
+    """The cell's search from its own starts, the K - 1 fit's splits and the other families."""
+    from mixem.em import gaussian_batch
+
+    structure = Structure((family,), (k,))
+    s = _Search(X, w, structure, settings, tuning)
+    rng = np.random.default_rng(_child(seed, k))
+    resps: list[np.ndarray] = []
+    short: list[tuple[int, EMRun, EMRun | None]] = []
+    if gaussian_batch.family_kind(X, structure.families) is not None:
+        resps += list(_compiled_starts(X, w, structure, tuning, rng).transpose(0, 2, 1))
+    else:
+        methods = ["hierarchical"] * tuning.hierarchical + ["kmeans++"] * tuning.starts
+        starts = []
+        for method in methods:
+            nk, stats = initial_statistics(
+                X, w, structure.families, structure.sizes, method, rng, settings.chunk
+            )
+            try:
+                starts.append(s.start(nk, stats))
+            except FitError as err:
+                s.error = err
+        short += [(0, r, None) for _, r in s.run_all(starts, s.short_iter)]
+    if k - 1 in ks and (family, k - 1) in found:
+        resps += _splits(X, w, found[family, k - 1])
+    resps += _others(X, family, k, found, families)
+    if resps:
+        short += [
+            (0, r, None) for _, r in s.run_all_from(resps, s.short_iter, groups=[0] * len(resps))
+        ]
+    protect = tuning.split_merge_bases if tuning.split_merge_rounds else 1
+    (finals,) = s.best_continued(short, tuning.keep, protect=protect)
+    if not finals:
+        raise s.error or FitError("no start of the search could be run")
+    best = finals[0]
+    if tuning.split_merge_rounds > 0:
+        bases: list[EMRun] = []
+        for final in finals:
+            if all(abs(final.loglik - b.loglik) > settings.tol * s.n_obs for b in bases):
+                bases.append(final)
+            if len(bases) == tuning.split_merge_bases:
+                break
+        for base in bases:
+            moved = _split_merge(s, base)
+            if s.rank(moved) > s.rank(best):
+                best = moved
+    return best
+
+
+def _down(
+    X: np.ndarray,
+    w: np.ndarray | None,
+    family: type[Component],
+    k: int,
+    found: dict[Cell, EMRun],
+    families: Sequence[type[Component]],
+    settings: Settings,
+    tuning: SearchSettings,
+) -> None:
+    """Merges of the K + 1 fit (and the other families' fits) race against K's fit."""
+    s = _Search(X, w, Structure((family,), (k,)), settings, tuning)
+    current = found.get((family, k))
+    mark = -np.inf
+    if current is not None and s.rank(current)[0]:
+        mark = current.loglik + settings.tol * s.n_obs  # a gain must count
+    resps = _merges(X, w, found[family, k + 1]) + _others(X, family, k, found, families)
+    short = [(0, r, None) for _, r in s.run_all_from(resps, s.short_iter, mark)]
+    (finals,) = s.best_continued(short, tuning.keep, marks=np.array([mark]))
+    if finals and (current is None or s.rank(finals[0]) > s.rank(current)):
+        found[family, k] = finals[0]
+
+
+def _responsibilities(X: np.ndarray, run: EMRun) -> np.ndarray:
+    logp = weighted_log_prob(X, np.log(run.weights), run.components)
+    lse = log_sum_exp(logp)
+    covered = np.isfinite(lse)  # the others are rows of zero weight outside the support
+    resp = np.exp(logp - np.where(covered, lse, 0.0)[:, None])
+    resp[~covered] = 0.0
+    return resp
+
+
+def _splits(X: np.ndarray, w: np.ndarray | None, run: EMRun) -> list[np.ndarray]:
+    """``(n, K + 1)`` responsibilities: each component of ``run`` split along its main axis."""
+    R = _responsibilities(X, run)
+    out = []
+    for m in range(R.shape[1]):
+        r = R[:, m] if w is None else R[:, m] * w
+        mass = r.sum()
+        if not mass > 0:
+            continue
+        diff = X - r @ X / mass
+        axis = np.linalg.eigh((diff * r[:, None]).T @ diff)[1][:, -1]
+        side = diff @ axis > 0
+        new = np.concatenate([R, (R[:, m] * side)[:, None]], axis=1)
+        new[:, m] = R[:, m] * ~side
+        out.append(new)
+    return out
+
+
+def _merges(X: np.ndarray, w: np.ndarray | None, run: EMRun) -> list[np.ndarray]:
+    """``(n, K - 1)`` responsibilities: the :data:`MERGES` most overlapping pairs merged."""
+    R = _responsibilities(X, run)
+    K = R.shape[1]
+    overlap = (R if w is None else R * w[:, None]).T @ R
+    pairs = sorted(
+        ((i, j) for i in range(K) for j in range(i + 1, K)), key=lambda p: overlap[p], reverse=True
+    )
+    out = []
+    for i, j in pairs[:MERGES]:
+        new = R.copy()
+        new[:, i] += new[:, j]
+        out.append(np.delete(new, j, axis=1))
+    return out
+
+
+def _others(
+    X: np.ndarray,
+    family: type[Component],
+    k: int,
+    found: dict[Cell, EMRun],
+    families: Sequence[type[Component]],
+) -> list[np.ndarray]:
+    """The responsibilities of the other families' fits at K."""
+    return [
+        _responsibilities(X, found[f, k]) for f in families if f is not family and (f, k) in found
+    ]
+
+
+def _over_all_rows(
+    X: np.ndarray, w: np.ndarray | None, run: EMRun, structure: Structure, settings: Settings
+) -> EMRun | FitError:
+    """One M-step on all rows from the subsample's fit, then EM over all rows (as a search)."""
+    start = cover_all_rows(
+        X,
+        w,
+        (run.weights, run.components),
+        structure,
+        settings.reg_covar,
+        settings.chunk,
+        force=True,
+    )
+    try:
+        return _run(X, w, start, settings)
+    except FitError as err:
+        return err
