@@ -33,7 +33,13 @@ from mixem.em.engine import FitRecord, _record, _run
 from mixem.em.init import initial_statistics
 from mixem.em.loop import EMRun
 from mixem.em.passes import log_sum_exp, weighted_log_prob
-from mixem.em.search import _compiled_starts, _Search, _split_merge, cover_all_rows
+from mixem.em.search import (
+    COMPILED_START_FLOATS,
+    _compiled_starts,
+    _Search,
+    _split_merge,
+    cover_all_rows,
+)
 from mixem.em.settings import SearchSettings, Settings
 from mixem.em.structure import Structure
 from mixem.exceptions import FitError
@@ -111,7 +117,7 @@ def fit_study(
     for family in families:
         for k in ks:
             cell = (family, k)
-            run: EMRun | FitError = errors.get(cell) or found[cell]
+            run: EMRun | FitError = found[cell] if cell in found else errors[cell]
             if subsampled and isinstance(run, EMRun):
                 run = _over_all_rows(rows, sample_weight, run, Structure((family,), (k,)), settings)
             records[cell] = _record([run], settings, n_obs, searched=True)
@@ -142,7 +148,12 @@ def _up(
     rng = np.random.default_rng(_child(seed, k))
     resps: list[np.ndarray] = []
     short: list[tuple[int, EMRun, EMRun | None]] = []
-    if gaussian_batch.family_kind(X, structure.families) is not None:
+    # Starts as responsibilities hold (starts, K, n) floats at once, as in the search.
+    size = (tuning.starts + tuning.hierarchical) * k * X.shape[0]
+    if (
+        gaussian_batch.family_kind(X, structure.families) is not None
+        and size <= COMPILED_START_FLOATS
+    ):
         resps += list(_compiled_starts(X, w, structure, tuning, rng).transpose(0, 2, 1))
     else:
         methods = ["hierarchical"] * tuning.hierarchical + ["kmeans++"] * tuning.starts

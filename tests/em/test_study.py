@@ -121,3 +121,13 @@ def test_a_family_without_the_compiled_loop_and_weights():
     two = records[mixem.Poisson, 2].best
     assert two.loglik > closed + 100
     assert np.allclose(np.sort(two.components[0].rates.ravel()), [2.0, 12.0], rtol=0.2)
+
+
+def test_a_cell_that_cannot_be_fitted_holds_its_error_and_the_others_are_fitted():
+    X = np.random.default_rng(6).normal(size=(20, 2))
+    records = fit_study(
+        X, [mixem.GaussianFull], [1, 8], Settings(), STUDY_SEARCH, seed=np.random.SeedSequence(6)
+    )
+    assert np.isclose(records[mixem.GaussianFull, 1].best.loglik, _gaussian_mle_loglik(X))
+    failed = records[mixem.GaussianFull, 8]
+    assert failed.best is None and isinstance(failed.error, mixem.FitError)
