@@ -1,9 +1,10 @@
 """Model-selection studies: fit a grid of component families x numbers of components.
 
 ``select`` fits every (family, K) cell, tabulates log-likelihood, parameter count and the
-information criteria, and picks the best cell by a criterion. Cells are independent, so they run
-in parallel processes with results identical to a serial run (each cell gets its own seed
-spawned from ``random_state``).
+information criteria, and picks the best cell by a criterion. With the default search the grid
+is one study whose cells share their starts (:mod:`mixem._grid`); otherwise the cells are
+independent fits, each with its own seed spawned from ``random_state``. Either way, parallel
+processes or a Dask cluster give the table of a serial run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mixem import _grid
 from mixem._validation import check_array, check_positive_int, check_sample_weight
 from mixem.components.base import Component
 from mixem.components.gaussian import (
@@ -33,6 +35,7 @@ from mixem.model import WARNING_OF, MixtureModel, _check_family
 from mixem.result import MixtureResult
 
 if TYPE_CHECKING:
+    from mixem.em.events import Event
     from mixem.plotting import SelectionPlots
 
 __all__ = ["CRITERIA", "SelectionResult", "bootstrap_lrt", "select"]
@@ -61,37 +64,67 @@ COLUMNS = [
 
 
 def _fit_cell(task: dict[str, Any]) -> tuple[dict[str, Any], MixtureResult | None]:
-    """Fit one (family, K) cell; never raises for a fit that fails, it reports it."""
+    """Fit one (family, K) cell on its own; never raises for a fit that fails, it reports it."""
     family, k = task["family"], task["k"]
     X, w = task["X"], task["sample_weight"]
-    row: dict[str, Any] = dict.fromkeys(COLUMNS, np.nan)
-    row.update(family=family.__name__, K=k, converged=False, spurious=False, n_iter=0, status="ok")
     seed = np.random.SeedSequence(task["entropy"], spawn_key=task["spawn_key"])
     model = MixtureModel(family, k, random_state=np.random.default_rng(seed), **task["options"])
     start = time.perf_counter()
     try:
         result, events = model._fit_silently(X, sample_weight=w)
     except (FitError, ValueError) as err:
-        row.update(status=f"failed: {err}", seconds=time.perf_counter() - start)
-        return row, None
-    cv_failure = None
+        return _failed_row(family, k, err, time.perf_counter() - start), None
+    cv, cv_failure = np.nan, None
     if task["cv_folds"]:
         try:
-            row["cv"] = _cross_validate(model, X, w, task["cv_folds"], seed)
+            cv = _cross_validate(model, X, w, task["cv_folds"], seed)
         except (FitError, ValueError) as err:
             cv_failure = f"cv failed: {err}"
     # The training rows travel back from worker processes by reference only in a serial run;
     # select() re-attaches its own copy so that every result's to_arviz works either way.
     result = dataclasses.replace(result, feature_names=task["feature_names"], _training=None)
+    row = _row(family, k, result, events, time.perf_counter() - start, cv, cv_failure)
+    return row, result
+
+
+def _failed_row(family: type[Component], k: int, err: Exception, seconds: float) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(COLUMNS, np.nan)
     row.update(
+        family=family.__name__,
+        K=k,
+        converged=False,
+        spurious=False,
+        n_iter=0,
+        status=f"failed: {err}",
+        seconds=seconds,
+    )
+    return row
+
+
+def _row(
+    family: type[Component],
+    k: int,
+    result: MixtureResult,
+    events: Sequence[Event],
+    seconds: float,
+    cv: float = np.nan,
+    cv_failure: str | None = None,
+) -> dict[str, Any]:
+    """The table's row of a fitted cell: criteria, and notes of its events and spikes."""
+    row: dict[str, Any] = dict.fromkeys(COLUMNS, np.nan)
+    row.update(
+        family=family.__name__,
+        K=k,
         loglik=result.loglik,
         n_parameters=result.n_parameters,
         bic=result.bic,
         aic=result.aic,
         icl=result.icl,
+        cv=cv,
         converged=result.converged,
         n_iter=result.n_iter,
-        seconds=time.perf_counter() - start,
+        seconds=seconds,
+        status="ok",
     )
     spurious = np.flatnonzero(result.spurious)
     row["spurious"] = bool(spurious.size)
@@ -108,7 +141,7 @@ def _fit_cell(task: dict[str, Any]) -> tuple[dict[str, Any], MixtureResult | Non
         )
     if notes:
         row["status"] = "ok; " + ", ".join(notes)
-    return row, result
+    return row
 
 
 def _cross_validate(
@@ -332,13 +365,22 @@ def select(
         ``"cv"`` is the ``cv_folds``-fold cross-validated held-out mean log-likelihood per row
         (higher is better); the others are lower-is-better criteria of the fits.
     n_init : int, default 1
-        Runs per fit, each with its own start; :class:`MixtureModel`'s default start already
-        searches many (``init="short_em"``).
+        Runs per fit, each with its own start. With ``n_init=1`` and the default search
+        (``init="short_em"``) the grid is fitted as one study: walking up in K, a cell's search
+        starts from 10 k-means++ starts and Ward's hierarchical start (the same seeds for every
+        family at that K), from every split of the K - 1 fit, and from the other families'
+        fits at K; walking down, merges of the K + 1 fit race against K's fit (see
+        :func:`mixem.em.study.fit_study`). A cell's fit therefore depends on its grid. Its
+        ``n_iter`` and trace are its own EM iterations from the start that won. Any other
+        ``n_init`` or ``init`` fits every cell on its own, as :meth:`MixtureModel.fit`.
     random_state : int, optional
-        Seed of the whole study; each cell gets its own seed spawned from it, so results do not
-        depend on ``n_jobs`` or on the order in which cells run.
+        Seed of the whole study; results do not depend on ``n_jobs``, ``client`` or the order
+        of ``n_components``.
     n_jobs : int, default 1
-        Worker processes (``concurrent.futures``); ``-1`` uses every CPU.
+        Worker processes (``concurrent.futures``); ``-1`` uses every CPU. A study (the default
+        search) runs in this process, and the workers take its independent parts: the
+        studies of the folds for ``criterion="cv"``, and, on more than ``search.rows`` rows
+        (5000), each cell's run over all rows after the study on a subsample.
     sample_weight : array-like of shape (n,), optional
         Frequency weights, as in :meth:`MixtureModel.fit`.
     cv_folds : int, default 5
@@ -352,11 +394,13 @@ def select(
         Show a progress bar (tqdm's auto bar). ``None`` shows it only on an interactive
         terminal or notebook.
     client : dask.distributed.Client, optional
-        Run the cells as tasks on this client's cluster instead of local processes (the data
-        are sent to every worker once). The table is the same as a serial run's, since every
-        cell has its own seed. Not together with ``n_jobs``.
+        Run the work as tasks on this client's cluster instead of local processes: the cells,
+        or for a study the whole study (and each fold's study). The table is the same as a
+        serial run's. Not together with ``n_jobs``.
     **options
-        Passed to every :class:`MixtureModel` (``max_iter``, ``tol``, ``reg_covar``, ``init``).
+        Passed to every :class:`MixtureModel` (``max_iter``, ``tol``, ``reg_covar``, ``init``,
+        ``search``). A study's search defaults to :data:`mixem.em.study.STUDY_SEARCH` (10
+        starts per cell, since the cells share theirs); ``search=`` replaces it.
 
     Returns
     -------
@@ -408,7 +452,12 @@ def select(
         raise ValueError("give either client= (a Dask cluster) or n_jobs (local processes)")
     if client is not None and not (hasattr(client, "map") and hasattr(client, "gather")):
         raise TypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}")
-    outcomes = _run_tasks(tasks, n_jobs, progress, client)
+    if _grid.studied(families, n_init, options):
+        outcomes = _run_study(
+            X_arr, w, names, families, ks, options, entropy, cv, n_jobs, progress, client
+        )
+    else:
+        outcomes = _run_tasks(tasks, n_jobs, progress, client)
 
     import pandas as pd
 
@@ -442,6 +491,46 @@ def select(
     pick = int(np.nanargmax(scores) if CRITERIA[criterion] else np.nanargmin(scores))
     best_key = (str(table["family"].iloc[pick]), int(table["K"].iloc[pick]))
     return SelectionResult(table, _Results(fits), criterion, best_key)
+
+
+def _run_study(
+    X: np.ndarray,
+    w: np.ndarray | None,
+    names: tuple[str, ...] | None,
+    families: Sequence[type[Component]],
+    ks: Sequence[int],
+    options: dict[str, Any],
+    entropy: int,
+    cv: int,
+    n_jobs: int,
+    progress: bool | None,
+    client: Any,
+) -> list[tuple[dict[str, Any], MixtureResult | None]]:
+    from tqdm.auto import tqdm
+
+    cells = len(families) * len(ks) * (1 + cv)
+    bar = tqdm(total=cells, desc="mixem.select", unit="fit", disable=_disable(progress))
+    pool = None
+    if n_jobs != 1 and client is None:
+        pool = ProcessPoolExecutor(max_workers=None if n_jobs == -1 else n_jobs)
+    try:
+        return _grid.fit_grid(
+            X,
+            w,
+            names,
+            families,
+            ks,
+            options,
+            entropy=entropy,
+            cv_folds=cv,
+            pool=pool,
+            client=client,
+            tick=bar.update,
+        )
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        bar.close()
 
 
 def _run_tasks(

@@ -24,7 +24,8 @@ searching each cell with 50, in about a quarter of the time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 import numpy as np
 
@@ -64,6 +65,9 @@ def fit_study(
     *,
     seed: np.random.SeedSequence,
     sample_weight: np.ndarray | None = None,
+    skip: Collection[Cell] = (),
+    on_work: Callable[[Cell, float], None] | None = None,
+    mapper: Callable[..., Iterable[EMRun | FitError]] = map,
 ) -> dict[Cell, FitRecord]:
     """Fit every (family, K) cell of a grid on in-memory ``rows``; one record per cell.
 
@@ -84,6 +88,17 @@ def fit_study(
         the subsample from the child keyed by 0.
     sample_weight : ndarray of shape (n,), optional
         Validated frequency weights.
+    skip : collection of (family, K)
+        Cells of the grid not to fit (their data checks failed); they are left out of the
+        result and start nobody.
+    on_work : callable, optional
+        Called as ``on_work(cell, seconds)`` after each piece of a cell's work (its search, its
+        race against merges, its run over all rows), with the seconds it took: a progress bar
+        and per-cell timings.
+    mapper : callable, default map
+        ``mapper(function, *iterables)``, as the builtin ``map``, for the cells' runs over all
+        rows after a subsampled study (independent and deterministic, so a process pool's or
+        a Dask client's map gives the same records).
 
     Returns
     -------
@@ -98,30 +113,43 @@ def fit_study(
         rng = np.random.default_rng(_child(seed, 0))
         picks = np.sort(rng.choice(usable, tuning.rows, replace=False))
         X, w = X[picks], None if w is None else w[picks]
+    cells = [(f, k) for k in ks for f in families if (f, k) not in skip]
     found: dict[Cell, EMRun] = {}
-    errors: dict[Cell, FitError] = {}
-    for k in ks:
-        for family in families:
-            try:
-                found[family, k] = _up(X, w, family, k, ks, found, families, settings, tuning, seed)
-            except FitError as err:
-                errors[family, k] = err
-    for k in reversed(ks):
-        if k + 1 not in ks:
-            continue
-        for family in families:
-            if (family, k + 1) in found:
-                _down(X, w, family, k, found, families, settings, tuning)
+    outcome: dict[Cell, EMRun | FitError] = {}
+    report = on_work or (lambda cell, seconds: None)
+    for family, k in cells:
+        began = time.perf_counter()
+        try:
+            found[family, k] = _up(X, w, family, k, ks, found, families, settings, tuning, seed)
+        except FitError as err:
+            outcome[family, k] = err
+        report((family, k), time.perf_counter() - began)
+    for family, k in sorted(cells, key=lambda cell: -cell[1]):  # stable: families in order
+        if (family, k + 1) in found:
+            began = time.perf_counter()
+            _down(X, w, family, k, found, families, settings, tuning)
+            report((family, k), time.perf_counter() - began)
+    outcome.update(found)
+    if subsampled:
+        fitted = [cell for cell in cells if cell in found]
+        finished = mapper(
+            _over_all_rows,
+            [rows] * len(fitted),
+            [sample_weight] * len(fitted),
+            [found[cell] for cell in fitted],
+            [Structure((f,), (k,)) for f, k in fitted],
+            [settings] * len(fitted),
+        )
+        for cell, (run, seconds) in zip(fitted, finished, strict=True):
+            outcome[cell] = run
+            report(cell, seconds)
     n_obs = rows.shape[0] if sample_weight is None else float(sample_weight.sum())
-    records = {}
-    for family in families:
-        for k in ks:
-            cell = (family, k)
-            run: EMRun | FitError = found[cell] if cell in found else errors[cell]
-            if subsampled and isinstance(run, EMRun):
-                run = _over_all_rows(rows, sample_weight, run, Structure((family,), (k,)), settings)
-            records[cell] = _record([run], settings, n_obs, searched=True)
-    return records
+    return {
+        (f, k): _record([outcome[f, k]], settings, n_obs, searched=True)
+        for f in families
+        for k in ks
+        if (f, k) not in skip
+    }
 
 
 def _child(seed: np.random.SeedSequence, key: int) -> np.random.SeedSequence:
@@ -274,8 +302,12 @@ def _others(
 
 def _over_all_rows(
     X: np.ndarray, w: np.ndarray | None, run: EMRun, structure: Structure, settings: Settings
-) -> EMRun | FitError:
-    """One M-step on all rows from the subsample's fit, then EM over all rows (as a search)."""
+) -> tuple[EMRun | FitError, float]:
+    """One M-step on all rows from the subsample's fit, then EM over all rows (as a search).
+
+    Returns the run (or its error) and the seconds it took.
+    """
+    began = time.perf_counter()
     start = cover_all_rows(
         X,
         w,
@@ -286,6 +318,6 @@ def _over_all_rows(
         force=True,
     )
     try:
-        return _run(X, w, start, settings)
+        return _run(X, w, start, settings), time.perf_counter() - began
     except FitError as err:
-        return err
+        return err, time.perf_counter() - began
