@@ -55,6 +55,9 @@ def study(X, seed, args):
         keep=args.keep,
         split_merge_bases=args.bases,
         split_merge_rounds=args.rounds,
+        split_merge_moves=args.moves,
+        split_merge_keep=args.sm_keep,
+        hierarchical=not args.no_hierarchical,
     )
     records = fit_study(
         X, FAMILIES, range(1, 10), Settings(), tuning, seed=np.random.SeedSequence(seed)
@@ -71,6 +74,9 @@ def main() -> None:
     p.add_argument("--keep", type=int, default=5)
     p.add_argument("--bases", type=int, default=1)
     p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--moves", type=int, default=30)
+    p.add_argument("--sm-keep", type=int, default=5)
+    p.add_argument("--no-hierarchical", action="store_true")
     args = p.parse_args()
     reference = json.loads(REFERENCE.read_text())["datasets"]
     study(np.asarray(mixem.datasets.load_faithful(), dtype=float), 99, args)  # warm-up
@@ -94,7 +100,7 @@ def main() -> None:
                 else:
                     missed.append(f"{fam.__name__} K={K} {run.loglik - r['loglik']:+.2f}")
             print(f"{name} seed {seed}: {seconds:.2f} s, missed: {', '.join(missed) or 'none'}")
-    print(f"hit {hits}/{cells} = {100 * hits / cells:.1f}%")
+    print(f"hit {hits}/{cells} = {100 * hits / cells:.1f}%; {vars(args)}")
 
 
 if __name__ == "__main__":

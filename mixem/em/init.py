@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -87,22 +88,46 @@ def hierarchical_seeds(
     is the model-based agglomeration of spherical equal-variance Gaussian clusters. At most
     ``HIERARCHICAL_ROWS`` rows, drawn at random, are agglomerated (the cost is quadratic).
     """
-    from scipy.cluster.hierarchy import fcluster, linkage
+    return WardTree.of(X, sample_weight, rng).centres(X, k, rng)
 
-    rows = np.arange(X.shape[0]) if sample_weight is None else np.flatnonzero(sample_weight > 0)
-    if rows.size > HIERARCHICAL_ROWS:
-        rows = np.sort(rng.choice(rows, HIERARCHICAL_ROWS, replace=False))
-    Y = X[rows] - X[rows].mean(axis=0)
-    _, sv, vt = np.linalg.svd(Y, full_matrices=False)
-    scale = np.where(sv > sv[0] * 1e-12, sv, np.inf) / np.sqrt(max(rows.size - 1, 1))
-    Z = (Y @ vt.T) / scale
-    labels = fcluster(linkage(Z, method="ward"), t=k, criterion="maxclust") - 1
-    found = np.unique(labels)
-    centres = np.stack([X[rows[labels == j]].mean(axis=0) for j in found])
-    if found.size < k:  # ties in the tree: fill with random rows
-        extra = X[rng.choice(rows, k - found.size, replace=False)]
-        centres = np.concatenate([centres, extra])
-    return centres
+
+@dataclass(frozen=True)
+class WardTree:
+    """Ward's agglomeration of (at most ``HIERARCHICAL_ROWS`` of) the whitened rows.
+
+    One tree gives the hierarchical start of every K, as mclust's ``hc``: a study builds it
+    once. See :func:`hierarchical_seeds`.
+    """
+
+    rows: np.ndarray
+    linkage: np.ndarray
+
+    @classmethod
+    def of(
+        cls, X: np.ndarray, sample_weight: np.ndarray | None, rng: np.random.Generator
+    ) -> WardTree:
+        from scipy.cluster.hierarchy import linkage
+
+        rows = np.arange(X.shape[0]) if sample_weight is None else np.flatnonzero(sample_weight > 0)
+        if rows.size > HIERARCHICAL_ROWS:
+            rows = np.sort(rng.choice(rows, HIERARCHICAL_ROWS, replace=False))
+        Y = X[rows] - X[rows].mean(axis=0)
+        _, sv, vt = np.linalg.svd(Y, full_matrices=False)
+        scale = np.where(sv > sv[0] * 1e-12, sv, np.inf) / np.sqrt(max(rows.size - 1, 1))
+        return cls(rows, linkage((Y @ vt.T) / scale, method="ward"))
+
+    def centres(self, X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+        """The centres of the tree's ``k`` clusters (in ``X``'s units), ``(k, d)``."""
+        from scipy.cluster.hierarchy import fcluster
+
+        rows = self.rows
+        labels = fcluster(self.linkage, t=k, criterion="maxclust") - 1
+        found = np.unique(labels)
+        centres = np.stack([X[rows[labels == j]].mean(axis=0) for j in found])
+        if found.size < k:  # ties in the tree: fill with random rows
+            extra = X[rng.choice(rows, k - found.size, replace=False)]
+            centres = np.concatenate([centres, extra])
+        return centres
 
 
 def _nearest_seed_resp(seeds: np.ndarray):

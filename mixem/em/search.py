@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from mixem.em.batch import Race, extend_many, run_from_responsibilities, run_many
-from mixem.em.init import hierarchical_seeds, initial_statistics, start_smoothing
+from mixem.em.init import WardTree, hierarchical_seeds, initial_statistics, start_smoothing
 from mixem.em.loop import EMRun
 from mixem.em.passes import accumulate, log_sum_exp, weighted_log_prob
 from mixem.em.plausible import rank, run_is_spurious, spurious_flags
@@ -350,11 +350,13 @@ def _compiled_starts(
     structure: Structure,
     tuning: SearchSettings,
     rng: np.random.Generator,
+    tree: WardTree | None = None,
 ) -> np.ndarray:
     """The starts of :func:`_climb` as responsibilities ``(S, K, n)``, all at once.
 
     The same starts as :func:`~mixem.em.init.initial_statistics` makes one by one, from the
-    same random stream (:mod:`mixem.em.seeding`), for the families of the compiled loop.
+    same random stream (:mod:`mixem.em.seeding`), for the families of the compiled loop. A
+    given Ward ``tree`` of ``X`` gives the hierarchical start (a study's cells share one).
     """
     from mixem.em.seeding import kmeans_plusplus_many, nearest_seed_responsibilities
 
@@ -362,7 +364,8 @@ def _compiled_starts(
     W = np.ones((1, X.shape[0])) if w is None else np.ascontiguousarray(w, dtype=float)[None]
     seeds = []
     if tuning.hierarchical:
-        seeds.append(hierarchical_seeds(X, w, K, rng)[None])
+        centres = hierarchical_seeds(X, w, K, rng) if tree is None else tree.centres(X, K, rng)
+        seeds.append(centres[None])
     if tuning.starts:
         seeds.append(kmeans_plusplus_many(X, W, rng.random((tuning.starts, K))))
     if not seeds:

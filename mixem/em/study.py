@@ -31,7 +31,7 @@ import numpy as np
 
 from mixem.components.base import Component
 from mixem.em.engine import FitRecord, _record, _run
-from mixem.em.init import initial_statistics
+from mixem.em.init import WardTree, initial_statistics
 from mixem.em.loop import EMRun
 from mixem.em.passes import log_sum_exp, weighted_log_prob
 from mixem.em.search import (
@@ -85,7 +85,7 @@ def fit_study(
         The search of every cell (see the module's description).
     seed : numpy.random.SeedSequence
         Root of the study's random streams: K's starts come from ``seed``'s child keyed by K,
-        the subsample from the child keyed by 0.
+        the subsample and the rows of the Ward tree from the child keyed by 0.
     sample_weight : ndarray of shape (n,), optional
         Validated frequency weights.
     skip : collection of (family, K)
@@ -109,10 +109,12 @@ def fit_study(
     X, w = rows, sample_weight
     usable = np.arange(X.shape[0]) if w is None else np.flatnonzero(w > 0)
     subsampled = usable.size > tuning.rows
+    rng = np.random.default_rng(_child(seed, 0))  # the subsample's, then the tree's draws
     if subsampled:
-        rng = np.random.default_rng(_child(seed, 0))
         picks = np.sort(rng.choice(usable, tuning.rows, replace=False))
         X, w = X[picks], None if w is None else w[picks]
+    # One Ward tree of the rows gives every K's hierarchical start, as mclust's hc.
+    tree = WardTree.of(X, w, rng) if tuning.hierarchical else None
     cells = [(f, k) for k in ks for f in families if (f, k) not in skip]
     found: dict[Cell, EMRun] = {}
     outcome: dict[Cell, EMRun | FitError] = {}
@@ -120,7 +122,9 @@ def fit_study(
     for family, k in cells:
         began = time.perf_counter()
         try:
-            found[family, k] = _up(X, w, family, k, ks, found, families, settings, tuning, seed)
+            found[family, k] = _up(
+                X, w, family, k, ks, found, families, settings, tuning, seed, tree
+            )
         except FitError as err:
             outcome[family, k] = err
         report((family, k), time.perf_counter() - began)
@@ -167,6 +171,7 @@ def _up(
     settings: Settings,
     tuning: SearchSettings,
     seed: np.random.SeedSequence,
+    tree: WardTree | None,
 ) -> EMRun:
     """The cell's search from its own starts, the K - 1 fit's splits and the other families."""
     from mixem.em import gaussian_batch
@@ -182,7 +187,7 @@ def _up(
         gaussian_batch.family_kind(X, structure.families) is not None
         and size <= COMPILED_START_FLOATS
     ):
-        resps += list(_compiled_starts(X, w, structure, tuning, rng).transpose(0, 2, 1))
+        resps += list(_compiled_starts(X, w, structure, tuning, rng, tree).transpose(0, 2, 1))
     else:
         methods = ["hierarchical"] * tuning.hierarchical + ["kmeans++"] * tuning.starts
         starts = []
