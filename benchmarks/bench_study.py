@@ -1,11 +1,12 @@
 """Prototype of a study-level search (issue 18's "share work inside a study"): hit rate and time.
 
-Times :func:`mixem.em.study.fit_study` (not yet what ``mixem.select`` calls): for every family,
-K goes up 1..9 and then down. Up, K's candidates are the hierarchical start and ``--starts``
-k-means++ starts, every split of one component of the K-1 fit along its principal axis, and the
-other families' fits at K; each gets ``--short`` iterations, the ``--keep`` best are continued,
-then split-and-merge rounds (``--rounds``) from ``--bases`` distinct fits. Down, the most
-overlapping pairs of the K+1 fit merged (and the other families' fits at K) race against K's fit.
+Times :func:`mixem.em.study.fit_study` (what ``mixem.select`` calls by default): for every
+family, K goes up 1..9 (``--kmax``) and then down. Up, K's candidates are the hierarchical
+start and ``--starts`` k-means++ starts, every split of one component of the K-1 fit along its
+principal axis, and the other families' fits at K; each gets ``--short`` iterations, the
+``--keep`` best are continued, then split-and-merge rounds (``--rounds``) from ``--bases``
+distinct fits. Down, the most overlapping pairs of the K+1 fit merged (and the other families'
+fits at K) race against K's fit.
 
 A cell is a hit when its fit is not spurious and reaches the cached reference of
 ``bench_select.py`` (the best plausible of 50 k-means++ fits) within 1e-6 relative. One warm-up
@@ -19,7 +20,8 @@ banknote 1.35 s); the same study without ``--down`` 93.0%; ``--no-share --down``
 ``--down`` 97.8% (select: 97.8%), with ``--starts 5`` 97.5%, ``--no-share`` 96.6%, ``--short 10``
 95.3%. The compiled loop was about 60% of a study. ``fit_study`` itself, the same day: 314/321
 (97.8%) in 1.2 to 2.0 s per study, beside ``mixem.select`` at 4.9 / 3.1 / 5.2 s (the machine was
-slower than in the morning).
+slower than in the morning). The figures that chose today's ``STUDY_SEARCH`` are in
+``benchmarks/README.md``.
 
     python benchmarks/bench_study.py
     python benchmarks/bench_study.py --starts 5 --seeds 3 --datasets faithful
@@ -60,7 +62,13 @@ def study(X, seed, args):
         hierarchical=not args.no_hierarchical,
     )
     records = fit_study(
-        X, FAMILIES, range(1, 10), Settings(), tuning, seed=np.random.SeedSequence(seed)
+        X,
+        FAMILIES,
+        range(1, args.kmax + 1),
+        Settings(),
+        tuning,
+        seed=np.random.SeedSequence(seed),
+        scout=args.scout,
     )
     return {cell: record.best for cell, record in records.items()}
 
@@ -70,13 +78,15 @@ def main() -> None:
     p.add_argument("--datasets", default=",".join(DATASETS))
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--starts", type=int, default=10)
-    p.add_argument("--short", type=int, default=20)
+    p.add_argument("--short", type=int, default=12)
     p.add_argument("--keep", type=int, default=5)
     p.add_argument("--bases", type=int, default=1)
-    p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--moves", type=int, default=30)
+    p.add_argument("--kmax", type=int, default=9, help="the grid's K: 1..kmax (9)")
     p.add_argument("--sm-keep", type=int, default=5)
     p.add_argument("--no-hierarchical", action="store_true")
+    p.add_argument("--scout", action="store_true", help="fit a cell above the grid's top K")
     args = p.parse_args()
     reference = json.loads(REFERENCE.read_text())["datasets"]
     study(np.asarray(mixem.datasets.load_faithful(), dtype=float), 99, args)  # warm-up

@@ -131,3 +131,17 @@ def test_a_cell_that_cannot_be_fitted_holds_its_error_and_the_others_are_fitted(
     assert np.isclose(records[mixem.GaussianFull, 1].best.loglik, _gaussian_mle_loglik(X))
     failed = records[mixem.GaussianFull, 8]
     assert failed.best is None and isinstance(failed.error, mixem.FitError)
+
+
+def test_scouts_above_the_grid_are_not_returned_and_only_help_the_top():
+    X = _faithful()
+    grid = [mixem.GaussianFull, mixem.GaussianSpherical]
+    seed = np.random.SeedSequence(3)
+    plain = fit_study(X, grid, [1, 2, 3], Settings(), STUDY_SEARCH, seed=seed)
+    scouted = fit_study(X, grid, [1, 2, 3], Settings(), STUDY_SEARCH, seed=seed, scout=True)
+    assert set(scouted) == set(plain) == {(f, k) for f in grid for k in (1, 2, 3)}
+    for (family, k), record in scouted.items():
+        assert record.best.n_iter == len(record.best.trace)
+        if k == 3:  # the top: the up pass is the same, and the scout's merges can only win
+            ll = plain[family, k].best.loglik
+            assert record.best.loglik >= ll - 1e-9 * abs(ll)
