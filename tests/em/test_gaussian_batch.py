@@ -112,6 +112,23 @@ def test_the_loops_exponential_is_within_two_ulps_of_numpys():
     assert gaussian_batch._exp(-746.0) == 0.0 and gaussian_batch._exp(-np.inf) == 0.0
 
 
+def test_the_loops_logarithm_is_within_one_ulp_of_numpys():
+    # The E-pass takes the log of sums in [1, K]; the algorithm holds for every normal float.
+    rng = np.random.default_rng(0)
+    x = np.concatenate(
+        [
+            np.linspace(1.0, 200.0, 20001),
+            np.geomspace(np.finfo(float).tiny, 1e300, 20001),
+            1.0 + rng.standard_normal(2000) * 1e-9,
+            [1.0, 2.0, np.sqrt(2.0), np.sqrt(0.5), np.nextafter(1.0, 2.0), np.nextafter(1.0, 0.0)],
+        ]
+    )
+    got = np.array([gaussian_batch._log(v) for v in x])
+    ref = np.log(x)
+    assert np.max(np.abs(got - ref) / np.spacing(np.maximum(np.abs(ref), 1e-300))) <= 1.0
+    assert gaussian_batch._log(1.0) == 0.0
+
+
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.__name__)
 def test_starts_from_responsibilities_are_the_m_steps_of_the_numpy_path(monkeypatch, family):
     X, labels = make_blobs(n=240, d=2, k=3, seed=3)
