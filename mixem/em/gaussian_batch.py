@@ -128,9 +128,9 @@ def _exp(g):
 
     Cody and Waite's reduction to ``|r| <= log(2)/2``, Taylor's polynomial of degree 12 (its
     error below 2e-16 there; Estrin's scheme was no faster and reached 3 ulps), and ``2^k``
-    built from its bits in two factors, so that subnormal results round once. Branch-free and without a table, so that a loop along
-    rows vectorises (libm's ``exp`` does not, and took a third of an E-pass). Below about -745
-    (half the smallest subnormal) it gives 0.
+    built from its bits in two factors, so that subnormal results round once. Branch-free and
+    without a table, so that a loop along rows vectorises (libm's ``exp`` does not, and took a
+    third of an E-pass). Below about -745 (half the smallest subnormal) it gives 0.
     """
     g = max(g, -745.5)
     k = np.floor(g * 1.4426950408889634 + 0.5)
@@ -324,7 +324,7 @@ def _densities(Xt, lo, m, mu, L, c0, axis, z, lp, top, tot, cross):
 
 @_sums
 def _moments(r, z, m, axis, nk, j, s1, s2):
-    """Adds component ``j``'s sums of ``r``, ``r z`` and ``r z z^T`` (lower triangle) over ``m`` rows."""
+    """Adds component ``j``'s sums of ``r``, ``r z`` and ``r z z^T`` (lower triangle)."""
     d = z.shape[0]
     acc = 0.0
     for i in range(m):
