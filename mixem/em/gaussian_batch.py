@@ -73,6 +73,13 @@ RUNNING, CONVERGED, EXHAUSTED, EJECTED, DROPPED, UNCOVERED, INVALID = range(7)
 #: not: it would break _exp's exact reduction (numba compiles a called function with its
 #: caller's flags), and _dot vectorises sums without it.
 _jit = nb.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "nsz"})
+#: The loop's helpers allocate nothing and run without numba's reference counting (``_nrt``):
+#: a call that LLVM does not inline counts a reference up and down on every array it passes,
+#: about 14 ns an array (130 ns for a call with five), which at a few hundred rows is as much
+#: as the work of the call. The loop owns every array they touch, scratch included.
+_kernel = nb.njit(
+    cache=True, nogil=True, error_model="numpy", fastmath={"contract", "nsz"}, _nrt=False
+)
 
 #: Rows of a chunk of the E-pass: its scratch holds at most this many floats (1 MiB), whatever n.
 ROW_CHUNK_FLOATS = 1 << 17
@@ -84,6 +91,8 @@ _ULPS = COLLAPSE_ULPS * float(np.finfo(np.float64).eps)
 _LN2_HI = 6.93147180369123816490e-01  # fdlibm's split of log(2): k * _LN2_HI is exact
 _LN2_LO = 1.90821492927058770002e-10
 _EXP_TAYLOR = tuple(1.0 / math.factorial(k) for k in range(13))
+#: Below this, :func:`_exp` gives 0: from -708, 2^k with k >= -1021 keeps results normal.
+EXP_FLOOR = -708.0
 # fdlibm's __ieee754_log: its polynomial in s = f / (2 + f)
 _LG = (
     6.666666666666735130e-01,
@@ -124,17 +133,19 @@ def _bits_float(typingctx, x):
 # vectorise (24 against 12.5 ns per row and component, Old Faithful, K = 3).
 @nb.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "nsz"}, inline="always")
 def _exp(g):
-    """``exp(g)`` for ``g <= 0``, to 2 ulps.
+    """``exp(g)`` for ``g <= 0``, to 2 ulps; 0 below ``EXP_FLOOR``.
 
     Cody and Waite's reduction to ``|r| <= log(2)/2``, Taylor's polynomial of degree 12 (its
     error below 2e-16 there; Estrin's scheme was no faster and reached 3 ulps), and ``2^k``
-    built from its bits in two factors, so that subnormal results round once. Branch-free and
-    without a table, so that a loop along rows vectorises (libm's ``exp`` does not, and took a
-    third of an E-pass). Below about -745 (half the smallest subnormal) it gives 0.
+    built from its bits, so that a loop along rows vectorises (libm's ``exp`` does not, and
+    took a third of an E-pass): branch-free and without a table. Results that would be
+    subnormal are 0: arithmetic on subnormals takes a microcode assist, and one such argument
+    in a vector of four made the loop ten times slower (22 against 1.7 ns an element), while a
+    responsibility below 1e-307 counts for nothing in any sum.
     """
-    g = max(g, -745.5)
-    k = np.floor(g * 1.4426950408889634 + 0.5)
-    r = (g - k * _LN2_HI) - k * _LN2_LO
+    h = max(g, EXP_FLOOR)
+    k = np.floor(h * 1.4426950408889634 + 0.5)
+    r = (h - k * _LN2_HI) - k * _LN2_LO
     c = _EXP_TAYLOR
     p = c[12]
     p = p * r + c[11]
@@ -149,9 +160,8 @@ def _exp(g):
     p = p * r + c[2]
     p = p * r + c[1]
     p = p * r + c[0]
-    ki = np.int64(k)
-    half = ki >> 1
-    return (p * _bits_float((half + 1023) << 52)) * _bits_float((ki - half + 1023) << 52)
+    e = p * _bits_float((np.int64(k) + 1023) << 52)
+    return e if g >= EXP_FLOOR else 0.0
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "nsz"}, inline="always")
@@ -175,14 +185,14 @@ def _log(x):
     return s * (hfsq + (t2 + t1)) + dk * _LN2_LO - hfsq + f + dk * _LN2_HI
 
 
-@_jit
-def _prepare(kind, cov, inv, log_norm):
+@_kernel
+def _prepare(kind, cov, inv, log_norm, chol):
     """Inverse Cholesky factors and normalising constants of covariances ``(K, d, d)``.
 
-    Returns False if a covariance is not positive definite (or not finite).
+    Returns False if a covariance is not positive definite (or not finite). ``chol`` ``(d, d)``
+    is scratch.
     """
     K, d, _ = cov.shape
-    chol = np.zeros((d, d))
     for j in range(K):
         if kind == DIAGONAL or kind == SPHERICAL:
             total = 0.0
@@ -230,73 +240,88 @@ def _prepare(kind, cov, inv, log_norm):
     return True
 
 
-#: Feature counts whose E-pass runs along rows in one loop per component, compiled for each:
-#: 0.34 against 7.3 ns per row for the whitened distance at d = 2 (1.6 against 23 at d = 6).
+#: Feature counts whose E-pass scores rows in one loop per component, compiled for each: 0.34
+#: against 7.3 ns per row for the whitened distance at d = 2 (1.6 against 23 at d = 6).
 FIXED_FEATURES = 8
 
 #: Sums along rows may be reassociated: LLVM then vectorises them (a fixed order for a given
 #: machine, so the same numbers on every run). Nothing here calls _exp or _log, whose
 #: reductions need the order they are written in.
 _sums = nb.njit(
-    cache=True, nogil=True, error_model="numpy", fastmath={"contract", "nsz", "reassoc"}
+    cache=True,
+    nogil=True,
+    error_model="numpy",
+    fastmath={"contract", "nsz", "reassoc"},
+    _nrt=False,
 )
 
 
-@_jit
-def _densities_fixed(Xt, lo, m, mu, L, c0, axis, z, lp, top, d):
+@_kernel
+def _densities_fixed(Xt, lo, m, mu, L, c0, axis, lp, top, d):
     """:func:`_densities` for a number of features ``d`` known when compiling.
 
-    Its loops over features unroll, so one loop along rows centres, whitens and scores them
-    (the centred rows, needed by the statistics, go to ``z``).
+    Its loops over features unroll, so one loop along rows centres, whitens and scores them.
+    It stores nothing else: with the centred rows stored as well, the loop at d = 6 no longer
+    vectorised (11.5 against 1.0 us for three components on 200 rows). Signed indices
+    ``lo + i`` made it two to four times slower: numba tests each for wrapping around.
     """
     d = literally(d)
+    lo = np.uint64(lo)  # unsigned, so that no index below needs a test for wrapping around
+    m = np.uint64(m)
+    if axis:
+        for i in range(m):
+            q = 0.0
+            for a in range(d):
+                y = L[a, a] * (Xt[a, lo + i] - mu[a])
+                q += y * y
+            v = c0 - 0.5 * q
+            lp[i] = v
+            top[i] = max(top[i], v)
+        return
     for i in range(m):
         q = 0.0
         for a in range(d):
-            za = Xt[a, lo + i] - mu[a]
-            z[a, i] = za
-            y = L[a, a] * za
-            if not axis:
-                for e in range(a):
-                    y += L[a, e] * (Xt[e, lo + i] - mu[e])
+            y = 0.0
+            for e in range(a + 1):
+                y += L[a, e] * (Xt[e, lo + i] - mu[e])
             q += y * y
         v = c0 - 0.5 * q
         lp[i] = v
         top[i] = max(top[i], v)
 
 
-@_jit
+@_kernel
 def _densities(Xt, lo, m, mu, L, c0, axis, z, lp, top, tot, cross):
     """One component's weighted log densities ``lp`` of rows ``lo .. lo + m``; ``top`` their max.
 
-    ``mu`` is its mean and ``L`` its inverse Cholesky factor (diagonal if ``axis``); ``z``
-    ``(d, c)`` takes the rows centred on ``mu``, exactly, before anything else; ``tot`` and
-    ``cross`` are scratch.
+    ``mu`` is its mean and ``L`` its inverse Cholesky factor (diagonal if ``axis``); rows are
+    centred on ``mu`` exactly before anything else. ``z`` ``(d, c)``, ``tot`` and ``cross``
+    are scratch.
     """
     d = Xt.shape[0]
     if d == 1:
-        return _densities_fixed(Xt, lo, m, mu, L, c0, axis, z, lp, top, 1)
+        return _densities_fixed(Xt, lo, m, mu, L, c0, axis, lp, top, 1)
     if d == 2:
-        return _densities_fixed(Xt, lo, m, mu, L, c0, axis, z, lp, top, 2)
+        return _densities_fixed(Xt, lo, m, mu, L, c0, axis, lp, top, 2)
     if d == 3:
-        return _densities_fixed(Xt, lo, m, mu, L, c0, axis, z, lp, top, 3)
+        return _densities_fixed(Xt, lo, m, mu, L, c0, axis, lp, top, 3)
     if d == 4:
-        return _densities_fixed(Xt, lo, m, mu, L, c0, axis, z, lp, top, 4)
+        return _densities_fixed(Xt, lo, m, mu, L, c0, axis, lp, top, 4)
     if d == 5:
-        return _densities_fixed(Xt, lo, m, mu, L, c0, axis, z, lp, top, 5)
+        return _densities_fixed(Xt, lo, m, mu, L, c0, axis, lp, top, 5)
     if d == 6:
-        return _densities_fixed(Xt, lo, m, mu, L, c0, axis, z, lp, top, 6)
+        return _densities_fixed(Xt, lo, m, mu, L, c0, axis, lp, top, 6)
     if d == 7:
-        return _densities_fixed(Xt, lo, m, mu, L, c0, axis, z, lp, top, 7)
+        return _densities_fixed(Xt, lo, m, mu, L, c0, axis, lp, top, 7)
     if d == FIXED_FEATURES:
-        return _densities_fixed(Xt, lo, m, mu, L, c0, axis, z, lp, top, FIXED_FEATURES)
+        return _densities_fixed(Xt, lo, m, mu, L, c0, axis, lp, top, FIXED_FEATURES)
     # Wider rows: one loop along rows per feature pair.
     for a in range(d):
         ma = mu[a]
         za = z[a]
-        xa = Xt[a]
+        xa = Xt[a, lo:]
         for i in range(m):
-            za[i] = xa[lo + i] - ma
+            za[i] = xa[i] - ma
     for i in range(m):
         tot[i] = 0.0  # the squared whitened distance
     for a in range(d):
@@ -323,9 +348,18 @@ def _densities(Xt, lo, m, mu, L, c0, axis, z, lp, top, tot, cross):
 
 
 @_sums
-def _moments(r, z, m, axis, nk, j, s1, s2):
-    """Adds component ``j``'s sums of ``r``, ``r z`` and ``r z z^T`` (lower triangle)."""
+def _moments(r, Xt, lo, mu, z, m, axis, nk, j, s1, s2):
+    """Adds component ``j``'s sums of ``r``, ``r z`` and ``r z z^T`` (lower triangle).
+
+    ``z`` ``(d, c)`` takes rows ``lo .. lo + m`` centred on the component's mean ``mu``.
+    """
     d = z.shape[0]
+    for a in range(d):
+        ma = mu[a]
+        za = z[a]
+        xa = Xt[a, lo:]
+        for i in range(m):
+            za[i] = xa[i] - ma
     acc = 0.0
     for i in range(m):
         acc += r[i]
@@ -357,7 +391,7 @@ def _row_sums(rw, top, log_t, cross, inv_t, m):
     return loglik, entropy
 
 
-@_jit
+@_kernel
 def _e_pass(Xt, w, kind, means, inv, log_norm, weights, scratch, z, nk, s1, s2):
     """One fit's E-pass: loglik, entropy and whether a row is uncovered; fills nk, s1, s2.
 
@@ -391,9 +425,10 @@ def _e_pass(Xt, w, kind, means, inv, log_norm, weights, scratch, z, nk, s1, s2):
                 c0 = log_norm[j] + np.log(weights[j])
                 _densities(Xt, lo, m, means[j], inv[j], c0, axis, z[j], lp[j], top, tot, cross)
         finite = True
+        wc = w[lo:]
         for i in range(m):
             finite &= np.isfinite(top[i])
-            rw[i] = w[lo + i]
+            rw[i] = wc[i]
             tot[i] = 0.0
             cross[i] = 0.0
         if not finite:
@@ -410,10 +445,10 @@ def _e_pass(Xt, w, kind, means, inv, log_norm, weights, scratch, z, nk, s1, s2):
             if not (weights[j] > 0.0):
                 continue
             lpj = lp[j]
-            # Along rows, so that the exponential vectorises (a finite top: see above; a
-            # density of 0 has g clamped, so that ex * g is 0).
+            # Along rows, so that the exponential vectorises (a finite top: see above; g
+            # is clamped, so that ex * g is 0 for a density of 0).
             for i in range(m):
-                g = max(lpj[i] - top[i], -745.5)
+                g = max(lpj[i] - top[i], EXP_FLOOR - 1.0)
                 ex = _exp(g)
                 lpj[i] = ex
                 tot[i] += ex
@@ -437,11 +472,11 @@ def _e_pass(Xt, w, kind, means, inv, log_norm, weights, scratch, z, nk, s1, s2):
             r = lp[j]
             for i in range(m):
                 r[i] *= tot[i]
-            _moments(r, z[j], m, axis, nk, j, s1[j], s2[j])
+            _moments(r, Xt, lo, means[j], z[j], m, axis, nk, j, s1[j], s2[j])
     return loglik, entropy, uncovered
 
 
-@_jit
+@_kernel
 def _resp_statistics(Xt, w, kind, r, nk, mean, scatter):
     """Weights, means and centred scatter of the rows under responsibilities ``r`` ``(K, n)``.
 
@@ -477,7 +512,7 @@ def _resp_statistics(Xt, w, kind, r, nk, mean, scatter):
                 scatter[j, e, a] = acc
 
 
-@_jit
+@_kernel
 def _centred(kind, means, nk, s1, s2, mean, scatter):
     """Weight-normalised statistics: each component's mean and centred scatter (full)."""
     K, d = means.shape
@@ -498,15 +533,15 @@ def _centred(kind, means, nk, s1, s2, mean, scatter):
                 scatter[j, c, a] = v
 
 
-@_jit
-def _eigenvalues(S):
-    """Eigenvalues of a small symmetric matrix, in no order (cyclic Jacobi rotations).
+@_kernel
+def _eigen_extremes(S, A):
+    """The smallest and the largest eigenvalue of a small symmetric matrix (Jacobi rotations).
 
-    Jacobi's method is accurate to a few ulps of the largest eigenvalue, as LAPACK's, and
-    compiles in a fraction of the time numba takes for ``np.linalg.eigvalsh``.
+    Cyclic Jacobi rotations are accurate to a few ulps of the largest eigenvalue, as LAPACK's,
+    and compile in a fraction of the time numba takes for ``np.linalg.eigvalsh``. ``A``
+    ``(d, d)`` is scratch.
     """
     d = S.shape[0]
-    A = np.empty((d, d))
     for a in range(d):
         for c in range(d):
             A[a, c] = S[a, c]
@@ -535,27 +570,20 @@ def _eigenvalues(S):
                     amp, amq = A[m, p], A[m, q]
                     A[m, p] = c * amp - s * amq
                     A[m, q] = s * amp + c * amq
-    out = np.empty(d)
-    for a in range(d):
-        out[a] = A[a, a]
-    return out
-
-
-@_jit
-def _extremes(values):
-    """The smallest and the largest of ``values``."""
-    small = large = values[0]
-    for v in values:
-        small = min(small, v)
-        large = max(large, v)
+    small = large = A[0, 0]
+    for a in range(1, d):
+        small = min(small, A[a, a])
+        large = max(large, A[a, a])
     return small, large
 
 
-@_jit
-def _determinant(S):
-    """Determinant of a symmetric matrix by Cholesky; 0 if it is not positive definite."""
+@_kernel
+def _determinant(S, L):
+    """Determinant of a symmetric matrix by Cholesky; 0 if it is not positive definite.
+
+    ``L`` ``(d, d)`` is scratch.
+    """
     d = S.shape[0]
-    L = np.zeros((d, d))
     det = 1.0
     for a in range(d):
         for c in range(a + 1):
@@ -572,9 +600,12 @@ def _determinant(S):
     return det
 
 
-@_jit
-def _degenerate(kind, nk, usable, need, mean, scatter):
-    """Whether a component is too thin or collapsed (the families' ``collapsed`` tests)."""
+@_kernel
+def _degenerate(kind, nk, usable, need, mean, scatter, work):
+    """Whether a component is too thin or collapsed (the families' ``collapsed`` tests).
+
+    ``work`` ``(2, d, d)`` is scratch.
+    """
     K, d = mean.shape
     total = 0.0
     for j in range(K):
@@ -584,7 +615,7 @@ def _degenerate(kind, nk, usable, need, mean, scatter):
             return True
     if kind == TIED:
         return False
-    corr = np.empty((d, d))
+    corr = work[0]
     for j in range(K):
         wt = nk[j]
         if not (wt > 0.0):
@@ -612,14 +643,14 @@ def _degenerate(kind, nk, usable, need, mean, scatter):
             # The correlation's eigenvalues sum to d, so the smallest is at least
             # det / d^(d-1): a determinant (from a Cholesky factor) well above the threshold
             # clears the component without an eigendecomposition.
-            if _determinant(corr) > 2.0 * COLLAPSE_CORRELATION * d ** (d - 1):
+            if _determinant(corr, work[1]) > 2.0 * COLLAPSE_CORRELATION * d ** (d - 1):
                 continue
-            if _extremes(_eigenvalues(corr))[0] < COLLAPSE_CORRELATION:
+            if _eigen_extremes(corr, work[1])[0] < COLLAPSE_CORRELATION:
                 return True
     return False
 
 
-@_jit
+@_kernel
 def _mixing_weights(nk, weights):
     """The M-step's mixing weights, ``nk / sum(nk)``, into ``weights``."""
     total = 0.0
@@ -629,7 +660,7 @@ def _mixing_weights(nk, weights):
         weights[j] = nk[j] / total
 
 
-@_jit
+@_kernel
 def _m_step(kind, nk, mean, scatter, reg_covar, cov):
     """Covariances from centred statistics; False where a weight is not positive."""
     K, d = mean.shape
@@ -670,16 +701,18 @@ def _m_step(kind, nk, mean, scatter, reg_covar, cov):
     return True
 
 
-@_jit
-def _plausible(kind, cov, weights, total, reg_covar):
-    """No spurious component (``Component.spurious`` of the Gaussian families)."""
+@_kernel
+def _plausible(kind, cov, weights, total, reg_covar, work):
+    """No spurious component (``Component.spurious`` of the Gaussian families).
+
+    ``work`` ``(2, d, d)`` is scratch.
+    """
     K, d, _ = cov.shape
     for j in range(K):
         if kind != TIED and weights[j] * total < d + 1:
             return False
         if kind == FULL or (kind == TIED and j == 0):
-            ev = _eigenvalues(cov[j])
-            small, large = _extremes(ev)
+            small, large = _eigen_extremes(cov[j], work[0])
         elif kind == TIED:
             continue
         else:
@@ -717,6 +750,7 @@ def _loop(
     new_cov = np.empty((K, d, d))
     new_inv = np.empty((K, d, d))
     new_norm = np.empty(K)
+    work = np.empty((2, d, d))
     steps = np.empty((B, 3))
     for b in range(B):
         for m in range(3):
@@ -735,10 +769,10 @@ def _loop(
             for j in range(K):
                 for a in range(d):
                     means[b, j, a] = mean[b, j, a]
-            if not _prepare(kind, cov[b], inv[b], log_norm[b]):
+            if not _prepare(kind, cov[b], inv[b], log_norm[b], work[0]):
                 status[b] = INVALID
                 continue
-        elif not _prepare(kind, cov[b], inv[b], log_norm[b]):
+        elif not _prepare(kind, cov[b], inv[b], log_norm[b], work[0]):
             status[b] = EJECTED
             continue
         ll, en, unc = _e_pass(
@@ -757,7 +791,7 @@ def _loop(
                 continue
             if budgets[b] <= it:
                 status[b] = EXHAUSTED
-                if racing and _plausible(kind, cov[b], weights[b], totals[b], reg_covar):
+                if racing and _plausible(kind, cov[b], weights[b], totals[b], reg_covar, work):
                     targets[groups[b]] = max(targets[groups[b]], loglik[b])
                 continue
             active += 1
@@ -767,13 +801,13 @@ def _loop(
         for b in range(B):
             if status[b] != RUNNING:
                 continue
-            if _degenerate(kind, nk[b], usable[b], need, mean[b], scatter[b]):
+            if _degenerate(kind, nk[b], usable[b], need, mean[b], scatter[b], work):
                 status[b] = EJECTED
                 continue
             if not _m_step(kind, nk[b], mean[b], scatter[b], reg_covar, new_cov):
                 status[b] = EJECTED
                 continue
-            if not _prepare(kind, new_cov, new_inv, new_norm):
+            if not _prepare(kind, new_cov, new_inv, new_norm, work[0]):
                 status[b] = EJECTED
                 continue
             _mixing_weights(nk[b], weights[b])
@@ -800,7 +834,7 @@ def _loop(
             change = (ll - previous) / totals[b]
             if abs(change) < tol:
                 status[b] = CONVERGED
-                if racing and _plausible(kind, cov[b], weights[b], totals[b], reg_covar):
+                if racing and _plausible(kind, cov[b], weights[b], totals[b], reg_covar, work):
                     targets[groups[b]] = max(targets[groups[b]], ll)
                 continue
             steps[b, 0], steps[b, 1], steps[b, 2] = steps[b, 1], steps[b, 2], change * totals[b]
@@ -833,7 +867,7 @@ def _loop(
                     if lead < 0 or loglik[c] > loglik[lead]:
                         lead = c
             if bound[lead] == targets[g] and loglik[lead] > targets[g]:
-                if _plausible(kind, cov[lead], weights[lead], totals[lead], reg_covar):
+                if _plausible(kind, cov[lead], weights[lead], totals[lead], reg_covar, work):
                     for c in range(B):
                         if status[c] == RUNNING and groups[c] == g:
                             bound[c] = loglik[lead]
@@ -855,7 +889,7 @@ def _loop(
                 status[b] = DROPPED
     for b in range(B):
         if status[b] == CONVERGED or status[b] == EXHAUSTED or status[b] == DROPPED:
-            plausible[b] = _plausible(kind, cov[b], weights[b], totals[b], reg_covar)
+            plausible[b] = _plausible(kind, cov[b], weights[b], totals[b], reg_covar, work)
 
 
 def compiled_kind(X: object, starts: Sequence[Start]) -> int | None:
