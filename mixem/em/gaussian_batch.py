@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numba as nb
 import numpy as np
@@ -1073,74 +1072,59 @@ def _batch(
         status, n_iter, initial, logliks, loglik, entropy, nk, mean, scatter, plausible,
     )  # fmt: skip
     per_iteration = (time.perf_counter() - started) / max(int(n_iter.sum()), 1)
+    # Every fit's parameters and statistics as views of arrays made once for the batch (the
+    # loop's outputs belong to this call): a search ranks and drops most runs unread.
+    if kind == FULL:
+        covariances, scatters = cov, scatter
+    elif kind == TIED:
+        covariances, scatters = cov[:, 0].copy(), scatter.sum(axis=1)
+    elif kind == DIAGONAL:
+        covariances = np.ascontiguousarray(cov.diagonal(0, 2, 3))
+        scatters = np.ascontiguousarray(scatter.diagonal(0, 2, 3))
+    else:
+        covariances = cov[:, :, 0, 0].copy()
+        scatters = scatter.diagonal(0, 2, 3).sum(axis=2)[..., None]
+    stats_type = PooledGaussianStats if kind == TIED else GaussianStats
+    pass_nk, stats_mean = nk.copy(), mean.copy()
+    changes = np.diff(np.concatenate([initial[:, None], logliks], axis=1), axis=1)
+    changes /= totals[:, None]
+    seconds = np.full(logliks.shape[1], per_iteration)
+    unmoved = np.zeros(logliks.shape[1], dtype=bool)
     runs: list[EMRun | FitError | None] = []
     for b in range(B):
         if status[b] == UNCOVERED:
             runs.append(UncoveredRowError(UNCOVERED_MESSAGE))
-        elif status[b] == INVALID:
-            runs.append(None)
-        elif not np.isfinite(initial[b]):
-            runs.append(None)  # its start could not even be prepared: it runs alone
-        else:
-            run = _run_of(
-                family, kind, n, b, weights, means, cov, initial, logliks, n_iter,
-                loglik, entropy, nk, mean, scatter, totals[b], reg_covar, per_iteration,
+            continue
+        if status[b] == INVALID or not np.isfinite(initial[b]):
+            runs.append(None)  # an invalid start, or one not even prepared: it runs alone
+            continue
+        m = int(n_iter[b])
+        total = float(totals[b])
+        values = logliks[b, :m]
+        events = []
+        if reg_covar == 0:
+            down = changes[b, :m] < -1e-9 * (1.0 + np.abs(values / total))
+            for it in np.flatnonzero(down):
+                events.append(decrease_event(float(-changes[b, it]), int(it) + 1))
+        known = status[b] in (CONVERGED, EXHAUSTED, DROPPED)
+        runs.append(
+            EMRun(
+                weights[b],
+                (family._valid(means[b], covariances[b]),),
+                float(loglik[b]),
+                float(entropy[b]),
+                m,
                 bool(status[b] == CONVERGED),
-                bool(plausible[b]) if status[b] in (CONVERGED, EXHAUSTED, DROPPED) else None,
-            )  # fmt: skip
-            runs.append(replace(run, dropped=True) if status[b] == DROPPED else run)
-    return status, runs
-
-
-def _run_of(
-    family, kind, rows, b, weights, means, cov, initial, logliks, n_iter,
-    loglik, entropy, nk, mean, scatter, total, reg_covar, per_iteration, converged, plausible,
-) -> EMRun:  # fmt: skip
-    """Fit ``b``'s run from the compiled loop's arrays; ``plausible`` None if not known."""
-    k, d = means.shape[1:]
-    if kind == FULL:
-        covariances = cov[b].copy()
-    elif kind == TIED:
-        covariances = cov[b, 0].copy()
-    elif kind == DIAGONAL:
-        covariances = np.ascontiguousarray(cov[b].diagonal(0, 1, 2))
-    else:
-        covariances = cov[b, :, 0, 0].copy()
-    comp = family._valid(means[b].copy(), covariances)
-    if kind == FULL:
-        stats = GaussianStats(nk[b].copy(), mean[b].copy(), scatter[b].copy())
-    elif kind == TIED:
-        stats = PooledGaussianStats(nk[b].copy(), mean[b].copy(), scatter[b].sum(axis=0))
-    elif kind == DIAGONAL:
-        stats = GaussianStats(nk[b].copy(), mean[b].copy(), scatter[b].diagonal(0, 1, 2).copy())
-    else:
-        stats = GaussianStats(
-            nk[b].copy(), mean[b].copy(), scatter[b].diagonal(0, 1, 2).sum(axis=1)[:, None]
+                Trace(float(initial[b]), values, changes[b, :m], seconds[:m], unmoved[:m], rows=n),
+                tuple(events),
+                EPass(
+                    float(loglik[b]),
+                    float(entropy[b]),
+                    pass_nk[b],
+                    [stats_type(nk[b], stats_mean[b], scatters[b])],
+                ),
+                dropped=bool(status[b] == DROPPED),
+                spurious_at=(total, float(reg_covar), not plausible[b]) if known else None,
+            )
         )
-    m = int(n_iter[b])
-    values = logliks[b, :m].copy()
-    changes = np.diff(np.concatenate([[initial[b]], values])) / total
-    events = []
-    if reg_covar == 0:
-        for it in np.flatnonzero(changes < -1e-9 * (1.0 + np.abs(values / total))):
-            events.append(decrease_event(float(-changes[it]), int(it) + 1))
-    trace = Trace(
-        float(initial[b]),
-        values,
-        changes,
-        np.full(m, per_iteration),
-        np.zeros(m, dtype=bool),
-        rows=int(rows),
-    )
-    return EMRun(
-        weights[b].copy(),
-        (comp,),
-        float(loglik[b]),
-        float(entropy[b]),
-        m,
-        converged,
-        trace,
-        tuple(events),
-        EPass(float(loglik[b]), float(entropy[b]), nk[b].copy(), [stats]),
-        spurious_at=None if plausible is None else (float(total), float(reg_covar), not plausible),
-    )
+    return status, runs

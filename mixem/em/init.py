@@ -118,16 +118,52 @@ class WardTree:
 
     def centres(self, X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
         """The centres of the tree's ``k`` clusters (in ``X``'s units), ``(k, d)``."""
-        from scipy.cluster.hierarchy import fcluster
-
         rows = self.rows
-        labels = fcluster(self.linkage, t=k, criterion="maxclust") - 1
+        labels = self.labels(k)
         found = np.unique(labels)
         centres = np.stack([X[rows[labels == j]].mean(axis=0) for j in found])
         if found.size < k:  # ties in the tree: fill with random rows
             extra = X[rng.choice(rows, k - found.size, replace=False)]
             centres = np.concatenate([centres, extra])
         return centres
+
+    def labels(self, k: int) -> np.ndarray:
+        """The tree's flat clusters of at most ``k`` (fewer at tied heights), ``0 ..``.
+
+        ``scipy.cluster.hierarchy.fcluster(linkage, k, "maxclust") - 1``, numbered as it does
+        (the order in which its depth-first walk from the top reaches the clusters, inner
+        nodes before leaves), without its checks of the tree, which took most of a start's
+        time at a few hundred rows.
+        """
+        Z = self.linkage
+        n = Z.shape[0] + 1
+        if k >= n:
+            from scipy.cluster.hierarchy import fcluster
+
+            return fcluster(Z, t=k, criterion="maxclust") - 1
+        # Ward's heights never decrease: merges up to the (n - k)-th height, ties included.
+        applied = int(np.searchsorted(Z[:, 2], Z[n - k - 1, 2], side="right"))
+        parent = np.arange(2 * n - 1)
+        kids = Z[:applied, :2].astype(np.intp)
+        parent[kids[:, 0]] = parent[kids[:, 1]] = n + np.arange(applied)
+        while True:  # every row's cluster: pointer jumping up the merges applied
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
+        out = np.empty(n, dtype=np.intp)
+        found = 0
+        stack = [2 * n - 2]
+        while stack:
+            node = stack.pop()
+            if node >= n and node - n >= applied:  # a merge above the cut: walk into it
+                left, right = (int(c) for c in Z[node - n, :2])
+                inner = [c for c in (left, right) if c >= n]
+                stack.extend(reversed(inner + [c for c in (left, right) if c < n]))
+                continue
+            out[parent[:n] == node] = found
+            found += 1
+        return out
 
 
 def _nearest_seed_resp(seeds: np.ndarray):

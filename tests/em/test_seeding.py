@@ -54,3 +54,21 @@ def test_nearest_seed_responsibilities_give_the_statistics_of_initial_statistics
     np.testing.assert_allclose(nk, ref_nk, rtol=1e-12)
     np.testing.assert_allclose(mean, ref_stats.arrays()["mean"], rtol=1e-10)
     assert nk[3] >= family.min_count(2)
+
+
+def test_a_ward_trees_clusters_are_scipys_fcluster():
+    from scipy.cluster.hierarchy import fcluster
+
+    from mixem.em.init import WardTree
+
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        n = int(rng.integers(3, 200))
+        if trial % 3 == 0:  # tied heights: fcluster then gives fewer clusters
+            X = rng.integers(0, 4, size=(n, 2)).astype(float)
+        else:
+            X = rng.normal(size=(n, int(rng.integers(1, 5))))
+        tree = WardTree.of(X, None, rng)
+        for k in range(1, min(n, 10) + 1):
+            expected = fcluster(tree.linkage, t=k, criterion="maxclust") - 1
+            np.testing.assert_array_equal(tree.labels(k), expected)
