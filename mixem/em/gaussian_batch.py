@@ -267,6 +267,8 @@ def _densities_fixed(Xt, lo, m, mu, L, c0, axis, lp, top, d):
     d = literally(d)
     lo = np.uint64(lo)  # unsigned, so that no index below needs a test for wrapping around
     m = np.uint64(m)
+    # Two loops, not one with the test inside: LLVM did not take the test out of the loop, and
+    # the single loop made a default fit of Old Faithful 1.5 times slower.
     if axis:
         for i in range(m):
             q = 0.0
