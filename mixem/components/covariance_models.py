@@ -1,0 +1,460 @@
+"""mclust's Gaussian covariance models: their names, parameter counts and M-steps.
+
+Every component's covariance is ``Sigma_k = lambda_k D_k A_k D_k^T`` (Banfield and Raftery
+1993; Celeux and Govaert 1995): a volume ``lambda_k``, a shape ``A_k`` (diagonal, determinant 1)
+and an orientation ``D_k`` (orthogonal). A model's name gives, in that order, whether each is
+equal across components (``E``), variable (``V``), or, for shape and orientation, the identity
+(``I``). In one dimension only the volume is left: ``E`` (equal variances) and ``V``.
+
+The M-steps take each component's weight ``n_k`` and centred scatter ``W_k`` (the diagonal of
+the scatter, shape ``(k, d)``, for the diagonal models) and return the covariances that maximise
+the expected complete-data log-likelihood ``-1/2 sum_k [n_k log|Sigma_k| + tr(W_k Sigma_k^-1)]``
+under the model's constraints. Nine have a closed form (Celeux and Govaert 1995, table 1);
+VEI, VEE and VEV alternate between the volumes and the rest (Celeux and Govaert, section 4),
+EVE and VVE find their common orientation by the MM algorithm of Browne and McNicholas (2014),
+as mclust does (mclust's ``msvei``, ``msvee``, ``msvev``, ``mseve``, ``msvve``). Those iterate to
+a relative change of ``tol`` in their objective, at most ``max_iter`` times, from a start that
+can be the current parameters (then every iteration can only increase the objective, so EM
+stays monotone however early the iteration stops).
+
+The regulariser enters as ``n_k * reg`` added to every diagonal element of each ``W_k`` before
+the M-step (a ridge on the scatter), so that it keeps each model's constraints; for VVV, VVI,
+VII and EEE it adds ``reg`` to every variance, as mixem's four original families do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["MODELS", "ONE_DIMENSIONAL", "CovarianceModel", "Decomposition", "model"]
+
+#: The fourteen multivariate models, in mclust's order (``mclust.options("emModelNames")``).
+MODELS = (
+    "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE",
+    "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV",
+)  # fmt: skip
+#: The models of one column: equal and variable variance.
+ONE_DIMENSIONAL = ("E", "V")
+
+_WORDS = {"E": "equal", "V": "variable", "I": "identity"}
+_ITERATIVE = frozenset({"VEI", "VEE", "VEV", "EVE", "VVE"})
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """Covariances as volumes, shapes and orientations, ``Sigma_k = l_k D_k diag(a_k) D_k^T``.
+
+    Attributes
+    ----------
+    scale : ndarray of shape (k,)
+        Volumes ``lambda_k`` (each covariance's determinant to the power ``1/d``).
+    shape : ndarray of shape (k, d)
+        Diagonals of the shapes ``A_k``, each with product 1.
+    orientation : ndarray of shape (k, d, d), or None
+        Orthogonal ``D_k`` (eigenvectors as columns); None for the diagonal models.
+    iterations : int
+        Iterations of an iterative M-step (0 for a closed form).
+    converged : bool
+        Whether an iterative M-step reached its tolerance.
+    """
+
+    scale: np.ndarray
+    shape: np.ndarray
+    orientation: np.ndarray | None
+    iterations: int = 0
+    converged: bool = True
+
+    def variances(self) -> np.ndarray:
+        """Per-feature variances ``l_k a_k``, shape ``(k, d)``: the diagonal models' covariances."""
+        return self.scale[:, None] * self.shape
+
+    def matrices(self) -> np.ndarray:
+        """Covariance matrices, shape ``(k, d, d)``."""
+        v = self.variances()
+        if self.orientation is None:
+            k, d = v.shape
+            out = np.zeros((k, d, d))
+            out.reshape(k, d * d)[:, :: d + 1] = v
+            return out
+        D = self.orientation
+        out = np.matmul(D * v[:, None, :], np.swapaxes(D, 1, 2))
+        return 0.5 * (out + np.swapaxes(out, 1, 2))
+
+
+def _geometric_mean(values: np.ndarray) -> np.ndarray:
+    return np.exp(np.mean(np.log(values), axis=-1))
+
+
+def _check_positive(values: np.ndarray, what: str) -> None:
+    """Raise ValueError naming the first component whose ``values`` are not all positive."""
+    bad = ~(values.reshape(values.shape[0], -1).min(axis=1) > 0)  # also NaN
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"component {j}'s {what} is singular; use fewer components, a larger reg_covar, "
+            "or rescale the data"
+        )
+
+
+def _eigen(scatter: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ascending eigenvalues and eigenvectors of every scatter, checked positive."""
+    omega, vectors = np.linalg.eigh(scatter)
+    _check_positive(omega, "scatter")
+    return omega, vectors
+
+
+def _relative_change(new: float, old: float) -> float:
+    return abs(new - old) / (1.0 + abs(new))
+
+
+@dataclass(frozen=True)
+class CovarianceModel:
+    """One of mclust's covariance models, named as mclust names it (``"VEV"``, ``"E"``, ...).
+
+    Parameters
+    ----------
+    name : str
+        ``"EII"`` ... ``"VVV"`` (see :data:`MODELS`), or ``"E"`` or ``"V"`` for one column.
+    """
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.name not in MODELS + ONE_DIMENSIONAL:
+            raise ValueError(
+                f"unknown covariance model {self.name!r}; expected one of "
+                f"{', '.join(MODELS + ONE_DIMENSIONAL)}"
+            )
+
+    @property
+    def diagonal(self) -> bool:
+        """Whether the covariances are diagonal (orientation ``I``, or one dimension)."""
+        return len(self.name) == 1 or self.name[2] == "I"
+
+    @property
+    def iterative(self) -> bool:
+        """Whether the M-step iterates (VEI, VEE, VEV, EVE, VVE)."""
+        return self.name in _ITERATIVE
+
+    @property
+    def description(self) -> str:
+        """What the name means, e.g. ``"variable volume, equal shape, variable orientation"``."""
+        if len(self.name) == 1:
+            return f"{_WORDS[self.name]} variance (one dimension)"
+        volume, shape, orientation = (_WORDS[c] for c in self.name)
+        return f"{volume} volume, {shape} shape, {orientation} orientation"
+
+    def in_dimensions(self, d: int) -> CovarianceModel:
+        """The model that this one is on ``d`` columns: on one column, ``E`` or ``V``."""
+        if d == 1:
+            return CovarianceModel(self.name[0])
+        if len(self.name) == 1:
+            raise ValueError(
+                f"covariance model {self.name!r} is for one column; got {d} features "
+                f"(use one of {', '.join(MODELS)})"
+            )
+        return self
+
+    def n_parameters(self, k: int, d: int) -> int:
+        """Free covariance parameters of ``k`` components in ``d`` dimensions (``nVarParams``)."""
+        name = self.in_dimensions(d).name
+        rotation = d * (d - 1) // 2
+        return {
+            "E": 1,
+            "V": k,
+            "EII": 1,
+            "VII": k,
+            "EEI": d,
+            "VEI": k + d - 1,
+            "EVI": 1 + k * (d - 1),
+            "VVI": k * d,
+            "EEE": d * (d + 1) // 2,
+            "VEE": k + d - 1 + rotation,
+            "EVE": 1 + k * (d - 1) + rotation,
+            "VVE": k * d + rotation,
+            "EEV": d + k * rotation,
+            "VEV": k + d - 1 + k * rotation,
+            "EVV": 1 - k + k * d * (d + 1) // 2,
+            "VVV": k * d * (d + 1) // 2,
+        }[name]
+
+    def m_step(
+        self,
+        weight: np.ndarray,
+        scatter: np.ndarray,
+        *,
+        reg: float = 0.0,
+        tol: float = 1.5e-8,
+        max_iter: int = 1000,
+        start: Decomposition | None = None,
+    ) -> Decomposition:
+        """Covariances that maximise the expected log-likelihood, given the statistics.
+
+        Parameters
+        ----------
+        weight : ndarray of shape (k,)
+            Each component's total responsibility ``n_k`` (positive).
+        scatter : ndarray of shape (k, d, d), or (k, d) for a diagonal model
+            Each component's centred, responsibility-weighted scatter ``W_k`` (or its diagonal).
+        reg : float
+            Ridge: ``n_k * reg`` is added to the diagonal of every ``W_k``.
+        tol, max_iter : float, int
+            An iterative M-step stops when its objective changes by at most ``tol`` relative
+            to its value, or after ``max_iter`` iterations.
+        start : Decomposition, optional
+            Where an iterative M-step starts (the current parameters); by default as mclust
+            does (unit shapes, identity orientation).
+
+        Returns
+        -------
+        Decomposition
+
+        Raises
+        ------
+        ValueError
+            Naming the component whose scatter is singular.
+        """
+        weight = np.asarray(weight, dtype=np.float64)
+        scatter = np.array(scatter, dtype=np.float64)
+        k = weight.shape[0]
+        d = scatter.shape[-1]
+        name = self.in_dimensions(d).name
+        if reg:
+            if scatter.ndim == 2:
+                scatter += weight[:, None] * reg
+            else:
+                scatter.reshape(k, d * d)[:, :: d + 1] += weight[:, None] * reg
+        if len(name) == 1:
+            name = name + "II"  # one column: E = EII, V = VII
+        if name[2] == "I":
+            diag = scatter if scatter.ndim == 2 else scatter.diagonal(0, 1, 2)
+            return _DIAGONAL[name](weight, diag, tol, max_iter, start)
+        return _GENERAL[name](weight, scatter, tol, max_iter, start)
+
+
+def model(name: str) -> CovarianceModel:
+    """The covariance model named ``name`` (see :class:`CovarianceModel`)."""
+    return CovarianceModel(name)
+
+
+# -- diagonal models: w is (k, d), the diagonal of each scatter ----------------------------
+
+
+def _spherical(scale: np.ndarray, d: int) -> Decomposition:
+    return Decomposition(scale, np.ones((scale.shape[0], d)), None)
+
+
+def _eii(n_k, w, tol, max_iter, start):
+    k, d = w.shape
+    _check_positive(w.sum(axis=1, keepdims=True), "scatter")
+    return _spherical(np.full(k, w.sum() / (n_k.sum() * d)), d)
+
+
+def _vii(n_k, w, tol, max_iter, start):
+    d = w.shape[1]
+    total = w.sum(axis=1)
+    _check_positive(total[:, None], "scatter")
+    return _spherical(total / (n_k * d), d)
+
+
+def _eei(n_k, w, tol, max_iter, start):
+    k, d = w.shape
+    pooled = w.sum(axis=0) / n_k.sum()
+    _check_positive(pooled[None], "pooled scatter")
+    volume = _geometric_mean(pooled)
+    return Decomposition(np.full(k, volume), np.tile(pooled / volume, (k, 1)), None)
+
+
+def _vvi(n_k, w, tol, max_iter, start):
+    _check_positive(w, "scatter")
+    var = w / n_k[:, None]
+    volume = _geometric_mean(var)
+    return Decomposition(volume, var / volume[:, None], None)
+
+
+def _evi(n_k, w, tol, max_iter, start):
+    _check_positive(w, "scatter")
+    det = _geometric_mean(w)  # |B_k|^(1/d)
+    volume = det.sum() / n_k.sum()
+    return Decomposition(np.full(w.shape[0], volume), w / det[:, None], None)
+
+
+def _volumes_and_shape(n_k, omega, tol, max_iter, start):
+    """VEI's and VEV's alternation: volumes given the shape, the shape given the volumes.
+
+    ``omega`` (k, d) are the scatters' diagonals (VEI) or eigenvalues (VEV), paired by
+    position with the common shape. Each half-step maximises the objective exactly in its
+    variables (Celeux and Govaert 1995, section 4), so the objective never decreases.
+    """
+    k, d = omega.shape
+    if start is None:
+        shape = np.ones(d)
+    else:
+        shape = np.array(start.shape[0])
+    scale = np.ones(k)
+    converged = False
+    iterations = 0
+    for iterations in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
+        old_scale, old_shape = scale, shape
+        scale = (omega / shape).sum(axis=1) / (n_k * d)
+        raw = (omega / scale[:, None]).sum(axis=0)
+        shape = raw / _geometric_mean(raw)
+        # mclust's criterion (msvei, msvev): the largest relative change of a parameter.
+        change = max(
+            np.max(np.abs(old_scale - scale) / (1.0 + scale)),
+            np.max(np.abs(old_shape - shape) / (1.0 + shape)),
+        )
+        if change <= tol:
+            converged = True
+            break
+    return scale, np.tile(shape, (k, 1)), iterations, converged
+
+
+def _vei(n_k, w, tol, max_iter, start):
+    _check_positive(w, "scatter")
+    scale, shape, its, ok = _volumes_and_shape(n_k, w, tol, max_iter, start)
+    return Decomposition(scale, shape, None, its, ok)
+
+
+_DIAGONAL = {"EII": _eii, "VII": _vii, "EEI": _eei, "VEI": _vei, "EVI": _evi, "VVI": _vvi}
+
+
+# -- general models: W is (k, d, d) --------------------------------------------------------
+
+
+def _with_orientation(scale, shape, orientation, iterations=0, converged=True):
+    k, d = shape.shape
+    orientation = np.broadcast_to(orientation, (k, d, d))
+    return Decomposition(scale, shape, orientation, iterations, converged)
+
+
+def _eee(n_k, W, tol, max_iter, start):
+    omega, vectors = _eigen(W.sum(axis=0, keepdims=True) / n_k.sum())
+    volume = _geometric_mean(omega)
+    k = W.shape[0]
+    return _with_orientation(np.full(k, volume[0]), np.tile(omega / volume, (k, 1)), vectors)
+
+
+def _vvv(n_k, W, tol, max_iter, start):
+    omega, vectors = _eigen(W / n_k[:, None, None])
+    volume = _geometric_mean(omega)
+    return _with_orientation(volume, omega / volume[:, None], vectors)
+
+
+def _evv(n_k, W, tol, max_iter, start):
+    omega, vectors = _eigen(W)
+    det = _geometric_mean(omega)
+    volume = det.sum() / n_k.sum()
+    return _with_orientation(np.full(W.shape[0], volume), omega / det[:, None], vectors)
+
+
+def _eev(n_k, W, tol, max_iter, start):
+    omega, vectors = _eigen(W)
+    pooled = omega.sum(axis=0)
+    det = _geometric_mean(pooled)
+    k = W.shape[0]
+    return _with_orientation(np.full(k, det / n_k.sum()), np.tile(pooled / det, (k, 1)), vectors)
+
+
+def _vev(n_k, W, tol, max_iter, start):
+    omega, vectors = _eigen(W)
+    scale, shape, its, ok = _volumes_and_shape(n_k, omega, tol, max_iter, start)
+    return _with_orientation(scale, shape, vectors, its, ok)
+
+
+def _vee(n_k, W, tol, max_iter, start):
+    """Volumes given the common matrix ``C = D A D^T``, and ``C`` given the volumes."""
+    k, d, _ = W.shape
+    _eigen(W)  # every scatter must be positive definite
+    scale = np.ones(k) if start is None else np.array(start.scale)
+    old = np.inf
+    converged = False
+    iterations = 0
+    for iterations in range(1, max_iter + 1):  # noqa: B007
+        C = (W / scale[:, None, None]).sum(axis=0)
+        C /= _geometric_mean(np.linalg.eigvalsh(C))
+        scale = np.einsum("kij,ji->k", W, np.linalg.inv(C)) / (d * n_k)
+        # mclust's criterion (msvee): the objective's relative change.
+        objective = d * n_k.sum() + d * float(np.dot(np.log(scale), n_k))
+        if _relative_change(objective, old) <= tol:
+            converged = True
+            break
+        old = objective
+    omega, vectors = np.linalg.eigh(C)
+    omega = omega / _geometric_mean(omega)
+    return _with_orientation(scale, np.tile(omega, (k, 1)), vectors, iterations, converged)
+
+
+def _common_orientation(n_k, W, tol, max_iter, start, variable_volume):
+    """EVE and VVE: Browne and McNicholas's (2014) MM algorithm for the common orientation.
+
+    The objective is ``sum_k tr(W_k D M_k D^T)`` with ``M_k = (lambda_k A_k)^-1``: each
+    iteration takes their two majorisation steps for ``D`` (MM1 and MM2, each an SVD of the
+    pooled gradient) and then the shapes (and, for VVE, the volumes) in closed form.
+
+    For VVE this differs from mclust 6 (``msvve``), whose orientation steps weight the
+    components by ``A_k^-1`` without their volumes: its M-step does not maximise the expected
+    log-likelihood when the volumes differ (on Old Faithful's K = 3 start it ends 0.76 below
+    this one; tests/components/test_covariance_models.py reproduces both).
+    """
+    k, d, _ = W.shape
+    omega = _eigen(W)[0][:, -1]  # each scatter's largest eigenvalue
+    if start is None:
+        Dt = np.eye(d)
+        inv = np.ones((k, d))
+    else:
+        Dt = np.array(start.orientation[0].T)
+        inv = 1.0 / start.variances()
+    old = np.inf
+    converged = False
+    iterations = 0
+    n = n_k.sum()
+    for iterations in range(1, max_iter + 1):  # noqa: B007
+        # MM1: majorise in D^T with each W_k's largest eigenvalue.
+        MDt = inv[:, :, None] * Dt
+        F = (MDt @ W - omega[:, None, None] * MDt).sum(axis=0)
+        P, _, Rt = np.linalg.svd(F)
+        Dt = P @ Rt
+        # MM2: majorise in D with each M_k's largest element.
+        WD = W @ Dt.T
+        F = (WD * inv[:, None, :] - inv.max(axis=1)[:, None, None] * WD).sum(axis=0)
+        P, _, Rt = np.linalg.svd(F)
+        Dt = (P @ Rt).T
+        a = np.einsum("ij,kjl,il->ki", Dt, W, Dt)  # diag(D^T W_k D)
+        _check_positive(a, "scatter along the common orientation")
+        if variable_volume:
+            var = a / n_k[:, None]
+            objective = d * float(np.dot(np.log(_geometric_mean(var)), n_k))
+        else:
+            shape = a / _geometric_mean(a)[:, None]
+            objective = d * n * np.log((a / shape).sum() / (n * d))
+            var = shape * ((a / shape).sum() / (n * d))
+        inv = 1.0 / var
+        if _relative_change(objective, old) <= tol:
+            converged = True
+            break
+        old = objective
+    volume = _geometric_mean(var)
+    return _with_orientation(volume, var / volume[:, None], Dt.T, iterations, converged)
+
+
+def _eve(n_k, W, tol, max_iter, start):
+    return _common_orientation(n_k, W, tol, max_iter, start, variable_volume=False)
+
+
+def _vve(n_k, W, tol, max_iter, start):
+    return _common_orientation(n_k, W, tol, max_iter, start, variable_volume=True)
+
+
+_GENERAL = {
+    "EEE": _eee,
+    "VEE": _vee,
+    "EVE": _eve,
+    "VVE": _vve,
+    "EEV": _eev,
+    "VEV": _vev,
+    "EVV": _evv,
+    "VVV": _vvv,
+}
