@@ -1,6 +1,6 @@
 """Saving and loading fitted mixtures in a versioned, pickle-free format.
 
-Format ``mixem.MixtureResult`` version 1: a NumPy ``.npz`` archive (zip of ``.npy`` arrays)
+Format ``mixem.MixtureResult`` version 2: a NumPy ``.npz`` archive (zip of ``.npy`` arrays)
 holding
 
 - ``__meta__``: a JSON document (0-d unicode array) with ``format``, ``format_version``,
@@ -9,8 +9,10 @@ holding
   the model ``spec``, ``events`` (the fit's events as objects of their fields; optional),
   ``categories``
   (the levels of categorical columns, or null; optional, read as null when absent), and
-  ``families``: for each family its class (``module.QualName``), ``n_components`` and the names
-  of its parameter arrays;
+  ``families``: for each family ``family`` (its ``name``, the ``module.QualName`` of its class,
+  and its ``config``, the keyword arguments that rebuild it), ``n_components`` and the names
+  of its parameter arrays (version 1 named a family by ``class`` alone, a configured one as
+  ``Name[config]``; both still load);
 - ``weights``; ``family{i}.{name}`` for every parameter array of family ``i``;
 - ``trace.loglik``, ``trace.change``, ``trace.seconds``, ``trace.reseeded`` and
   ``trace.moved`` (optional: read as all False when absent, as in files saved before it
@@ -22,12 +24,15 @@ Arrays are read back with ``allow_pickle=False``: loading never executes code fr
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mixem.components.base import component_class
+from mixem.components.family import Components, Family
 from mixem.em.events import Event
 from mixem.em.trace import Trace
 from mixem.result import MixtureResult
@@ -35,7 +40,24 @@ from mixem.result import MixtureResult
 __all__ = ["FORMAT", "FORMAT_VERSION", "save_result", "load"]
 
 FORMAT = "mixem.MixtureResult"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+
+def family_from_spec(spec: dict[str, Any]) -> Family:
+    """The family that :meth:`Family.spec` described (its module is imported, never run)."""
+    name = spec["name"]
+    module, _, qualname = name.rpartition(".")
+    try:
+        obj: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(
+            f"unknown component family {name!r}; import or define it before loading"
+        ) from err
+    if not (isinstance(obj, type) and issubclass(obj, Family)):
+        raise ValueError(f"{name!r} is not a component family")
+    return obj(**spec["config"])
 
 
 def save_result(result: MixtureResult, path: str | Path) -> None:
@@ -46,13 +68,12 @@ def save_result(result: MixtureResult, path: str | Path) -> None:
     families = []
     for i, comp in enumerate(result.components):
         params = comp.params()
-        families.append(
-            {
-                "class": f"{type(comp).__module__}.{type(comp).__qualname__}",
-                "n_components": comp.n_components,
-                "params": sorted(params),
-            }
+        named = (
+            {"family": comp.family.spec()}
+            if isinstance(comp, Components)
+            else {"class": f"{type(comp).__module__}.{type(comp).__qualname__}"}
         )
+        families.append({**named, "n_components": comp.n_components, "params": sorted(params)})
         for name, value in params.items():
             arrays[f"family{i}.{name}"] = np.asarray(value)
     for name in ("loglik", "change", "seconds", "reseeded", "moved"):
@@ -126,8 +147,11 @@ def load(path: str | Path) -> MixtureResult:
             )
         components = []
         for i, fam in enumerate(meta["families"]):
-            cls = component_class(fam["class"])
-            components.append(cls(**{name: archive[f"family{i}.{name}"] for name in fam["params"]}))
+            arrays = {name: archive[f"family{i}.{name}"] for name in fam["params"]}
+            if "family" in fam:
+                components.append(family_from_spec(fam["family"]).components(**arrays))
+            else:
+                components.append(component_class(fam["class"])(**arrays))
         trace = Trace(
             meta["initial_loglik"],
             *(archive[f"trace.{name}"] for name in ("loglik", "change", "seconds", "reseeded")),

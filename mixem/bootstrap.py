@@ -19,6 +19,7 @@ from scipy.optimize import linear_sum_assignment
 
 from mixem._validation import check_positive_int, check_random_state
 from mixem.components.base import Component
+from mixem.components.family import family_name, with_params
 from mixem.em.engine import fit_reweighted
 from mixem.em.passes import blocks, chunk_rows, iter_log_prob, log_sum_exp
 from mixem.em.settings import SearchSettings, Settings
@@ -80,19 +81,21 @@ def permute_components(component: Component, order: np.ndarray) -> Component:
     Parameters shared by all components (no leading ``"component"`` dimension, such as the tied
     covariance) are kept as they are.
     """
-    cls = type(component)
+    dims = component.param_dims
     params = component.params()
-    missing = set(params) - set(cls.param_dims)
+    missing = set(params) - set(dims)
     if missing:
         raise TypeError(
-            f"{cls.__name__}.param_dims does not name the dimensions of {sorted(missing)}; "
-            "label alignment needs to know which parameters have a component axis"
+            f"{family_name(component.family)}.param_dims does not name the dimensions of "
+            f"{sorted(missing)}; label alignment needs to know which parameters have a "
+            "component axis"
         )
-    return cls(
-        **{
-            name: value[order] if cls.param_dims[name][:1] == ("component",) else value
+    return with_params(
+        component,
+        {
+            name: value[order] if dims[name][:1] == ("component",) else value
             for name, value in params.items()
-        }
+        },
     )
 
 
@@ -146,7 +149,7 @@ def weighted_bootstrap(
     n = X.shape[0]
     components = result.components
     chunk = chunk_rows(
-        X.shape[1], [type(c) for c in components], result.n_components, spec.get("chunk_size")
+        X.shape[1], [c.family for c in components], result.n_components, spec.get("chunk_size")
     )
     resp_fit = result.predict_proba(X)
 
@@ -163,7 +166,7 @@ def weighted_bootstrap(
         chunk=chunk,
     )
     structure = Structure(
-        tuple(type(c) for c in components), tuple(c.n_components for c in components)
+        tuple(c.family for c in components), tuple(c.n_components for c in components)
     )
     # The maximiser of the reweighted likelihood: the warm start, unless a fresh start that
     # comes within RESTART_MARGIN after RESTART_ITER iterations climbs higher. Labels align

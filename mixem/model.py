@@ -21,6 +21,7 @@ from mixem._validation import (
     encode_categories,
 )
 from mixem.components.base import Component
+from mixem.components.family import Family, family_name
 from mixem.em.engine import FitRecord
 from mixem.em.engine import fit as em_fit
 from mixem.em.events import Event
@@ -70,7 +71,14 @@ class _Data:
 INIT_CHOICES = ("short_em", *INIT_METHODS)
 
 
-def _check_family(cls: Any) -> type[Component]:
+def _check_family(cls: Any) -> Any:
+    """A Family value (a Family class means its default instance), or a Component class."""
+    if isinstance(cls, Family):
+        return cls
+    if isinstance(cls, type) and issubclass(cls, Family):
+        if getattr(cls, "__abstractmethods__", None):
+            raise TypeError(f"component {cls.__name__} is abstract; use a concrete family")
+        return cls()
     if isinstance(cls, Component):
         raise TypeError(
             f"component must be a Component class, got an instance of {type(cls).__name__}; "
@@ -143,7 +151,7 @@ class MixtureModel:
         chunk_size: int | None = None,
         search: SearchSettings | None = None,
     ) -> None:
-        if isinstance(component, type | Component | str | bytes):
+        if isinstance(component, type | Component | Family | str | bytes):
             families: tuple[type[Component], ...] = (_check_family(component),)
         else:
             try:
@@ -189,7 +197,7 @@ class MixtureModel:
 
     def __repr__(self) -> str:
         fams = ", ".join(
-            f"{c.__name__}x{k}" for c, k in zip(self.families, self.sizes, strict=True)
+            f"{family_name(c)}x{k}" for c, k in zip(self.families, self.sizes, strict=True)
         )
         return (
             f"MixtureModel([{fams}], n_init={self.n_init}, init={self.init!r}, "
@@ -326,7 +334,7 @@ class MixtureModel:
     def _spec(self) -> dict[str, Any]:
         rs = self.random_state
         return {
-            "families": [f"{c.__module__}.{c.__qualname__}" for c in self.families],
+            "families": [_family_spec(c) for c in self.families],
             "sizes": list(self.sizes),
             "n_init": self.n_init,
             "init": self.init,
@@ -377,7 +385,7 @@ class MixtureModel:
             if eff < cls.min_count(d):
                 raise ValueError(
                     f"init_params['resp'] column {j} carries {eff:.3g} effective rows; "
-                    f"{cls.__name__} needs at least {cls.min_count(d):g}"
+                    f"{family_name(cls)} needs at least {cls.min_count(d):g}"
                 )
         return self._structure.start(nk, stats, self.reg_covar)
 
@@ -421,30 +429,36 @@ class MixtureModel:
                 )
         comps = []
         for cls, k, p in zip(self.families, self.sizes, per_family, strict=True):
+            name = family_name(cls)
             if not isinstance(p, Mapping):
-                raise TypeError(
-                    f"init_params for {cls.__name__} must be a dict, got {type(p).__name__}"
-                )
+                raise TypeError(f"init_params for {name} must be a dict, got {type(p).__name__}")
             if cls.param_dims and set(p) != set(cls.param_dims):
                 raise ValueError(
-                    f"init_params for {cls.__name__} must have keys {sorted(cls.param_dims)}, "
+                    f"init_params for {name} must have keys {sorted(cls.param_dims)}, "
                     f"got {sorted(p)}"
                 )
             try:
-                comp = cls(**p)
+                comp = cls.components(**p) if isinstance(cls, Family) else cls(**p)
             except (TypeError, ValueError) as err:
                 raise type(err)(f"init_params: {err}") from err
             if comp.n_features != d:
                 raise ValueError(
-                    f"init_params for {cls.__name__} describe {comp.n_features} features, X has {d}"
+                    f"init_params for {name} describe {comp.n_features} features, X has {d}"
                 )
             if comp.n_components != k:
                 raise ValueError(
-                    f"init_params for {cls.__name__} describe {comp.n_components} components, "
+                    f"init_params for {name} describe {comp.n_components} components, "
                     f"the model has {k}"
                 )
             comps.append(comp)
         return weights, tuple(comps)
+
+
+def _family_spec(family: Any) -> Any:
+    """How a saved model names a family: ``{"name", "config"}``, or a legacy class's name."""
+    if isinstance(family, Family):
+        return family.spec()
+    return f"{family.__module__}.{family.__qualname__}"
 
 
 def _validated(model: MixtureModel, X: Any, sample_weight: Any, rng: np.random.Generator) -> _Data:
@@ -471,7 +485,7 @@ def _validated(model: MixtureModel, X: Any, sample_weight: Any, rng: np.random.G
         what = "rows" if w is None else "rows with positive sample_weight"
         raise ValueError(
             f"X has {usable.shape[0]} {what}; {K} component{'s' * (K != 1)} of "
-            f"{' + '.join(c.__name__ for c in families)} in {d} dimensions need at "
+            f"{' + '.join(family_name(c) for c in families)} in {d} dimensions need at "
             f"least {need:g}"
         )
     chunk = chunk_rows(d, families, K, model.chunk_size)

@@ -192,7 +192,7 @@ class MixtureResult:
     def _chunks(self, X: np.ndarray):
         chunk = chunk_rows(
             self.n_features,
-            [type(c) for c in self.components],
+            [c.family for c in self.components],
             self.n_components,
             self.spec.get("chunk_size"),
         )

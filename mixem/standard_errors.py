@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
+from mixem.components.family import with_params
 from mixem.em.passes import chunk_rows, iter_log_prob, log_sum_exp
 from mixem.exceptions import FitError
 
@@ -92,7 +93,7 @@ def parameter_entries(result: MixtureResult) -> list[Entry]:
         zip(result.components, family_labels(result), strict=True)
     ):
         for name, value in comp.params().items():
-            dims = type(comp).param_dims.get(name, ())
+            dims = comp.param_dims.get(name, ())
             value = np.asarray(value)
             named = dims if len(dims) == value.ndim else ("",) * value.ndim
             sym = _symmetric(named)
@@ -193,7 +194,7 @@ class _Likelihood:
         self.K = result.n_components
         self.chunk = chunk_rows(
             X.shape[1],
-            [type(c) for c in result.components],
+            [c.family for c in result.components],
             self.K,
             result.spec.get("chunk_size"),
         )
@@ -210,12 +211,12 @@ class _Likelihood:
         for e, value in zip(self.entries, theta[self.K - 1 :], strict=True):
             params[e.family][e.key][e.index] = value
             if e.symmetric:
-                dims = type(self.result.components[e.family]).param_dims[e.key]
+                dims = self.result.components[e.family].param_dims[e.key]
                 i, j = dims.index("feature"), dims.index("feature_bis")
                 mirror = list(e.index)
                 mirror[i], mirror[j] = mirror[j], mirror[i]
                 params[e.family][e.key][tuple(mirror)] = value
-        comps = [type(c)(**p) for c, p in zip(self.result.components, params, strict=True)]
+        comps = [with_params(c, p) for c, p in zip(self.result.components, params, strict=True)]
         return weights, comps
 
     def __call__(self, theta: np.ndarray) -> float:

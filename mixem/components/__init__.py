@@ -3,12 +3,14 @@
 from mixem.components.base import Component, component_class
 from mixem.components.discrete import Bernoulli, Categorical, Poisson
 from mixem.components.exponential import Exponential
+from mixem.components.family import Components, Family
 from mixem.components.gaussian import (
     GaussianDiagonal,
     GaussianFull,
     GaussianSpherical,
     GaussianTied,
 )
+from mixem.components.gaussian_models import Gaussian
 from mixem.components.noise import BoxStats, UniformNoise
 from mixem.components.product import Product, ProductStats
 from mixem.components.stats import (
@@ -27,7 +29,10 @@ __all__ = [
     "Categorical",
     "CategoricalStats",
     "Component",
+    "Components",
     "Exponential",
+    "Family",
+    "Gaussian",
     "GaussianDiagonal",
     "GaussianFull",
     "GaussianSpherical",

@@ -105,6 +105,11 @@ class Component(ABC, metaclass=_Family):
     #: so that the engine runs many fits at once (see :mod:`mixem.components.stack`).
     stackable: ClassVar[bool] = False
 
+    @property
+    def family(self) -> type[Component]:
+        """The family of these components: for a legacy Component, its class."""
+        return type(self)
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         _REGISTRY[_qualified_name(cls)] = cls

@@ -98,10 +98,17 @@ def _check_positive(values: np.ndarray, what: str) -> None:
         )
 
 
-def _eigen(scatter: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Ascending eigenvalues and eigenvectors of every scatter, checked positive."""
+def _eigen(scatter: np.ndarray, *, check: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Ascending eigenvalues and eigenvectors of every scatter, checked positive.
+
+    Unchecked (for the models that pool them: a component's scatter may then be singular),
+    rounding's negative eigenvalues of a singular scatter become 0.
+    """
     omega, vectors = np.linalg.eigh(scatter)
-    _check_positive(omega, "scatter")
+    if check:
+        _check_positive(omega, "scatter")
+    else:
+        np.maximum(omega, 0.0, out=omega)
     return omega, vectors
 
 
@@ -233,6 +240,52 @@ class CovarianceModel:
             return _DIAGONAL[name](weight, diag, tol, max_iter, start)
         return _GENERAL[name](weight, scatter, tol, max_iter, start)
 
+    def decompose(self, covariances: np.ndarray) -> Decomposition:
+        """Volumes, shapes and orientations of covariances of this model.
+
+        ``covariances`` are ``(k, d)`` variances for a diagonal model (and in one dimension),
+        else ``(k, d, d)`` matrices. For a common orientation, that of the first component is
+        taken; shapes are paired with eigenvalues in ascending order, as :meth:`m_step` pairs
+        them.
+        """
+        cov = np.asarray(covariances, dtype=np.float64)
+        name = self.in_dimensions(cov.shape[-1]).name
+        if cov.ndim == 2:
+            _check_positive(cov, "covariance")
+            volume = _geometric_mean(cov)
+            return Decomposition(volume, cov / volume[:, None], None)
+        if len(name) == 3 and name[2] == "E":
+            D = np.linalg.eigh(cov[0])[1]
+            var = np.einsum("ji,kjl,li->ki", D, cov, D)
+            _check_positive(var, "covariance")
+            volume = _geometric_mean(var)
+            orientation = np.broadcast_to(D, cov.shape)
+            return Decomposition(volume, var / volume[:, None], orientation)
+        omega, vectors = np.linalg.eigh(cov)
+        _check_positive(omega, "covariance")
+        volume = _geometric_mean(omega)
+        return Decomposition(volume, omega / volume[:, None], vectors)
+
+    def violation(self, covariances: np.ndarray) -> float:
+        """Relative distance of ``covariances`` from the nearest of this model's constraints.
+
+        0 (up to rounding) for covariances of the model; e.g. unequal volumes under ``E..``.
+        """
+        cov = np.asarray(covariances, dtype=np.float64)
+        dec = self.decompose(cov)
+        name = self.in_dimensions(cov.shape[-1]).name
+        name = name + "II" if len(name) == 1 else name
+        scale, shape, orientation = dec.scale, dec.shape, dec.orientation
+        if name[0] == "E":
+            scale = np.full_like(scale, np.exp(np.mean(np.log(scale))))
+        if name[1] == "E":
+            shape = np.broadcast_to(shape[0], shape.shape)
+        elif name[1] == "I":
+            shape = np.ones_like(shape)
+        rebuilt = Decomposition(scale, shape, orientation)
+        target = rebuilt.variances() if orientation is None else rebuilt.matrices()
+        return float(np.abs(target - cov).max() / np.abs(cov).max())
+
 
 def model(name: str) -> CovarianceModel:
     """The covariance model named ``name`` (see :class:`CovarianceModel`)."""
@@ -313,7 +366,8 @@ def _volumes_and_shape(n_k, omega, tol, max_iter, start):
 
 
 def _vei(n_k, w, tol, max_iter, start):
-    _check_positive(w, "scatter")
+    _check_positive(w.sum(axis=0)[None], "pooled scatter")
+    _check_positive(w.sum(axis=1)[:, None], "scatter")
     scale, shape, its, ok = _volumes_and_shape(n_k, w, tol, max_iter, start)
     return Decomposition(scale, shape, None, its, ok)
 
@@ -351,15 +405,18 @@ def _evv(n_k, W, tol, max_iter, start):
 
 
 def _eev(n_k, W, tol, max_iter, start):
-    omega, vectors = _eigen(W)
+    omega, vectors = _eigen(W, check=False)
     pooled = omega.sum(axis=0)
+    _check_positive(pooled[None], "pooled scatter")
     det = _geometric_mean(pooled)
     k = W.shape[0]
     return _with_orientation(np.full(k, det / n_k.sum()), np.tile(pooled / det, (k, 1)), vectors)
 
 
 def _vev(n_k, W, tol, max_iter, start):
-    omega, vectors = _eigen(W)
+    omega, vectors = _eigen(W, check=False)
+    _check_positive(omega.sum(axis=0)[None], "pooled scatter")
+    _check_positive(omega[:, -1:], "scatter")
     scale, shape, its, ok = _volumes_and_shape(n_k, omega, tol, max_iter, start)
     return _with_orientation(scale, shape, vectors, its, ok)
 
@@ -367,7 +424,9 @@ def _vev(n_k, W, tol, max_iter, start):
 def _vee(n_k, W, tol, max_iter, start):
     """Volumes given the common matrix ``C = D A D^T``, and ``C`` given the volumes."""
     k, d, _ = W.shape
-    _eigen(W)  # every scatter must be positive definite
+    # A component's scatter may be singular (its volume needs only a trace); the pooled may not.
+    _check_positive(np.trace(W, axis1=1, axis2=2)[:, None], "scatter")
+    _check_positive(np.linalg.eigvalsh(W.sum(axis=0))[None], "pooled scatter")
     scale = np.ones(k) if start is None else np.array(start.scale)
     old = np.inf
     converged = False

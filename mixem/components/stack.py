@@ -45,7 +45,7 @@ class Stack:
     @classmethod
     def of(cls, components: Sequence[Component]) -> Stack:
         """The stack of ``components`` (one per fit, the same family and size)."""
-        family = type(components[0])
+        family = components[0].family
         names = components[0].params()
         stacked = family(
             **{name: np.concatenate([c.params()[name] for c in components]) for name in names}
@@ -162,5 +162,5 @@ class TiedStack(Stack):
 
 def stack_of(components: Sequence[Component]) -> Stack | None:
     """The stack of one family's components of several fits, or None if it cannot stack."""
-    family: Any = type(components[0])
+    family: Any = components[0].family
     return family._stack(components)

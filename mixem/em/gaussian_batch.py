@@ -901,9 +901,9 @@ def compiled_kind(X: object, starts: Sequence[Start]) -> int | None:
     """
     if not starts or any(len(comps) != 1 for _, comps in starts):
         return None
-    family = type(starts[0][1][0])
+    family = starts[0][1][0].family
     kind = family_kind(X, (family,))
-    if kind is None or any(type(comps[0]) is not family for _, comps in starts):
+    if kind is None or any(comps[0].family is not family for _, comps in starts):
         return None
     return kind
 
@@ -938,7 +938,7 @@ def run_compiled(
     """
     B = len(starts) if resp is None else resp[1].shape[0]
     K = starts[0][0].size if resp is None else resp[1].shape[1]
-    family_name = (type(starts[0][1][0]) if resp is None else resp[0]).__name__
+    family_name = (starts[0][1][0].family if resp is None else resp[0]).__name__
     budgets = np.asarray(budgets, dtype=np.int64)
     targets = np.full(1, -np.inf) if race is None else np.asarray(race.floors, dtype=float).copy()
     out: list[EMRun | FitError | None] = [None] * B
@@ -1038,7 +1038,7 @@ def _batch(
     """
     n, d = X.shape
     if resp is None:
-        family = type(starts[0][1][0])
+        family = starts[0][1][0].family
         B = len(starts)
         K = starts[0][1][0].n_components
         means = _owned(np.stack([comps[0].means for _, comps in starts]))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from mixem.components.base import Component
+from mixem.components.family import family_name, updated
 from mixem.components.stats import Stats
 from mixem.em.events import Event, decrease_event
 from mixem.em.init import locate_component, seed_from_rows, seed_size
@@ -93,7 +94,7 @@ def _split_heaviest(
     from its weighted mean along its principal axis: one half stays, ``j`` takes the other.
     """
     weights, components = current
-    classes = [type(c) for c in components]
+    classes = [c.family for c in components]
     sizes = [c.n_components for c in components]
     order = np.argsort(-nk, kind="stable")
     m = int(order[0] if order[0] != j else order[1])
@@ -152,7 +153,7 @@ def m_step(
     happened is appended to ``events``.
     """
     components = current[1]
-    classes = [type(c) for c in components]
+    classes = [c.family for c in components]
     sizes = [c.n_components for c in components]
     nk = epass.nk.copy()
     stats: list[Stats] = list(epass.stats)
@@ -176,7 +177,7 @@ def m_step(
                     "collapsing onto: remove or jitter them, or use fewer components"
                 )
                 raise RunError(
-                    f"component {j} ({per_comp[j].__name__}) became degenerate "
+                    f"component {j} ({family_name(per_comp[j])}) became degenerate "
                     f"{reseeds[j]} times; {advice}",
                     events,
                 )
@@ -197,7 +198,7 @@ def m_step(
             events.append(
                 Event(
                     kind,
-                    f"component {j} ({per_comp[j].__name__}) {why} at iteration {iteration}; "
+                    f"component {j} ({family_name(per_comp[j])}) {why} at iteration {iteration}; "
                     f"re-seeded it {how}",
                     iteration=iteration,
                     component=j,
@@ -206,10 +207,10 @@ def m_step(
     new = []
     for f, (cls, s) in enumerate(zip(classes, stats, strict=True)):
         try:
-            new.append(cls.from_statistics(s, reg_covar=reg_covar))
+            new.append(updated(cls, s, reg_covar, components[f]))
         except ValueError as err:
             raise RunError(
-                f"the M-step for {cls.__name__} (family {f}) failed at iteration {iteration}: "
+                f"the M-step for {family_name(cls)} (family {f}) failed at iteration {iteration}: "
                 f"{err}",
                 events,
             ) from err

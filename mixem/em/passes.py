@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mixem.components.base import Component
+from mixem.components.family import Family
 from mixem.components.stats import Stats
 from mixem.exceptions import FitError
 
@@ -130,7 +131,8 @@ class _Accumulator:
     ) -> None:
         self.blocks = columns
         self.statistics = [
-            f.statistics if isinstance(f, type) else f.expected_statistics for f in families
+            f.statistics if isinstance(f, type | Family) else f.expected_statistics
+            for f in families
         ]
         self.stats: list[Stats | None] = [None] * len(families)
         self.nk = np.zeros(columns[-1].stop)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mixem.components.base import Component
+from mixem.components.family import family_name
 from mixem.components.stats import Stats
 from mixem.exceptions import FitError
 
@@ -54,10 +55,12 @@ class Structure:
             try:
                 comps.append(cls.from_statistics(s, reg_covar=reg_covar))
             except ValueError as err:
-                raise FitError(f"initial parameters of {cls.__name__} are invalid: {err}") from err
+                raise FitError(
+                    f"initial parameters of {family_name(cls)} are invalid: {err}"
+                ) from err
         return nk / nk.sum(), tuple(comps)
 
     def __str__(self) -> str:
         return " + ".join(
-            f"{f.__name__} x{k}" for f, k in zip(self.families, self.sizes, strict=True)
+            f"{family_name(f)} x{k}" for f, k in zip(self.families, self.sizes, strict=True)
         )

@@ -89,7 +89,7 @@ def _bars(result: MixtureResult, X: np.ndarray, w: np.ndarray | None, ax: Axes, 
 def _histogram(
     result: MixtureResult, X: np.ndarray, w: np.ndarray | None, ax: Axes, col: int, label: str
 ) -> Axes:
-    if result.n_features == 1 and all(type(c).discrete for c in result.components):
+    if result.n_features == 1 and all(c.family.discrete for c in result.components):
         return _bars(result, X, w, ax, label)
     x = X[:, col]
     _hist(ax, x, w, label="data")
@@ -127,7 +127,7 @@ def _scatter(
     grid = np.column_stack([gx.ravel(), gy.ravel()])
     log_density = log_sum_exp(_log_prob_on(result, grid, cols)).reshape(gx.shape)
     finite = log_density[np.isfinite(log_density)]
-    if finite.size and not any(type(c).discrete for c in result.components):
+    if finite.size and not any(c.family.discrete for c in result.components):
         # Contours evenly spaced in log density over the range the data occupy.
         levels = np.linspace(np.percentile(finite, 40), finite.max(), 8)[:-1]
         ax.contour(

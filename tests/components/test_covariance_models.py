@@ -285,8 +285,9 @@ def test_names_reduce_to_one_dimension_and_bad_names_are_refused():
         CovarianceModel("E").in_dimensions(3)
 
 
-#: Models whose M-step pools the scatter (or its trace) over components or features.
-POOLED = ("EII", "VII", "EEI", "EEE")
+#: Models whose M-step pools the scatter (or its trace) over components or features, so that
+#: one component's scatter may be singular.
+POOLED = ("EII", "VII", "EEI", "VEI", "EEE", "VEE", "EEV", "VEV")
 
 
 @pytest.mark.parametrize("m", [m for m in MODELS if m not in POOLED])

@@ -10,7 +10,8 @@
 #                set qclass(X, k), mclustBIC's quantile classes
 #   fits         per model and K = 1..9: me() from that partition with tight tolerances
 #                (EM's relative log-likelihood change 1e-11, the iterative M-steps' 1e-13),
-#                its log-likelihood, iterations, return code and nMclustParams
+#                its log-likelihood, iterations, return code and nMclustParams (and for
+#                VVE the converged parameters)
 #   step         per model, K = 3: the M-step from the partition (mstep), the log-likelihood
 #                at those parameters (estep), and the parameters of one more M-step from the
 #                E-step's responsibilities: one EM step from fixed parameters
@@ -84,7 +85,10 @@ for (name in names(datasets)) {
         loglik = if (is.na(fit$loglik)) NULL else fit$loglik,
         iterations = if (length(attr(fit, "info"))) attr(fit, "info")[[1]] else NULL,
         return_code = if (is.null(code)) 0L else code,
-        n_parameters = nMclustParams(m, d, k)
+        n_parameters = nMclustParams(m, d, k),
+        # VVE's converged parameters: its M-step does not maximise (see the tests), so EM
+        # from them climbs on.
+        parameters = if (m == "VVE" && !is.na(fit$loglik)) parameters_json(fit) else NULL
       )
     }
     entry$fits[[m]] <- fits

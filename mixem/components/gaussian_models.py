@@ -1,0 +1,279 @@
+"""``Gaussian(model)``: Gaussian components under any of mclust's fourteen covariance models.
+
+The model's name says which of volume, shape and orientation the components share (see
+:mod:`mixem.components.covariance_models`). The parameters are ``means`` ``(k, d)`` and
+``covariances`` shaped by the model, as scikit-learn shapes its four: ``(k,)`` variances for
+EII and VII (covariance ``variance * I``), ``(k, d)`` per-feature variances for EEI, VEI, EVI
+and VVI, one ``(d, d)`` matrix for EEE, and ``(k, d, d)`` matrices for the other seven.
+``Gaussian("VVV")``, ``Gaussian("VVI")``, ``Gaussian("VII")`` and ``Gaussian("EEE")`` are the
+models of :class:`~mixem.GaussianFull`, :class:`~mixem.GaussianDiagonal`,
+:class:`~mixem.GaussianSpherical` and :class:`~mixem.GaussianTied`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from mixem.components.covariance_models import MODELS, ONE_DIMENSIONAL, CovarianceModel
+from mixem.components.family import Components, Family
+from mixem.components.gaussian import (
+    GaussianDiagonal,
+    GaussianFull,
+    GaussianSpherical,
+    GaussianTied,
+    _check_weights,
+    _collapsed_full,
+)
+from mixem.components.stats import GaussianStats
+
+__all__ = ["Gaussian"]
+
+#: How far (relative) given covariances may be from the model's constraints (init_params,
+#: loaded files): rounding of a saved fit's parameters, not a different model.
+CONSTRAINT_TOL = 1e-8
+
+
+@dataclasses.dataclass(frozen=True)
+class Gaussian(Family):
+    """Gaussian components whose covariances follow one of mclust's models.
+
+    Parameters
+    ----------
+    model : str, default "VVV"
+        mclust's name: ``"EII"``, ``"VII"``, ``"EEI"``, ``"VEI"``, ``"EVI"``, ``"VVI"``,
+        ``"EEE"``, ``"VEE"``, ``"EVE"``, ``"VVE"``, ``"EEV"``, ``"VEV"``, ``"EVV"``,
+        ``"VVV"``; in one dimension also ``"E"`` and ``"V"`` (every name reduces to its volume
+        letter on one column). The letters give volume, shape and orientation: ``E`` equal
+        across components, ``V`` variable, ``I`` the identity.
+    m_step_tol : float, default 1.5e-8
+        The iterative M-steps (VEI, VEE, VEV, EVE, VVE) stop when their objective changes by
+        at most this, relative (mclust's default, ``sqrt(eps)``).
+    m_step_max_iter : int, default 1000
+        Most iterations of an iterative M-step. Each starts from the current parameters, so
+        even one iteration improves the fit: EM's log-likelihood never decreases.
+
+    Notes
+    -----
+    ``reg_covar`` enters the M-step as ``n_k * reg_covar`` added to the diagonal of every
+    component's scatter, which keeps the model's constraints; for VVV, VVI, VII and EEE this
+    adds ``reg_covar`` to every variance, as the four classes do.
+    """
+
+    model: str = "VVV"
+    m_step_tol: float = 1.5e-8
+    m_step_max_iter: int = 1000
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or self.model not in MODELS + ONE_DIMENSIONAL:
+            raise ValueError(
+                f"model must be one of mclust's {', '.join(MODELS + ONE_DIMENSIONAL)}; "
+                f"got {self.model!r}"
+            )
+        if not (isinstance(self.m_step_tol, int | float) and self.m_step_tol >= 0):
+            raise ValueError(f"m_step_tol must be a non-negative number, got {self.m_step_tol!r}")
+        if not (isinstance(self.m_step_max_iter, int) and self.m_step_max_iter >= 1):
+            raise ValueError(
+                f"m_step_max_iter must be a positive int, got {self.m_step_max_iter!r}"
+            )
+
+    # -- what the name says ------------------------------------------------------------
+    @property
+    def covariance_model(self) -> CovarianceModel:
+        """The covariance model (its parameter counts, M-step and description)."""
+        return CovarianceModel(self.model)
+
+    @property
+    def description(self) -> str:
+        """E.g. ``"VEV: variable volume, equal shape, variable orientation"``."""
+        return f"{self.model}: {self.covariance_model.description}"
+
+    @property
+    def label(self) -> str:
+        """The model's name, ``"VEV"``, with any non-default M-step settings."""
+        extra = [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in dataclasses.fields(self)[1:]
+            if getattr(self, f.name) != f.default
+        ]
+        return f"Gaussian({', '.join([repr(self.model), *extra])})"
+
+    @property
+    def _layout(self) -> str:
+        """How ``covariances`` are stored: "spherical", "diagonal", "tied" or "full"."""
+        if len(self.model) == 1 or self.model[1:] == "II":
+            return "spherical"
+        if self.model[2] == "I":
+            return "diagonal"
+        return "tied" if self.model == "EEE" else "full"
+
+    @property
+    def param_dims(self) -> dict[str, tuple[str, ...]]:  # type: ignore[override]
+        """Dimension names of ``means`` and ``covariances``."""
+        cov = {
+            "spherical": ("component",),
+            "diagonal": ("component", "feature"),
+            "tied": ("feature", "feature_bis"),
+            "full": ("component", "feature", "feature_bis"),
+        }[self._layout]
+        return {"means": ("component", "feature"), "covariances": cov}
+
+    def _variable(self, d: int) -> bool:
+        """Whether a component's own rows set its volume or shape (it can become a spike)."""
+        return "V" in self.covariance_model.in_dimensions(d).name[:2]
+
+    # -- the contract ---------------------------------------------------------------------
+    def log_prob(self, params: Components, X: np.ndarray) -> np.ndarray:
+        """Log density of every row under every component, shape ``(n, k)``."""
+        return _kernel(self, params).log_prob(X)
+
+    def statistics(
+        self, X: np.ndarray, resp: np.ndarray, params: Components | None = None
+    ) -> GaussianStats:
+        """Weights, means and centred scatter (its diagonal for a diagonal model)."""
+        return GaussianStats.from_data(X, resp, full=self._layout in ("tied", "full"))
+
+    def m_step(
+        self,
+        stats: GaussianStats,
+        *,
+        reg_covar: float = 0.0,
+        previous: Components | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Means, and covariances from the covariance model's M-step."""
+        _check_weights(stats)
+        model = self.covariance_model
+        start = None
+        if previous is not None and model.in_dimensions(stats.mean.shape[1]).iterative:
+            start = previous.cached("decomposition", lambda: model.decompose(_natural(previous)))
+        dec = model.m_step(
+            stats.weight,
+            stats.scatter,
+            reg=reg_covar,
+            tol=self.m_step_tol,
+            max_iter=self.m_step_max_iter,
+            start=start,
+        )
+        return {"means": np.array(stats.mean), "covariances": _stored(self._layout, dec)}
+
+    def n_parameters(self, params: Components) -> int:
+        """Means plus the model's covariance parameters (mclust's ``nVarParams``)."""
+        k, d = params.means.shape
+        return k * d + self.covariance_model.n_parameters(k, d)
+
+    # -- capabilities ------------------------------------------------------------------
+    def n_features(self, params: Components) -> int:
+        """Columns of ``means``."""
+        return int(params.means.shape[1])
+
+    def sample(self, params: Components, counts: np.ndarray, rng: np.random.Generator) -> Any:
+        """Draw ``counts[j]`` rows from component ``j``, component 0 first."""
+        return _kernel(self, params).sample(counts, rng)
+
+    def moments(self, params: Components) -> tuple[np.ndarray, np.ndarray]:
+        """Means and full covariance matrices ``(k, d, d)``."""
+        return params.means, _kernel(self, params).covariance_matrices
+
+    def check_params(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Means and covariances of the model's layout, positive definite, within its model."""
+        if set(arrays) != {"means", "covariances"}:
+            raise ValueError(
+                f"{self.label} takes parameters means and covariances, got {sorted(arrays)}"
+            )
+        legacy = _LEGACY[self._layout]
+        checked = legacy(arrays["means"], arrays["covariances"])  # shapes, symmetry, positivity
+        out = {"means": checked.means, "covariances": checked.covariances}
+        excess = self.covariance_model.violation(_natural_arrays(self._layout, out))
+        if excess > CONSTRAINT_TOL:
+            raise ValueError(
+                f"covariances do not follow model {self.description} (relative distance "
+                f"{excess:.2g} from the nearest that do)"
+            )
+        return out
+
+    def check_data(self, X: np.ndarray) -> None:
+        """Reject constant features: their variance is zero in every component."""
+        GaussianFull.check_data(X)
+
+    def min_count(self, n_features: int) -> float:
+        """Rows a component needs: ``d + 1`` for its own full shape, 2 for its own variances."""
+        name = self.covariance_model.in_dimensions(n_features).name
+        if len(name) == 3 and name[1] == "V" and name[2] != "I":
+            return float(n_features + 1)
+        return 2.0 if "V" in name[:2] else 1.0
+
+    def floats_per_row(self, n_features: int) -> int:
+        """As :class:`~mixem.GaussianFull` for full matrices, else two per feature."""
+        return (4 if self._layout == "full" else 2) * n_features
+
+    def collapsed(self, stats: GaussianStats) -> np.ndarray:
+        """Components on (near-)identical rows, where a component's own rows set its spread."""
+        if not self._variable(stats.mean.shape[1]):
+            return np.zeros(stats.weight.shape[0], dtype=bool)
+        if stats.scatter.ndim == 3:
+            return _collapsed_full(stats)
+        return GaussianDiagonal.collapsed(stats)
+
+    def spurious(self, params: Components, counts: np.ndarray, reg_covar: float) -> np.ndarray:
+        """Flat components, and, where a component's rows set its spread, those on ``d`` rows.
+
+        As the four classes decide: a covariance whose smallest eigenvalue is within the
+        regulariser (or 1e-10 of its largest), or fewer than ``d + 1`` effective rows.
+        """
+        kernel = _kernel(self, params)
+        d = params.means.shape[1]
+        if self._variable(d):
+            counts = np.asarray(counts, dtype=float)
+        else:
+            counts = np.full(params.n_components, np.inf)
+        flagged = GaussianFull.spurious(kernel, counts, reg_covar)  # reads only eigenvalues
+        return np.broadcast_to(flagged, (params.n_components,)).copy()
+
+
+_LEGACY = {
+    "spherical": GaussianSpherical,
+    "diagonal": GaussianDiagonal,
+    "tied": GaussianTied,
+    "full": GaussianFull,
+}
+
+
+def _kernel(family: Gaussian, params: Components) -> Any:
+    """The log-density kernel of the parameters' layout (one of the four classes' objects)."""
+    return params.cached(
+        "kernel",
+        lambda: (
+            _LEGACY[family._layout]
+            ._valid(np.array(params.means), np.array(params.covariances))
+            ._checked()
+        ),
+    )
+
+
+def _stored(layout: str, dec: Any) -> np.ndarray:
+    """The decomposition as the layout stores covariances."""
+    if layout == "spherical":
+        return np.array(dec.scale)
+    if layout == "diagonal":
+        return dec.variances()
+    matrices = dec.matrices()
+    return matrices[0] if layout == "tied" else matrices
+
+
+def _natural_arrays(layout: str, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Covariances as the covariance model reads them: ``(k, d)`` variances or matrices."""
+    cov, (k, d) = arrays["covariances"], arrays["means"].shape
+    if layout == "spherical":
+        return np.repeat(cov[:, None], d, axis=1)
+    if layout == "tied":
+        return np.broadcast_to(cov, (k, d, d))
+    if layout == "full" and d == 1:
+        return cov.reshape(k, 1)
+    return cov
+
+
+def _natural(params: Components) -> np.ndarray:
+    return _natural_arrays(params.family._layout, params.params())
