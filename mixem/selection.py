@@ -24,12 +24,15 @@ import numpy as np
 from mixem import _grid
 from mixem._validation import check_array, check_positive_int, check_sample_weight
 from mixem.components.base import Component
+from mixem.components.covariance_models import MODELS, ONE_DIMENSIONAL
+from mixem.components.family import family_name
 from mixem.components.gaussian import (
     GaussianDiagonal,
     GaussianFull,
     GaussianSpherical,
     GaussianTied,
 )
+from mixem.components.gaussian_models import Gaussian
 from mixem.exceptions import DegenerateComponentWarning, FitError
 from mixem.model import WARNING_OF, MixtureModel, _check_family
 from mixem.result import MixtureResult
@@ -90,7 +93,7 @@ def _fit_cell(task: dict[str, Any]) -> tuple[dict[str, Any], MixtureResult | Non
 def _failed_row(family: type[Component], k: int, err: Exception, seconds: float) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(COLUMNS, np.nan)
     row.update(
-        family=family.__name__,
+        family=family_name(family),
         K=k,
         converged=False,
         spurious=False,
@@ -113,7 +116,7 @@ def _row(
     """The table's row of a fitted cell: criteria, and notes of its events and spikes."""
     row: dict[str, Any] = dict.fromkeys(COLUMNS, np.nan)
     row.update(
-        family=family.__name__,
+        family=family_name(family),
         K=k,
         loglik=result.loglik,
         n_parameters=result.n_parameters,
@@ -172,7 +175,7 @@ class _Results(Mapping):
     @staticmethod
     def _key(key: Any) -> tuple[str, int]:
         family, k = key
-        name = family.__name__ if isinstance(family, type) else str(family)
+        name = family if isinstance(family, str) else family_name(family)
         return name, int(k)
 
     def __getitem__(self, key: Any) -> MixtureResult:
@@ -313,14 +316,27 @@ class SelectionSummary:
             cols.append("cv")
         return self.selection.table[cols + ["converged", "spurious", "status"]]
 
+    def _legend(self) -> list[str]:
+        """What the families' names mean, where a family says (mclust's model names)."""
+        seen: dict[str, str] = {}
+        for result in self.selection.results.values():
+            for comps in result.components:
+                text = getattr(comps.family, "description", None)
+                if isinstance(text, str):
+                    seen.setdefault(family_name(comps.family), text)
+        return [
+            seen[name] for name in dict.fromkeys(self.selection.table["family"]) if name in seen
+        ]
+
     def __str__(self) -> str:
         s = self.selection
         family, k = s.best_key
         sense = "highest" if CRITERIA[s.criterion] else "lowest"
+        legend = "".join(f"\n  {line}" for line in self._legend())
         return (
             f"Model selection by {s.criterion.upper()} ({sense} is best)\n"
             f"{self._shown().to_string(index=False, float_format=lambda v: f'{v:.3f}')}\n\n"
-            f"Chosen: {family}, K = {k}"
+            f"Chosen: {family}, K = {k}" + (f"\nModels:{legend}" if legend else "")
         )
 
     __repr__ = __str__
@@ -331,14 +347,16 @@ class SelectionSummary:
         return (
             f"<div><strong>Model selection by {html.escape(s.criterion.upper())}</strong>"
             f"{self._shown().to_html(index=False, float_format=lambda v: f'{v:.3f}')}"
-            f"<p>Chosen: {html.escape(family)}, K = {k}</p></div>"
+            f"<p>Chosen: {html.escape(family)}, K = {k}</p>"
+            + "".join(f"<p>{html.escape(line)}</p>" for line in self._legend())
+            + "</div>"
         )
 
 
 def select(
     X: Any,
     n_components: Iterable[int] = range(1, 10),
-    components: Sequence[type[Component]] = DEFAULT_FAMILIES,
+    components: Sequence[Any] | str = DEFAULT_FAMILIES,
     criterion: str = "bic",
     n_init: int = 1,
     random_state: int | None = None,
@@ -359,8 +377,11 @@ def select(
         The data.
     n_components : iterable of int, default range(1, 10)
         Numbers of components to try.
-    components : sequence of Component classes
-        Families to try; by default the four Gaussian families.
+    components : sequence of families, or "mclust"
+        Families to try (classes, or family values such as ``mixem.Gaussian("VEV")``); by
+        default the four Gaussian families. ``"mclust"`` tries mclust's fourteen covariance
+        models, ``mixem.Gaussian("EII")`` ... ``mixem.Gaussian("VVV")`` (on one column its two,
+        ``"E"`` and ``"V"``), as ``Mclust(X)`` does.
     criterion : {"bic", "aic", "icl", "cv"}
         ``"cv"`` is the ``cv_folds``-fold cross-validated held-out mean log-likelihood per row
         (higher is better); the others are lower-is-better criteria of the fits.
@@ -417,7 +438,8 @@ def select(
     ks = [check_positive_int(k, "n_components") for k in n_components]
     if not ks:
         raise ValueError("n_components is empty; give at least one number of components")
-    families = [_check_family(f) for f in components]
+    X_arr, names = check_array(X, "X")
+    families = [_check_family(f) for f in _families(components, X_arr.shape[1])]
     if not families:
         raise ValueError("components is empty; give at least one family")
     n_init = check_positive_int(n_init, "n_init")
@@ -427,7 +449,6 @@ def select(
         raise ValueError(f"n_jobs must be a positive integer or -1, got {n_jobs}")
     if random_state is not None and not isinstance(random_state, int | np.integer):
         raise TypeError(f"random_state must be None or an int, got {type(random_state).__name__}")
-    X_arr, names = check_array(X, "X")
     w = check_sample_weight(sample_weight, X_arr.shape[0])
     cv = check_positive_int(cv_folds, "cv_folds", minimum=2) if criterion == "cv" else 0
     if cv > X_arr.shape[0]:
@@ -442,7 +463,7 @@ def select(
             "sample_weight": w,
             "entropy": entropy,
             # Keyed by (family, K), not grid position: a cell fits the same in any grid.
-            "spawn_key": (zlib.crc32(f.__name__.encode()), k),
+            "spawn_key": (zlib.crc32(family_name(f).encode()), k),
             "options": {"n_init": n_init, **options},
             "cv_folds": cv,
         }
@@ -491,6 +512,17 @@ def select(
     pick = int(np.nanargmax(scores) if CRITERIA[criterion] else np.nanargmin(scores))
     best_key = (str(table["family"].iloc[pick]), int(table["K"].iloc[pick]))
     return SelectionResult(table, _Results(fits), criterion, best_key)
+
+
+def _families(components: Any, n_features: int) -> Sequence[Any]:
+    """The families to try: ``components``, or for ``"mclust"`` mclust's models of ``X``."""
+    if isinstance(components, str):
+        if components != "mclust":
+            raise ValueError(
+                f"components must be a sequence of families or 'mclust', got {components!r}"
+            )
+        return [Gaussian(m) for m in (ONE_DIMENSIONAL if n_features == 1 else MODELS)]
+    return components
 
 
 def _run_study(

@@ -198,3 +198,20 @@ def test_no_cell_fails_on_the_galaxy_velocities():
     study = mixem.select(X, range(1, 10), random_state=0)
     assert not study.table["status"].str.startswith("failed").any()
     assert study.table["converged"].all()
+
+
+def test_components_mclust_tries_mclusts_models_and_explains_their_names():
+    X = mixem.datasets.load_galaxies()
+    sel = mixem.select(X, range(1, 4), components="mclust", random_state=0, progress=False)
+    assert list(dict.fromkeys(sel.table["family"])) == ["E", "V"]  # one column: two models
+    # R mclust 6: Mclust(velocity, G = 1:3) picks E, G = 3 (log-likelihood -778.788, as here),
+    # but its V, G = 3 fit stops at -778.523; mixem's search finds a higher maximum there,
+    # which wins on BIC.
+    assert sel.results["E", 3].loglik == pytest.approx(-778.788, abs=1e-3)
+    assert sel.results["V", 3].loglik > -778.523 + 5
+    assert sel.best_key == ("V", 3)
+    assert sel.results["V", 2].n_parameters == 5
+    text = str(sel.summary())
+    assert "V: variable variance (one dimension)" in text
+    with pytest.raises(ValueError, match="components must be a sequence of families or 'mclust'"):
+        mixem.select(X, [1], components="all")

@@ -93,13 +93,13 @@ class Gaussian(Family):
 
     @property
     def label(self) -> str:
-        """The model's name, ``"VEV"``, with any non-default M-step settings."""
+        """The model's name as mclust gives it, ``"VEV"``, and any non-default M-step settings."""
         extra = [
             f"{f.name}={getattr(self, f.name)!r}"
             for f in dataclasses.fields(self)[1:]
             if getattr(self, f.name) != f.default
         ]
-        return f"Gaussian({', '.join([repr(self.model), *extra])})"
+        return f"{self.model}({', '.join(extra)})" if extra else self.model
 
     @property
     def _layout(self) -> str:

@@ -87,7 +87,8 @@ def test_families_are_values():
     assert Gaussian("VEV") == Gaussian("VEV")
     assert hash(Gaussian("VEV")) == hash(Gaussian("VEV"))
     assert Gaussian("VEV") != Gaussian("VEV", m_step_tol=1e-10)
-    assert Gaussian("VEV").label == "Gaussian('VEV')"
+    assert Gaussian("VEV").label == "VEV"
+    assert Gaussian("VEV", m_step_max_iter=5).label == "VEV(m_step_max_iter=5)"
     assert Gaussian("VEV").description == (
         "VEV: variable volume, equal shape, variable orientation"
     )
