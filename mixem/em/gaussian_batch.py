@@ -29,6 +29,7 @@ from llvmlite import ir
 from numba import literally, types
 from numba.extending import intrinsic
 
+from mixem.components.family import Components, family_name
 from mixem.components.gaussian import (
     COLLAPSE_CORRELATION,
     COLLAPSE_ULPS,
@@ -37,7 +38,9 @@ from mixem.components.gaussian import (
     GaussianSpherical,
     GaussianTied,
 )
+from mixem.components.gaussian_models import Gaussian
 from mixem.components.stats import BLAS_MIN_FEATURES, GaussianStats, PooledGaussianStats
+from mixem.em import covariance_kernels
 from mixem.em.batch import (
     RACE_MAX_RATIO,
     RACE_MIN_ITER,
@@ -63,6 +66,21 @@ KINDS = {
     GaussianDiagonal: DIAGONAL,
     GaussianSpherical: SPHERICAL,
 }
+
+#: Kinds from this on are ``Gaussian(model)`` families: ``MODEL_BASE`` plus the model's code
+#: (:data:`mixem.em.covariance_kernels.MODEL_CODES`), on one of the four layouts above.
+MODEL_BASE = 4
+
+
+def _layout(kind: int) -> int:
+    """The layout (FULL, TIED, DIAGONAL or SPHERICAL) whose E-pass a kind's fits take."""
+    if kind < MODEL_BASE:
+        return kind
+    code = kind - MODEL_BASE
+    if code <= covariance_kernels.VVI:
+        return DIAGONAL
+    return TIED if code == covariance_kernels.EEE else FULL
+
 
 # A fit's state in the compiled loop.
 RUNNING, CONVERGED, EXHAUSTED, EJECTED, DROPPED, UNCOVERED, INVALID = range(7)
@@ -602,9 +620,10 @@ def _determinant(S, L):
 
 
 @_kernel
-def _degenerate(kind, nk, usable, need, mean, scatter, work):
+def _degenerate(kind, own, nk, usable, need, mean, scatter, work):
     """Whether a component is too thin or collapsed (the families' ``collapsed`` tests).
 
+    Collapses are looked for only where a component's own rows set its spread (``own``).
     ``work`` ``(2, d, d)`` is scratch.
     """
     K, d = mean.shape
@@ -614,7 +633,7 @@ def _degenerate(kind, nk, usable, need, mean, scatter, work):
     for j in range(K):
         if nk[j] * usable / total < need:
             return True
-    if kind == TIED:
+    if not own:
         return False
     corr = work[0]
     for j in range(K):
@@ -703,14 +722,15 @@ def _m_step(kind, nk, mean, scatter, reg_covar, cov):
 
 
 @_kernel
-def _plausible(kind, cov, weights, total, reg_covar, work):
+def _plausible(kind, own, cov, weights, total, reg_covar, work):
     """No spurious component (``Component.spurious`` of the Gaussian families).
 
-    ``work`` ``(2, d, d)`` is scratch.
+    The count rule applies where a component's own rows set its spread (``own``). ``work``
+    ``(2, d, d)`` is scratch.
     """
     K, d, _ = cov.shape
     for j in range(K):
-        if kind != TIED and weights[j] * total < d + 1:
+        if own and weights[j] * total < d + 1:
             return False
         if kind == FULL or (kind == TIED and j == 0):
             small, large = _eigen_extremes(cov[j], work[0])
@@ -728,8 +748,8 @@ def _plausible(kind, cov, weights, total, reg_covar, work):
 
 @_jit
 def _loop(
-    Xt, W, kind, means, cov, weights, budgets, totals, usable, need, tol, reg_covar,
-    groups, targets, protect, racing, min_iter, safety, max_ratio, R,
+    Xt, W, kind, model, own, control, means, cov, weights, budgets, totals, usable,
+    need, tol, reg_covar, groups, targets, protect, racing, min_iter, safety, max_ratio, R,
     status, n_iter, initial, logliks, loglik, entropy, nk, mean, scatter, plausible,
 ):  # fmt: skip
     """Run every fit of the batch; results in place (see :func:`run_compiled`).
@@ -737,7 +757,11 @@ def _loop(
     With ``R`` of shape ``(B, K, n)``, every fit starts from the M-step of those
     responsibilities (``means``, ``cov`` and ``weights`` are then outputs only); a start whose
     M-step fails is left ``INVALID``. ``plausible[b]`` says whether a fit that ended in the loop
-    has no spurious component at its last parameters.
+    has no spurious component at its last parameters. ``kind`` is the layout; ``model`` is -1
+    for the four classes, else a ``Gaussian`` model's code, whose M-step (iterative ones to a
+    relative change of ``control[0]``, at most ``control[1]`` times) starts from the current
+    covariances. ``control`` is None for the four classes: numba then prunes the models'
+    M-steps from the loop it compiles for them (those take it about a minute to compile).
     """
     B, K, d = means.shape
     n = Xt.shape[1]
@@ -763,7 +787,14 @@ def _loop(
         wb = W[b if W.shape[0] > 1 else 0]
         if R.shape[0] == B:
             _resp_statistics(Xt, wb, kind, R[b], nk[b], mean[b], scatter[b])
-            if not _m_step(kind, nk[b], mean[b], scatter[b], reg_covar, cov[b]):
+            if control is None:
+                ok = _m_step(kind, nk[b], mean[b], scatter[b], reg_covar, cov[b])
+            else:
+                ok = covariance_kernels.m_step(
+                    model, nk[b], scatter[b], reg_covar, control[0], int(control[1]), cov[b],
+                    False, cov[b],
+                )  # fmt: skip
+            if not ok:
                 status[b] = INVALID
                 continue
             _mixing_weights(nk[b], weights[b])
@@ -792,7 +823,7 @@ def _loop(
                 continue
             if budgets[b] <= it:
                 status[b] = EXHAUSTED
-                if racing and _plausible(kind, cov[b], weights[b], totals[b], reg_covar, work):
+                if racing and _plausible(kind, own, cov[b], weights[b], totals[b], reg_covar, work):
                     targets[groups[b]] = max(targets[groups[b]], loglik[b])
                 continue
             active += 1
@@ -802,10 +833,17 @@ def _loop(
         for b in range(B):
             if status[b] != RUNNING:
                 continue
-            if _degenerate(kind, nk[b], usable[b], need, mean[b], scatter[b], work):
+            if _degenerate(kind, own, nk[b], usable[b], need, mean[b], scatter[b], work):
                 status[b] = EJECTED
                 continue
-            if not _m_step(kind, nk[b], mean[b], scatter[b], reg_covar, new_cov):
+            if control is None:
+                ok = _m_step(kind, nk[b], mean[b], scatter[b], reg_covar, new_cov)
+            else:
+                ok = covariance_kernels.m_step(
+                    model, nk[b], scatter[b], reg_covar, control[0], int(control[1]), cov[b],
+                    True, new_cov,
+                )  # fmt: skip
+            if not ok:
                 status[b] = EJECTED
                 continue
             if not _prepare(kind, new_cov, new_inv, new_norm, work[0]):
@@ -835,7 +873,7 @@ def _loop(
             change = (ll - previous) / totals[b]
             if abs(change) < tol:
                 status[b] = CONVERGED
-                if racing and _plausible(kind, cov[b], weights[b], totals[b], reg_covar, work):
+                if racing and _plausible(kind, own, cov[b], weights[b], totals[b], reg_covar, work):
                     targets[groups[b]] = max(targets[groups[b]], ll)
                 continue
             steps[b, 0], steps[b, 1], steps[b, 2] = steps[b, 1], steps[b, 2], change * totals[b]
@@ -868,7 +906,7 @@ def _loop(
                     if lead < 0 or loglik[c] > loglik[lead]:
                         lead = c
             if bound[lead] == targets[g] and loglik[lead] > targets[g]:
-                if _plausible(kind, cov[lead], weights[lead], totals[lead], reg_covar, work):
+                if _plausible(kind, own, cov[lead], weights[lead], totals[lead], reg_covar, work):
                     for c in range(B):
                         if status[c] == RUNNING and groups[c] == g:
                             bound[c] = loglik[lead]
@@ -890,7 +928,7 @@ def _loop(
                 status[b] = DROPPED
     for b in range(B):
         if status[b] == CONVERGED or status[b] == EXHAUSTED or status[b] == DROPPED:
-            plausible[b] = _plausible(kind, cov[b], weights[b], totals[b], reg_covar, work)
+            plausible[b] = _plausible(kind, own, cov[b], weights[b], totals[b], reg_covar, work)
 
 
 def compiled_kind(X: object, starts: Sequence[Start]) -> int | None:
@@ -903,7 +941,7 @@ def compiled_kind(X: object, starts: Sequence[Start]) -> int | None:
         return None
     family = starts[0][1][0].family
     kind = family_kind(X, (family,))
-    if kind is None or any(comps[0].family is not family for _, comps in starts):
+    if kind is None or any(comps[0].family != family for _, comps in starts):
         return None
     return kind
 
@@ -912,7 +950,17 @@ def family_kind(X: object, families: Sequence[type]) -> int | None:
     """The kind of the compiled loop for a mixture of ``families`` on rows ``X``, or None."""
     if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[1] >= BLAS_MIN_FEATURES:
         return None
-    return KINDS.get(families[0]) if len(families) == 1 else None
+    if len(families) != 1:
+        return None
+    family = families[0]
+    if isinstance(family, Gaussian):
+        return MODEL_BASE + covariance_kernels.MODEL_CODES[_model_name(family)]
+    return KINDS.get(family)
+
+
+def _model_name(family: Gaussian) -> str:
+    """The family's three-letter model (one-column names E and V as EII and VII)."""
+    return {"E": "EII", "V": "VII"}.get(family.model, family.model)
 
 
 def run_compiled(
@@ -938,7 +986,7 @@ def run_compiled(
     """
     B = len(starts) if resp is None else resp[1].shape[0]
     K = starts[0][0].size if resp is None else resp[1].shape[1]
-    family_name = (starts[0][1][0].family if resp is None else resp[0]).__name__
+    name = family_name(starts[0][1][0].family if resp is None else resp[0])
     budgets = np.asarray(budgets, dtype=np.int64)
     targets = np.full(1, -np.inf) if race is None else np.asarray(race.floors, dtype=float).copy()
     out: list[EMRun | FitError | None] = [None] * B
@@ -964,7 +1012,7 @@ def run_compiled(
         for i, st, run in zip(todo, status, runs, strict=True):
             if st == INVALID:
                 out[i] = FitError(
-                    f"initial parameters of {resp[0].__name__} are invalid: the responsibilities "
+                    f"initial parameters of {name} are invalid: the responsibilities "
                     "leave a component without weight or with a covariance that is not "
                     "positive definite"
                 )
@@ -980,11 +1028,11 @@ def run_compiled(
             try:
                 if run is not None:
                     for comp in run.components:
-                        comp._checked()
+                        _check(comp)
             except ValueError as err:
                 # The loop's factorisation passed a covariance that NumPy's does not (rounding
                 # of a nearly singular one), and the engine's Python is about to use it.
-                out[i] = FitError(f"the parameters of {family_name} became invalid: {err}")
+                out[i] = FitError(f"the parameters of {name} became invalid: {err}")
                 continue
             try:
                 more = run_em(
@@ -1042,7 +1090,7 @@ def _batch(
         B = len(starts)
         K = starts[0][1][0].n_components
         means = _owned(np.stack([comps[0].means for _, comps in starts]))
-        cov = _owned(np.stack([comps[0].covariance_matrices for _, comps in starts]))
+        cov = _owned(np.stack([_matrices(comps[0]) for _, comps in starts]))
         weights = _owned(np.stack([wt for wt, _ in starts]))
         R = np.zeros((0, 1, 1))
     else:
@@ -1053,6 +1101,12 @@ def _batch(
     totals = _owned(np.broadcast_to(W.sum(axis=1) if sample_weight is not None else float(n), (B,)))
     usable = _owned(np.broadcast_to(np.count_nonzero(W > 0, axis=1), (B,)))
     need = float(family.min_count(d))
+    layout = _layout(kind)
+    if isinstance(family, Gaussian):
+        model, own = kind - MODEL_BASE, family._variable(d)
+        control = np.array([family.m_step_tol, family.m_step_max_iter], dtype=np.float64)
+    else:
+        model, own, control = -1, layout != TIED, None
     racing = groups is not None
     groups = np.zeros(B, dtype=np.int64) if groups is None else np.asarray(groups, np.int64)
     budgets = np.asarray(budgets, dtype=np.int64)
@@ -1068,7 +1122,8 @@ def _batch(
     plausible = np.zeros(B, dtype=np.bool_)
     started = time.perf_counter()
     _loop(
-        _owned(X.T), W, kind, means, cov, weights, budgets, totals, usable, need,
+        _owned(X.T), W, layout, model, own, control, means, cov, weights, budgets,
+        totals, usable, need,
         float(tol), float(reg_covar), groups, targets, int(protect),
         racing, RACE_MIN_ITER, RACE_SAFETY, RACE_MAX_RATIO, _owned(R),
         status, n_iter, initial, logliks, loglik, entropy, nk, mean, scatter, plausible,
@@ -1076,7 +1131,9 @@ def _batch(
     per_iteration = (time.perf_counter() - started) / max(int(n_iter.sum()), 1)
     # Every fit's parameters and statistics as views of arrays made once for the batch (the
     # loop's outputs belong to this call): a search ranks and drops most runs unread.
-    if kind == FULL:
+    if model >= 0:
+        covariances, scatters = _gaussian_outputs(family, cov, scatter)
+    elif kind == FULL:
         covariances, scatters = cov, scatter
     elif kind == TIED:
         covariances, scatters = cov[:, 0].copy(), scatter.sum(axis=1)
@@ -1086,7 +1143,7 @@ def _batch(
     else:
         covariances = cov[:, :, 0, 0].copy()
         scatters = scatter.diagonal(0, 2, 3).sum(axis=2)[..., None]
-    stats_type = PooledGaussianStats if kind == TIED else GaussianStats
+    stats_type = PooledGaussianStats if kind == TIED and model < 0 else GaussianStats
     pass_nk, stats_mean = nk.copy(), mean.copy()
     changes = np.diff(np.concatenate([initial[:, None], logliks], axis=1), axis=1)
     changes /= totals[:, None]
@@ -1112,7 +1169,7 @@ def _batch(
         runs.append(
             EMRun(
                 weights[b],
-                (family._valid(means[b], covariances[b]),),
+                (_components(family, means[b], covariances[b]),),
                 float(loglik[b]),
                 float(entropy[b]),
                 m,
@@ -1130,3 +1187,43 @@ def _batch(
             )
         )
     return status, runs
+
+
+def _check(components: object) -> None:
+    """Raise ValueError if the loop's parameters are not valid for NumPy's factorisation."""
+    if isinstance(components, Components):
+        components.family.check_params(components.params())
+    else:
+        components._checked()  # type: ignore[attr-defined]
+
+
+def _matrices(components: object) -> np.ndarray:
+    """Covariance matrices ``(k, d, d)`` of a start's components, of either kind of family."""
+    if isinstance(components, Components):
+        return components.moments()[1]
+    return components.covariance_matrices  # type: ignore[attr-defined]
+
+
+def _components(family: object, means: np.ndarray, covariances: np.ndarray) -> object:
+    """A fit's components from the loop's arrays (valid: they passed its factorisation)."""
+    if isinstance(family, Gaussian):
+        return Components(family, {"means": means, "covariances": covariances})
+    return family._valid(means, covariances)  # type: ignore[attr-defined]
+
+
+def _gaussian_outputs(
+    family: Gaussian, cov: np.ndarray, scatter: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A ``Gaussian`` family's covariances as it stores them, and its statistics' scatters."""
+    layout = family._layout
+    if layout == "spherical":
+        covariances = cov[:, :, 0, 0].copy()
+    elif layout == "diagonal":
+        covariances = np.ascontiguousarray(cov.diagonal(0, 2, 3))
+    elif layout == "tied":
+        covariances = cov[:, 0].copy()
+    else:
+        covariances = cov
+    if layout in ("tied", "full"):
+        return covariances, scatter
+    return covariances, np.ascontiguousarray(scatter.diagonal(0, 2, 3))

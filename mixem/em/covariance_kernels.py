@@ -1,0 +1,381 @@
+"""mclust's covariance models' M-steps, compiled for the loop of :mod:`mixem.em.gaussian_batch`.
+
+The same algorithms, in the same order, as :mod:`mixem.components.covariance_models` (which
+documents them), on one fit's statistics: weights ``nk`` ``(K,)`` and centred scatters ``W``
+``(K, d, d)`` (of which the diagonal models read the diagonal), written as covariance matrices
+``(K, d, d)``. The iterative ones start from the fit's current covariances when given them.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from mixem.components.covariance_models import MODELS
+
+__all__ = ["MODEL_CODES", "m_step", "spread_is_own"]
+
+#: A model's code in the compiled loop: its position in mclust's list.
+MODEL_CODES = {name: i for i, name in enumerate(MODELS)}
+EII, VII, EEI, VEI, EVI, VVI, EEE, VEE, EVE, VVE, EEV, VEV, EVV, VVV = range(14)
+
+_jit = nb.njit(cache=True, nogil=True, error_model="numpy")
+
+
+@_jit
+def spread_is_own(model):
+    """Whether a component's own rows set its volume or shape (so it can become a spike)."""
+    return not (model == EII or model == EEI or model == EEE or model == EEV)
+
+
+@_jit
+def _geomean(v):
+    s = 0.0
+    for x in v:
+        s += np.log(x)
+    return np.exp(s / v.size)
+
+
+@_jit
+def _positive(v):
+    for x in v.ravel():
+        if not (x > 0.0):
+            return False
+    return True
+
+
+@_jit
+def _write_diagonal(cov, j, var):
+    d = var.size
+    for a in range(d):
+        for c in range(d):
+            cov[j, a, c] = 0.0
+        cov[j, a, a] = var[a]
+
+
+@_jit
+def _write_rotated(cov, j, D, var):
+    """``cov[j] = D diag(var) D^T``, symmetrised as the Python M-step does."""
+    d = var.size
+    for a in range(d):
+        for c in range(a + 1):
+            s = 0.0
+            for m in range(d):
+                s += D[a, m] * var[m] * D[c, m]
+            t = 0.0
+            for m in range(d):
+                t += D[c, m] * var[m] * D[a, m]
+            v = 0.5 * (s + t)
+            cov[j, a, c] = v
+            cov[j, c, a] = v
+
+
+@_jit
+def _volumes_and_shape(nk, omega, shape, tol, max_iter):
+    """VEI's and VEV's alternation; ``shape`` (d,) holds the start and receives the result."""
+    K, d = omega.shape
+    scale = np.ones(K)
+    for _ in range(max_iter):
+        change = 0.0
+        for j in range(K):
+            s = 0.0
+            for a in range(d):
+                s += omega[j, a] / shape[a]
+            new = s / (nk[j] * d)
+            change = max(change, abs(scale[j] - new) / (1.0 + new))
+            scale[j] = new
+        raw = np.zeros(d)
+        for a in range(d):
+            for j in range(K):
+                raw[a] += omega[j, a] / scale[j]
+        g = _geomean(raw)
+        for a in range(d):
+            new = raw[a] / g
+            change = max(change, abs(shape[a] - new) / (1.0 + new))
+            shape[a] = new
+        if change <= tol:
+            break
+    return scale
+
+
+@_jit
+def _previous_orientation(prev):
+    """A start's common orientation (of component 0) and each component's variances along it."""
+    K, d, _ = prev.shape
+    D = np.linalg.eigh(np.ascontiguousarray(prev[0]))[1]
+    var = np.empty((K, d))
+    for j in range(K):
+        M = D.T @ np.ascontiguousarray(prev[j]) @ D
+        for a in range(d):
+            var[j, a] = M[a, a]
+    return D, var
+
+
+@_jit
+def m_step(model, nk, W, reg, tol, max_iter, prev, warm, cov):
+    """Covariances of ``model`` into ``cov``; False where they are undefined (singular).
+
+    ``prev`` (the current covariances) is read when ``warm``; ``W`` is not changed. Each
+    group of models is a function of its own: numba compiles small functions much faster.
+    """
+    K, d, _ = W.shape
+    n = 0.0
+    for j in range(K):
+        if not (nk[j] > 0.0):
+            return False
+        n += nk[j]
+    S = W.copy()
+    for j in range(K):
+        for a in range(d):
+            S[j, a, a] += nk[j] * reg
+    if d == 1:
+        volume_equal = model == EII or model == EEI or model == EVI or model == EEE
+        volume_equal = volume_equal or model == EVE or model == EEV or model == EVV
+        model = EII if volume_equal else VII
+    if model <= VVI:
+        return _diagonal(model, nk, n, S, tol, max_iter, prev, warm, cov)
+    if model == EEE or model == VVV:
+        return _closed(model, nk, n, S, cov)
+    if model == EVV or model == EEV or model == VEV:
+        return _own_orientation(model, nk, n, S, tol, max_iter, prev, warm, cov)
+    if model == VEE:
+        return _vee(nk, n, S, tol, max_iter, prev, warm, cov)
+    return _common_orientation(model, nk, n, S, tol, max_iter, prev, warm, cov)
+
+
+@_jit
+def _diagonal(model, nk, n, S, tol, max_iter, prev, warm, cov):
+    """The six models of orientation I, from each scatter's diagonal."""
+    K, d, _ = S.shape
+    w = np.empty((K, d))
+    for j in range(K):
+        for a in range(d):
+            w[j, a] = S[j, a, a]
+    var = np.empty((K, d))
+    if model == EII or model == VII:
+        total = 0.0
+        for j in range(K):
+            t = 0.0
+            for a in range(d):
+                t += w[j, a]
+            if not (t > 0.0):
+                return False
+            total += t
+            var[j, :] = t / (nk[j] * d)
+        if model == EII:
+            var[:, :] = total / (n * d)
+    elif model == EEI:
+        pooled = np.zeros(d)
+        for j in range(K):
+            pooled += w[j]
+        pooled /= n
+        if not _positive(pooled):
+            return False
+        for j in range(K):
+            var[j] = pooled
+    elif model == VVI:
+        if not _positive(w):
+            return False
+        for j in range(K):
+            var[j] = w[j] / nk[j]
+    elif model == EVI:
+        if not _positive(w):
+            return False
+        total = 0.0
+        dets = np.empty(K)
+        for j in range(K):
+            dets[j] = _geomean(w[j])
+            total += dets[j]
+        for j in range(K):
+            var[j] = w[j] / dets[j] * (total / n)
+    else:  # VEI
+        pooled = np.zeros(d)
+        for j in range(K):
+            pooled += w[j]
+            if not (w[j].sum() > 0.0):
+                return False
+        if not _positive(pooled):
+            return False
+        shape = np.ones(d)
+        if warm:
+            for a in range(d):
+                shape[a] = prev[0, a, a]
+            shape /= _geomean(shape)
+        scale = _volumes_and_shape(nk, w, shape, tol, max_iter)
+        for j in range(K):
+            var[j] = scale[j] * shape
+    for j in range(K):
+        _write_diagonal(cov, j, var[j])
+    return True
+
+
+@_jit
+def _closed(model, nk, n, S, cov):
+    """EEE and VVV: the pooled, or each component's, scatter per weight."""
+    K, d, _ = S.shape
+    if model == EEE:
+        pooled = np.zeros((d, d))
+        for j in range(K):
+            pooled += S[j]
+        omega, D = np.linalg.eigh(pooled / n)
+        if not _positive(omega):
+            return False
+        for j in range(K):
+            _write_rotated(cov, j, D, omega)
+        return True
+    for j in range(K):
+        omega, D = np.linalg.eigh(S[j] / nk[j])
+        if not _positive(omega):
+            return False
+        _write_rotated(cov, j, D, omega)
+    return True
+
+
+@_jit
+def _own_orientation(model, nk, n, S, tol, max_iter, prev, warm, cov):
+    """EVV, EEV and VEV: each component's orientation from its scatter's eigenvectors."""
+    K, d, _ = S.shape
+    omega = np.empty((K, d))
+    vectors = np.empty((K, d, d))
+    for j in range(K):
+        omega[j], vectors[j] = np.linalg.eigh(S[j])
+    if model == EVV:
+        if not _positive(omega):
+            return False
+        dets = np.empty(K)
+        total = 0.0
+        for j in range(K):
+            dets[j] = _geomean(omega[j])
+            total += dets[j]
+        for j in range(K):
+            _write_rotated(cov, j, vectors[j], omega[j] / dets[j] * (total / n))
+        return True
+    omega = np.maximum(omega, 0.0)
+    pooled = omega.sum(axis=0)
+    if not _positive(pooled):
+        return False
+    if model == EEV:
+        g = _geomean(pooled)
+        for j in range(K):
+            _write_rotated(cov, j, vectors[j], pooled / g * (g / n))
+        return True
+    for j in range(K):  # VEV
+        if not (omega[j, d - 1] > 0.0):
+            return False
+    shape = np.ones(d)
+    if warm:
+        shape = np.linalg.eigvalsh(np.ascontiguousarray(prev[0]))
+        shape /= _geomean(shape)
+    scale = _volumes_and_shape(nk, omega, shape, tol, max_iter)
+    for j in range(K):
+        _write_rotated(cov, j, vectors[j], scale[j] * shape)
+    return True
+
+
+@_jit
+def _vee(nk, n, S, tol, max_iter, prev, warm, cov):
+    """VEE: volumes given the common matrix ``C``, and ``C`` given the volumes."""
+    K, d, _ = S.shape
+    for j in range(K):
+        t = 0.0
+        for a in range(d):
+            t += S[j, a, a]
+        if not (t > 0.0):
+            return False
+    if not _positive(np.linalg.eigvalsh(S.sum(axis=0))):
+        return False
+    scale = np.ones(K)
+    if warm:
+        for j in range(K):
+            scale[j] = _geomean(np.linalg.eigvalsh(np.ascontiguousarray(prev[j])))
+    old = np.inf
+    C = np.zeros((d, d))
+    for _ in range(max_iter):
+        C[:, :] = 0.0
+        for j in range(K):
+            C += S[j] / scale[j]
+        C /= _geomean(np.linalg.eigvalsh(C))
+        Ci = np.linalg.inv(C)
+        objective = d * n
+        for j in range(K):
+            s = 0.0
+            for a in range(d):
+                for c in range(d):
+                    s += S[j, a, c] * Ci[c, a]
+            scale[j] = s / (d * nk[j])
+            objective += d * nk[j] * np.log(scale[j])
+        done = abs(objective - old) / (1.0 + abs(objective)) <= tol
+        old = objective
+        if done:
+            break
+    omega, D = np.linalg.eigh(C)
+    omega = omega / _geomean(omega)
+    for j in range(K):
+        _write_rotated(cov, j, D, scale[j] * omega)
+    return True
+
+
+@_jit
+def _common_orientation(model, nk, n, S, tol, max_iter, prev, warm, cov):
+    """EVE and VVE: the common orientation by Browne and McNicholas's MM algorithm."""
+    K, d, _ = S.shape
+    largest = np.empty(K)
+    for j in range(K):
+        ev = np.linalg.eigvalsh(S[j])
+        if not _positive(ev):
+            return False
+        largest[j] = ev[d - 1]
+    if warm:
+        D, var = _previous_orientation(prev)
+        Dt = np.ascontiguousarray(D.T)
+        inv = 1.0 / var
+    else:
+        Dt = np.eye(d)
+        inv = np.ones((K, d))
+    old = np.inf
+    a = np.empty((K, d))
+    var = np.empty((K, d))
+    for _ in range(max_iter):
+        F = np.zeros((d, d))
+        for j in range(K):
+            MDt = inv[j].reshape(d, 1) * Dt
+            F += MDt @ S[j] - largest[j] * MDt
+        P, _s, Rt = np.linalg.svd(F)
+        Dt = P @ Rt
+        F = np.zeros((d, d))
+        Dc = np.ascontiguousarray(Dt.T)
+        for j in range(K):
+            WD = S[j] @ Dc
+            F += WD * inv[j].reshape(1, d) - inv[j].max() * WD
+        P, _s, Rt = np.linalg.svd(F)
+        Dt = np.ascontiguousarray((P @ Rt).T)
+        for j in range(K):
+            M = Dt @ S[j] @ Dt.T
+            for c in range(d):
+                a[j, c] = M[c, c]
+        if not _positive(a):
+            return False
+        if model == VVE:
+            objective = 0.0
+            for j in range(K):
+                var[j] = a[j] / nk[j]
+                objective += d * nk[j] * np.log(_geomean(var[j]))
+        else:
+            total = 0.0
+            shapes = np.empty((K, d))
+            for j in range(K):
+                shapes[j] = a[j] / _geomean(a[j])
+                total += (a[j] / shapes[j]).sum()
+            lam = total / (n * d)
+            objective = d * n * np.log(lam)
+            for j in range(K):
+                var[j] = shapes[j] * lam
+        inv = 1.0 / var
+        done = abs(objective - old) / (1.0 + abs(objective)) <= tol
+        old = objective
+        if done:
+            break
+    D = np.ascontiguousarray(Dt.T)
+    for j in range(K):
+        _write_rotated(cov, j, D, var[j])
+    return True
