@@ -343,10 +343,9 @@ def _volumes_and_shape(n_k, omega, tol, max_iter, start):
     """
     k, d = omega.shape
     if start is None:
-        shape = np.ones(d)
+        shape, scale = np.ones(d), np.ones(k)
     else:
-        shape = np.array(start.shape[0])
-    scale = np.ones(k)
+        shape, scale = np.array(start.shape[0]), np.array(start.scale)
     converged = False
     iterations = 0
     for iterations in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
@@ -428,7 +427,8 @@ def _vee(n_k, W, tol, max_iter, start):
     _check_positive(np.trace(W, axis1=1, axis2=2)[:, None], "scatter")
     _check_positive(np.linalg.eigvalsh(W.sum(axis=0))[None], "pooled scatter")
     scale = np.ones(k) if start is None else np.array(start.scale)
-    old = np.inf
+    # From a start, its objective: at EM's convergence one iteration then suffices.
+    old = np.inf if start is None else d * n_k.sum() + d * float(np.dot(np.log(scale), n_k))
     converged = False
     iterations = 0
     for iterations in range(1, max_iter + 1):  # noqa: B007
@@ -466,10 +466,22 @@ def _common_orientation(n_k, W, tol, max_iter, start, variable_volume):
     else:
         Dt = np.array(start.orientation[0].T)
         inv = 1.0 / start.variances()
-    old = np.inf
+    n = n_k.sum()
+
+    def objective_of(Dt: np.ndarray) -> tuple[float, np.ndarray]:
+        a = np.einsum("ij,kjl,il->ki", Dt, W, Dt)  # diag(D^T W_k D)
+        _check_positive(a, "scatter along the common orientation")
+        if variable_volume:
+            var = a / n_k[:, None]
+            return d * float(np.dot(np.log(_geometric_mean(var)), n_k)), var
+        shape = a / _geometric_mean(a)[:, None]
+        total = (a / shape).sum() / (n * d)
+        return d * n * np.log(total), shape * total
+
+    # From a start, its objective: at EM's convergence one iteration then suffices.
+    old = np.inf if start is None else objective_of(Dt)[0]
     converged = False
     iterations = 0
-    n = n_k.sum()
     for iterations in range(1, max_iter + 1):  # noqa: B007
         # MM1: majorise in D^T with each W_k's largest eigenvalue.
         MDt = inv[:, :, None] * Dt
@@ -481,15 +493,7 @@ def _common_orientation(n_k, W, tol, max_iter, start, variable_volume):
         F = (WD * inv[:, None, :] - inv.max(axis=1)[:, None, None] * WD).sum(axis=0)
         P, _, Rt = np.linalg.svd(F)
         Dt = (P @ Rt).T
-        a = np.einsum("ij,kjl,il->ki", Dt, W, Dt)  # diag(D^T W_k D)
-        _check_positive(a, "scatter along the common orientation")
-        if variable_volume:
-            var = a / n_k[:, None]
-            objective = d * float(np.dot(np.log(_geometric_mean(var)), n_k))
-        else:
-            shape = a / _geometric_mean(a)[:, None]
-            objective = d * n * np.log((a / shape).sum() / (n * d))
-            var = shape * ((a / shape).sum() / (n * d))
+        objective, var = objective_of(Dt)
         inv = 1.0 / var
         if _relative_change(objective, old) <= tol:
             converged = True

@@ -1,7 +1,7 @@
 """mclust's covariance models' M-steps, compiled for the loop of :mod:`mixem.em.gaussian_batch`.
 
 The same algorithms, in the same order, as :mod:`mixem.components.covariance_models` (which
-documents them), on one fit's statistics: weights ``nk`` ``(K,)`` and centred scatters ``W``
+documents them; EEE and VVV are written directly instead of through an eigendecomposition), on one fit's statistics: weights ``nk`` ``(K,)`` and centred scatters ``W``
 ``(K, d, d)`` (of which the diagonal models read the diagonal), written as covariance matrices
 ``(K, d, d)``. The iterative ones start from the fit's current covariances when given them.
 """
@@ -71,10 +71,9 @@ def _write_rotated(cov, j, D, var):
 
 
 @_jit
-def _volumes_and_shape(nk, omega, shape, tol, max_iter):
-    """VEI's and VEV's alternation; ``shape`` (d,) holds the start and receives the result."""
+def _volumes_and_shape(nk, omega, shape, scale, tol, max_iter):
+    """VEI's and VEV's alternation; ``shape`` (d,) and ``scale`` (K,) hold the start."""
     K, d = omega.shape
-    scale = np.ones(K)
     for _ in range(max_iter):
         change = 0.0
         for j in range(K):
@@ -197,11 +196,16 @@ def _diagonal(model, nk, n, S, tol, max_iter, prev, warm, cov):
         if not _positive(pooled):
             return False
         shape = np.ones(d)
+        scale = np.ones(K)
         if warm:
+            for j in range(K):
+                for a in range(d):
+                    shape[a] = prev[j, a, a]
+                scale[j] = _geomean(shape)
             for a in range(d):
                 shape[a] = prev[0, a, a]
             shape /= _geomean(shape)
-        scale = _volumes_and_shape(nk, w, shape, tol, max_iter)
+        scale = _volumes_and_shape(nk, w, shape, scale, tol, max_iter)
         for j in range(K):
             var[j] = scale[j] * shape
     for j in range(K):
@@ -211,23 +215,23 @@ def _diagonal(model, nk, n, S, tol, max_iter, prev, warm, cov):
 
 @_jit
 def _closed(model, nk, n, S, cov):
-    """EEE and VVV: the pooled, or each component's, scatter per weight."""
+    """EEE and VVV: the pooled, or each component's, scatter per weight.
+
+    Written directly (the NumPy M-step goes through an eigendecomposition, which changes only
+    rounding); the loop's Cholesky factorisation then rejects a singular one.
+    """
     K, d, _ = S.shape
-    if model == EEE:
-        pooled = np.zeros((d, d))
-        for j in range(K):
-            pooled += S[j]
-        omega, D = np.linalg.eigh(pooled / n)
-        if not _positive(omega):
-            return False
-        for j in range(K):
-            _write_rotated(cov, j, D, omega)
-        return True
-    for j in range(K):
-        omega, D = np.linalg.eigh(S[j] / nk[j])
-        if not _positive(omega):
-            return False
-        _write_rotated(cov, j, D, omega)
+    for a in range(d):
+        for c in range(d):
+            if model == EEE:
+                s = 0.0
+                for j in range(K):
+                    s += S[j, a, c]
+                for j in range(K):
+                    cov[j, a, c] = s / n
+            else:
+                for j in range(K):
+                    cov[j, a, c] = S[j, a, c] / nk[j]
     return True
 
 
@@ -263,10 +267,13 @@ def _own_orientation(model, nk, n, S, tol, max_iter, prev, warm, cov):
         if not (omega[j, d - 1] > 0.0):
             return False
     shape = np.ones(d)
+    scale = np.ones(K)
     if warm:
+        for j in range(K):
+            scale[j] = _geomean(np.linalg.eigvalsh(np.ascontiguousarray(prev[j])))
         shape = np.linalg.eigvalsh(np.ascontiguousarray(prev[0]))
         shape /= _geomean(shape)
-    scale = _volumes_and_shape(nk, omega, shape, tol, max_iter)
+    scale = _volumes_and_shape(nk, omega, shape, scale, tol, max_iter)
     for j in range(K):
         _write_rotated(cov, j, vectors[j], scale[j] * shape)
     return True
@@ -285,10 +292,12 @@ def _vee(nk, n, S, tol, max_iter, prev, warm, cov):
     if not _positive(np.linalg.eigvalsh(S.sum(axis=0))):
         return False
     scale = np.ones(K)
+    old = np.inf
     if warm:
+        old = d * n
         for j in range(K):
             scale[j] = _geomean(np.linalg.eigvalsh(np.ascontiguousarray(prev[j])))
-    old = np.inf
+            old += d * nk[j] * np.log(scale[j])
     C = np.zeros((d, d))
     for _ in range(max_iter):
         C[:, :] = 0.0
@@ -316,6 +325,33 @@ def _vee(nk, n, S, tol, max_iter, prev, warm, cov):
 
 
 @_jit
+def _orientation_objective(model, nk, n, S, Dt, a, var):
+    """EVE's or VVE's objective along ``Dt``'s axes; the variances into ``var`` (NaN: singular)."""
+    K, d, _ = S.shape
+    for j in range(K):
+        M = Dt @ S[j] @ Dt.T
+        for c in range(d):
+            a[j, c] = M[c, c]
+    if not _positive(a):
+        return np.nan
+    if model == VVE:
+        objective = 0.0
+        for j in range(K):
+            var[j] = a[j] / nk[j]
+            objective += d * nk[j] * np.log(_geomean(var[j]))
+        return objective
+    total = 0.0
+    shapes = np.empty((K, d))
+    for j in range(K):
+        shapes[j] = a[j] / _geomean(a[j])
+        total += (a[j] / shapes[j]).sum()
+    lam = total / (n * d)
+    for j in range(K):
+        var[j] = shapes[j] * lam
+    return d * n * np.log(lam)
+
+
+@_jit
 def _common_orientation(model, nk, n, S, tol, max_iter, prev, warm, cov):
     """EVE and VVE: the common orientation by Browne and McNicholas's MM algorithm."""
     K, d, _ = S.shape
@@ -325,16 +361,17 @@ def _common_orientation(model, nk, n, S, tol, max_iter, prev, warm, cov):
         if not _positive(ev):
             return False
         largest[j] = ev[d - 1]
+    a = np.empty((K, d))
+    var = np.empty((K, d))
+    old = np.inf
     if warm:
-        D, var = _previous_orientation(prev)
+        D, start = _previous_orientation(prev)
         Dt = np.ascontiguousarray(D.T)
-        inv = 1.0 / var
+        inv = 1.0 / start
+        old = _orientation_objective(model, nk, n, S, Dt, a, var)
     else:
         Dt = np.eye(d)
         inv = np.ones((K, d))
-    old = np.inf
-    a = np.empty((K, d))
-    var = np.empty((K, d))
     for _ in range(max_iter):
         F = np.zeros((d, d))
         for j in range(K):
@@ -349,27 +386,9 @@ def _common_orientation(model, nk, n, S, tol, max_iter, prev, warm, cov):
             F += WD * inv[j].reshape(1, d) - inv[j].max() * WD
         P, _s, Rt = np.linalg.svd(F)
         Dt = np.ascontiguousarray((P @ Rt).T)
-        for j in range(K):
-            M = Dt @ S[j] @ Dt.T
-            for c in range(d):
-                a[j, c] = M[c, c]
-        if not _positive(a):
+        objective = _orientation_objective(model, nk, n, S, Dt, a, var)
+        if not np.isfinite(objective):
             return False
-        if model == VVE:
-            objective = 0.0
-            for j in range(K):
-                var[j] = a[j] / nk[j]
-                objective += d * nk[j] * np.log(_geomean(var[j]))
-        else:
-            total = 0.0
-            shapes = np.empty((K, d))
-            for j in range(K):
-                shapes[j] = a[j] / _geomean(a[j])
-                total += (a[j] / shapes[j]).sum()
-            lam = total / (n * d)
-            objective = d * n * np.log(lam)
-            for j in range(K):
-                var[j] = shapes[j] * lam
         inv = 1.0 / var
         done = abs(objective - old) / (1.0 + abs(objective)) <= tol
         old = objective
