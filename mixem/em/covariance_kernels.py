@@ -1,9 +1,10 @@
 """mclust's covariance models' M-steps, compiled for the loop of :mod:`mixem.em.gaussian_batch`.
 
 The same algorithms, in the same order, as :mod:`mixem.components.covariance_models` (which
-documents them; EEE and VVV are written directly instead of through an eigendecomposition), on one fit's statistics: weights ``nk`` ``(K,)`` and centred scatters ``W``
-``(K, d, d)`` (of which the diagonal models read the diagonal), written as covariance matrices
-``(K, d, d)``. The iterative ones start from the fit's current covariances when given them.
+documents them; EEE and VVV are written directly instead of through an eigendecomposition),
+on one fit's statistics: weights ``nk`` ``(K,)`` and centred scatters ``W`` ``(K, d, d)`` (of
+which the diagonal models read the diagonal), written as covariance matrices ``(K, d, d)``.
+The iterative ones start from the fit's current covariances when given them.
 """
 
 from __future__ import annotations
