@@ -170,3 +170,21 @@ def test_out_must_be_a_folder(faithful_csv, tmp_path):
     proc = run("fit", faithful_csv, "--k", "1", "--out", target)
     assert proc.returncode == 2 and "exists and is not a folder" in proc.stderr
     assert target.read_text() == "keep me"
+
+
+def test_components_take_mclusts_model_names_and_all(faithful_csv, tmp_path):
+    from mixem.cli import parse_families
+
+    assert parse_families("all") == "mclust"
+    assert parse_families("full,VEV") == [mixem.GaussianFull, mixem.Gaussian("VEV")]
+    with pytest.raises(Exception, match="mclust's model names .*EII, VII"):
+        parse_families("VXV")
+    out = tmp_path / "report"
+    proc = run("select", faithful_csv, "--k", "1-2", "--components", "all", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(out / "table.csv")
+    assert len(table) == 28 and list(dict.fromkeys(table.family))[:3] == ["EII", "VII", "EEI"]
+    assert (
+        "VEV: variable volume, equal shape, variable orientation"
+        in (out / "summary.txt").read_text()
+    )

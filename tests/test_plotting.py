@@ -298,3 +298,16 @@ def test_density_of_a_weighted_fit_weights_the_histogram():
     unc = result.plot.uncertainty()
     expected = np.average(1 - result.predict_proba(X).max(axis=1), weights=w)
     assert f"mean {expected:.3f}" in unc.get_title()
+
+
+def test_criterion_plot_tells_mclusts_fourteen_models_apart():
+    X = mixem.datasets.load_faithful()
+    sel = mixem.select(X, range(1, 3), components="mclust", random_state=0, progress=False)
+    ax = sel.plot.criterion()
+    lines = [by_gid(ax, f"family-{m}")[0] for m in dict.fromkeys(sel.table["family"])]
+    assert len(lines) == 14
+    styles = {(line.get_color(), line.get_marker(), line.get_linestyle()) for line in lines}
+    assert len(styles) == 14
+    legend = ax.get_legend()
+    assert legend._ncols == 2 and len(legend.get_texts()) == 15  # and the best cell's entry
+    plt.close(ax.figure)
