@@ -30,7 +30,11 @@ def arviz_major() -> int:
 
 def family_labels(result: MixtureResult) -> list[tuple[str, str]]:
     """Per family: (prefix for its parameter names, name of its component dimension)."""
-    classes = [type(c).__name__ for c in result.components]
+    # Class names: identifiers, unlike a family value's label ("VEV(m_step_tol=0.001)").
+    classes = [
+        c.family.__name__ if isinstance(c.family, type) else type(c.family).__name__
+        for c in result.components
+    ]
     if len(classes) == 1:
         return [("", "component")]
     repeated = {name for name, count in Counter(classes).items() if count > 1}

@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import mixem
+from mixem.components.covariance_models import MODELS, ONE_DIMENSIONAL
 from mixem.components.gaussian import (
     GaussianDiagonal,
     GaussianFull,
     GaussianSpherical,
     GaussianTied,
 )
+from mixem.components.gaussian_models import Gaussian
 from mixem.exceptions import FitError
 from mixem.selection import CRITERIA, SelectionResult, select
 
@@ -135,15 +137,21 @@ def parse_k(text: str) -> list[int]:
     return sorted(set(out))
 
 
-def parse_families(text: str) -> list[type]:
-    """``"full,diag"`` into component classes."""
+def parse_families(text: str) -> list[Any] | str:
+    """``"full,diag"`` or mclust's names (``"VEV,EEE"``) into families.
+
+    ``"all"`` becomes ``"mclust"``, select's name for mclust's fourteen models.
+    """
     names = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [n for n in names if n not in FAMILIES]
+    if names == ["all"]:
+        return "mclust"
+    unknown = [n for n in names if n not in FAMILIES and n not in MODELS + ONE_DIMENSIONAL]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"--components takes a list of {', '.join(FAMILIES)}; got {text!r}"
+            f"--components takes all (mclust's fourteen models), or a list of "
+            f"{', '.join(FAMILIES)} and mclust's model names ({', '.join(MODELS)}); got {text!r}"
         )
-    return [FAMILIES[n] for n in names]
+    return [FAMILIES[n] if n in FAMILIES else Gaussian(n) for n in names]
 
 
 #: Figures of the report folder: file name, title.
@@ -246,7 +254,8 @@ def _study_args(parser: argparse.ArgumentParser, *, default_k: str, default_fami
         "--components",
         type=parse_families,
         default=parse_families(default_families),
-        help=f"families from {','.join(FAMILIES)} (default {default_families})",
+        help=f"families from {','.join(FAMILIES)} or mclust's model names (EII, ..., VVV); "
+        f"all: mclust's fourteen models (default {default_families})",
     )
     parser.add_argument("--criterion", choices=sorted(CRITERIA), default="bic")
     parser.add_argument(
@@ -286,7 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataError as err:
         print(f"mixem: error: {err}", file=sys.stderr)
         return 2
-    if args.command == "fit" and (len(args.k) != 1 or len(args.components) != 1):
+    one_family = isinstance(args.components, list) and len(args.components) == 1
+    if args.command == "fit" and (len(args.k) != 1 or not one_family):
         print(
             "mixem: error: fit takes one --k and one --components; use select for a grid",
             file=sys.stderr,

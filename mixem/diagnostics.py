@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
-from mixem.components.gaussian import _Gaussian
+from mixem.components.family import moments_of
 from mixem.em.passes import blocks
 from mixem.exceptions import FitError
 
@@ -232,16 +232,16 @@ class Diagnostics:
 def mahalanobis_sq(result: MixtureResult, X: np.ndarray) -> np.ndarray | None:
     """Squared Mahalanobis distance of every row from every component, shape ``(n, K)``.
 
-    None when a family is not Gaussian.
+    None when a family has no moments (see :func:`mixem.components.family.moments_of`).
     """
-    if not all(isinstance(c, _Gaussian) for c in result.components):
+    moments = [moments_of(c) for c in result.components]
+    if any(m is None for m in moments):
         return None
     out = np.empty((X.shape[0], result.n_components))
-    for block, comp in zip(
-        blocks([c.n_components for c in result.components]), result.components, strict=True
+    for block, (means, covs) in zip(
+        blocks([c.n_components for c in result.components]), moments, strict=True
     ):
-        covs = comp.covariance_matrices
-        for j, (mean, cov) in enumerate(zip(comp.means, covs, strict=True)):
+        for j, (mean, cov) in enumerate(zip(means, covs, strict=True)):
             chol = np.linalg.cholesky(cov)
             z = np.linalg.solve(chol, (X - mean).T)
             out[:, block.start + j] = np.einsum("ij,ij->j", z, z)
@@ -321,7 +321,7 @@ def _duplicates(result: MixtureResult, X: np.ndarray, resp: np.ndarray) -> list[
     only when it holds at least ``DUPLICATE_FACTOR`` times the average number of copies of a
     row (about 1 for continuous data). The largest ``MAX_DUPLICATE_FINDINGS`` are reported.
     """
-    if not all(isinstance(c, _Gaussian) for c in result.components):
+    if any(moments_of(c) is None for c in result.components):
         return []  # repeated values are the rule for counts and categories
     n, d = X.shape
     values, first, counts = np.unique(X, axis=0, return_index=True, return_counts=True)
@@ -472,8 +472,9 @@ def diagnose(
 
     condition = None
     near_singular = np.zeros(K, dtype=bool)
-    if all(isinstance(c, _Gaussian) for c in result.components):
-        covs = np.concatenate([c.covariance_matrices for c in result.components])
+    moments = [moments_of(c) for c in result.components]
+    if all(m is not None for m in moments):
+        covs = np.concatenate([m[1] for m in moments])  # type: ignore[index]
         sd = np.sqrt(np.diagonal(covs, axis1=1, axis2=2))
         eig = np.linalg.eigvalsh(covs / sd[:, :, None] / sd[:, None, :])
         with np.errstate(divide="ignore"):

@@ -19,7 +19,9 @@ from mixem._validation import (
     encode_categories,
 )
 from mixem.components.base import Component
+from mixem.components.family import Components, family_name
 from mixem.components.gaussian import _Gaussian
+from mixem.components.gaussian_models import Gaussian
 from mixem.em.events import Event
 from mixem.em.passes import chunk_rows, iter_log_prob, log_sum_exp
 from mixem.em.plausible import spurious_flags
@@ -147,9 +149,14 @@ class MixtureResult:
         )
 
     # -- Gaussian conveniences ------------------------------------------------------------
-    def _single_gaussian(self, name: str) -> _Gaussian:
-        if len(self.components) != 1 or not isinstance(self.components[0], _Gaussian):
-            families = ", ".join(type(c).__name__ for c in self.components)
+    def _single_gaussian(self, name: str) -> Any:
+        single = len(self.components) == 1
+        if not (single and isinstance(self.components[0], _Gaussian | Components)):
+            single = False
+        elif isinstance(self.components[0], Components):
+            single = isinstance(self.components[0].family, Gaussian)
+        if not single:
+            families = ", ".join(family_name(c.family) for c in self.components)
             raise AttributeError(
                 f"{name} is defined for a model with one Gaussian family, this one has "
                 f"[{families}]; read the parameters from result.components instead"

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
-from mixem.components.family import with_params
+from mixem.components.family import family_name, with_params
 from mixem.em.passes import chunk_rows, iter_log_prob, log_sum_exp
 from mixem.exceptions import FitError
 
@@ -286,7 +286,7 @@ def observed_table(
     f = _Likelihood(result, X, sample_weight)
     p = f.theta.size
     if p != result.n_parameters:
-        families = ", ".join(type(c).__name__ for c in result.components)
+        families = ", ".join(family_name(c.family) for c in result.components)
         raise FitError(
             f"observed information needs free parameters; the parameters of [{families}] are "
             f"{p} numbers for {result.n_parameters} free parameters (a constraint such as "

@@ -27,7 +27,15 @@ import numpy as np
 
 from mixem.components.stats import Stats
 
-__all__ = ["Components", "Family", "MissingCapability", "family_name", "updated", "with_params"]
+__all__ = [
+    "Components",
+    "Family",
+    "MissingCapability",
+    "family_name",
+    "moments_of",
+    "updated",
+    "with_params",
+]
 
 
 class MissingCapability(NotImplementedError):
@@ -312,6 +320,20 @@ def with_params(components: Any, arrays: Mapping[str, np.ndarray]) -> Any:
     if isinstance(components, Components):
         return Components(components.family, arrays)
     return type(components)(**arrays)
+
+
+def moments_of(components: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """Means ``(k, d)`` and covariance matrices ``(k, d, d)``, or None if the family has none.
+
+    The capability that ellipses, QQ plots and normality checks ask for.
+    """
+    moments = getattr(components, "moments", None)
+    if moments is None:
+        return None
+    try:
+        return moments()
+    except MissingCapability:
+        return None
 
 
 def family_name(family: Any) -> str:

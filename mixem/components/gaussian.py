@@ -277,6 +277,10 @@ class _Gaussian(Component):
         variances = self._variances()
         return variances[:, :, None] * np.eye(self.n_features)
 
+    def moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Means ``(k, d)`` and covariance matrices ``(k, d, d)``."""
+        return self._means, self.covariance_matrices
+
     def _smallest_eigenvalues(self) -> np.ndarray:
         """Smallest eigenvalue of every component's covariance, shape ``(k,)``."""
         return self._variances().min(axis=1)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mixem.components.gaussian import _Gaussian
+from mixem.components.family import moments_of
 from mixem.em.passes import blocks
 
 if TYPE_CHECKING:
@@ -58,11 +58,12 @@ def feature_indices(result: MixtureResult, features: Any) -> list[int]:
 
 
 def gaussian_moments(result: MixtureResult) -> tuple[np.ndarray, np.ndarray] | None:
-    """Means ``(K, d)`` and covariance matrices ``(K, d, d)`` when every family is Gaussian."""
-    if not all(isinstance(c, _Gaussian) for c in result.components):
+    """Means ``(K, d)`` and covariance matrices ``(K, d, d)`` when every family has them."""
+    moments = [moments_of(c) for c in result.components]
+    if any(m is None for m in moments):
         return None
-    means = np.concatenate([c.means for c in result.components])
-    covs = np.concatenate([c.covariance_matrices for c in result.components])
+    means = np.concatenate([m[0] for m in moments])  # type: ignore[index]
+    covs = np.concatenate([m[1] for m in moments])  # type: ignore[index]
     return means, covs
 
 

@@ -15,6 +15,12 @@ if TYPE_CHECKING:
 
 __all__ = ["criterion"]
 
+#: Markers of the families' lines: with more families than colours (ten), marker and colour
+#: together tell each line apart, as mclust's BIC plot does for its fourteen models.
+MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">", "h", "p", "d", "8")
+#: From this many families on, the legend goes beside the axes in two columns.
+MANY_FAMILIES = 6
+
 
 def criterion(
     selection: SelectionResult, name: str | None = None, *, ax: Axes | None = None
@@ -29,12 +35,21 @@ def criterion(
     if name not in table.columns or table[name].isna().all():
         raise ValueError(f"the study has no {name!r} values; run select(criterion={name!r})")
     larger_better = CRITERIA[name]
+    created = ax is None
     ax = new_axes(ax)
     usable = table["status"].str.startswith("ok") & table[name].notna()
     families = list(dict.fromkeys(table["family"]))
     for f, family in enumerate(families):
         rows = table[(table["family"] == family) & usable].sort_values("K")
-        ax.plot(rows["K"], rows[name], "o-", color=colour(f), label=family, gid=f"family-{family}")
+        ax.plot(
+            rows["K"],
+            rows[name],
+            marker=MARKERS[f % len(MARKERS)],
+            linestyle="-" if f < 10 else "--",
+            color=colour(f),
+            label=family,
+            gid=f"family-{family}",
+        )
         excluded = table[(table["family"] == family) & ~usable & table[name].notna()]
         if len(excluded):
             ax.plot(
@@ -62,5 +77,13 @@ def criterion(
     ax.set_xticks(ks)
     ax.set_xlabel("number of components K")
     ax.set_ylabel(f"{name.upper()} ({'higher' if larger_better else 'lower'} is better)")
-    ax.legend(frameon=False)
+    if len(families) >= MANY_FAMILIES:
+        ax.legend(
+            frameon=False, ncol=2, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0)
+        )
+        if created:  # room for the legend beside the axes
+            width, height = ax.figure.get_size_inches()
+            ax.figure.set_size_inches(max(width, 9.0), height)
+    else:
+        ax.legend(frameon=False)
     return ax

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats
 
+from mixem.components.family import family_name
 from mixem.plotting._common import colour, new_axes
 
 if TYPE_CHECKING:
@@ -43,9 +44,10 @@ def qq(
 
     d2 = mahalanobis_sq(result, X)
     if d2 is None:
-        families = ", ".join(type(c).__name__ for c in result.components)
+        families = ", ".join(family_name(c.family) for c in result.components)
         raise ValueError(
-            f"the QQ plot of Mahalanobis distances needs Gaussian families, not [{families}]"
+            "the QQ plot of Mahalanobis distances needs families with means and covariances "
+            f"(Gaussian ones), not [{families}]"
         )
     d = result.n_features
     resp = result.predict_proba(X)

@@ -161,3 +161,28 @@ def test_one_column_reduces_every_name_to_its_volume():
     )
     with pytest.raises(ValueError, match="'E' is for one column; got 2 features"):
         mixem.MixtureModel(Gaussian("E"), 2).fit(data("faithful"))
+
+
+def test_moments_serve_the_plots_and_diagnostics_of_every_model():
+    import matplotlib.pyplot as plt
+
+    from mixem.diagnostics import mahalanobis_sq
+
+    X = data("iris")
+    result = mixem.MixtureModel(Gaussian("VEV"), 2, random_state=0).fit(X)
+    means, covs = result.components[0].moments()
+    d2 = mahalanobis_sq(result, X)
+    diff = X - means[1]
+    np.testing.assert_allclose(
+        d2[:, 1], np.einsum("ij,jk,ik->i", diff, np.linalg.inv(covs[1]), diff), rtol=1e-10
+    )
+    np.testing.assert_array_equal(result.means, means)
+    assert result.covariances.shape == (2, 4, 4)
+    result.plot.qq()
+    result.plot.density()
+    plt.close("all")
+    assert "Mixture diagnostics" in str(result.diagnostics())
+    data_ = result.to_arviz(draws=40, random_state=0)
+    assert "means" in data_.posterior
+    lrt = mixem.bootstrap_lrt(X, Gaussian("EEE"), 2, n_boot=3, random_state=0)
+    assert lrt["p_value"].notna().all() and (lrt["status"] == "ok").all()
