@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from mixem.components.base import Component
+from mixem.components.family import Components, family_name, updated
 from mixem.components.stats import Stats
 
 __all__ = ["check_component"]
@@ -39,7 +40,7 @@ def _assert_stats_equal(a: Stats, b: Stats, family: str, what: str, rtol: float)
 
 
 def check_component(
-    component: Component,
+    component: Component | Components,
     *,
     oracle: Callable[[np.ndarray], np.ndarray] | None = None,
     n_samples: int = 20_000,
@@ -61,8 +62,9 @@ def check_component(
 
     Parameters
     ----------
-    component : Component
-        An instance with known parameters, at least two components recommended.
+    component : Components, or a Component
+        Components with known parameters (``family.components(**arrays)``), at least two
+        recommended.
     oracle : callable, optional
         ``oracle(X)`` returns the reference log density of shape ``(n, k)``.
     n_samples : int
@@ -78,20 +80,21 @@ def check_component(
     AssertionError
         Naming the family and the first check it fails.
     """
-    cls = type(component)
-    name = cls.__name__
+    family = component.family
+    value = isinstance(component, Components)  # a Family's record, else a legacy Component
+    name = family_name(family)
     rng = np.random.default_rng(random_state)
     k, d = component.n_components, component.n_features
     if not (isinstance(k, int | np.integer) and k >= 1 and isinstance(d, int | np.integer)):
         _fail(name, f"n_components and n_features must be positive ints, got {k!r}, {d!r}")
 
     params = component.params()
-    rebuilt = cls(**params)
-    for key, value in params.items():
-        if not np.array_equal(np.asarray(rebuilt.params()[key]), np.asarray(value)):
-            _fail(name, f"cls(**params()) does not reproduce parameter {key!r}")
-    missing = set(params) - set(cls.param_dims)
-    if cls.param_dims and missing:
+    rebuilt = family.components(**params) if value else family(**params)
+    for key, value_ in params.items():
+        if not np.array_equal(np.asarray(rebuilt.params()[key]), np.asarray(value_)):
+            _fail(name, f"rebuilding from params() does not reproduce parameter {key!r}")
+    missing = set(params) - set(family.param_dims)
+    if family.param_dims and missing:
         _fail(name, f"param_dims lacks dimension names for {sorted(missing)}")
 
     # sample: one block per component, zero counts allowed
@@ -122,17 +125,18 @@ def check_component(
     # statistics merge: A ∪ B == A + B, associative, commutative, empty-safe
     resp = rng.dirichlet(np.ones(k), size=X.shape[0])
     resp[:, -1] = 0.0  # a component with no responsibility at all
-    whole = cls.statistics(X, resp)
+    whole = family.statistics(X, resp)
     third = X.shape[0] // 3
     parts = [slice(0, third), slice(third, 2 * third), slice(2 * third, None)]
-    a, b, c = (cls.statistics(X[p], resp[p]) for p in parts)
+    a, b, c = (family.statistics(X[p], resp[p]) for p in parts)
     _assert_stats_equal(whole, (a + b) + c, name, "statistics(A ∪ B ∪ C) vs merged", 1e-9)
     _assert_stats_equal((a + b) + c, a + (b + c), name, "merge associativity", 1e-9)
     _assert_stats_equal(a + b, b + a, name, "merge commutativity", 1e-9)
-    empty = cls.statistics(X[:0], resp[:0])
+    empty = family.statistics(X[:0], resp[:0])
     _assert_stats_equal(whole + empty, whole, name, "merging an empty chunk", 1e-12)
     _assert_stats_equal(empty + whole, whole, name, "merging into an empty chunk", 1e-12)
-    dependent = cls.expected_statistics is not Component.expected_statistics
+    # A Family's statistics may depend on the parameters it is given: check those too.
+    dependent = value or family.expected_statistics is not Component.expected_statistics
     if dependent:  # E-step statistics at the component's parameters must merge too
         whole = component.expected_statistics(X, resp)
         a, b, c = (component.expected_statistics(X[p], resp[p]) for p in parts)
@@ -146,15 +150,15 @@ def check_component(
     # from_statistics: same family and shape; parameters recovered from labelled draws
     onehot = np.zeros((X.shape[0], k))
     onehot[np.arange(X.shape[0]), labels] = 1.0
-    fitted = cls.from_statistics(cls.statistics(X, onehot))
-    if type(fitted) is not cls or fitted.n_components != k or fitted.n_features != d:
+    fitted = family.from_statistics(family.statistics(X, onehot))
+    if fitted.family != family or fitted.n_components != k or fitted.n_features != d:
         _fail(name, "from_statistics must return the same family with the same k and d")
     if dependent:
         # Statistics that depend on the parameters: the M-step is one step of an iteration
         # (ECM for StudentT), run to its fixed point on the labelled draws.
         for _ in range(_MAX_STEPS):
             previous = fitted.params()
-            fitted = cls.from_statistics(fitted.expected_statistics(X, onehot))
+            fitted = updated(family, fitted.expected_statistics(X, onehot), 0.0, fitted)
             if all(
                 np.allclose(fitted.params()[key], value, rtol=1e-9, atol=0.0)
                 for key, value in previous.items()

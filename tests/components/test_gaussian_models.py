@@ -186,3 +186,48 @@ def test_moments_serve_the_plots_and_diagnostics_of_every_model():
     assert "means" in data_.posterior
     lrt = mixem.bootstrap_lrt(X, Gaussian("EEE"), 2, n_boot=3, random_state=0)
     assert lrt["p_value"].notna().all() and (lrt["status"] == "ok").all()
+
+
+def _rotation(seed: int, d: int) -> np.ndarray:
+    q, r = np.linalg.qr(np.random.default_rng(seed).standard_normal((d, d)))
+    return q * np.sign(np.diag(r))
+
+
+def true_components(m: str, d: int = 3) -> Components:
+    """Two components of model ``m``, their volumes, shapes and orientations as it says."""
+    scale = {"E": [1.5, 1.5], "V": [0.8, 2.5]}[m[0]]
+    base = np.array([4.0, 1.0, 0.25])[:d]
+    shapes = {"I": [np.ones(d)] * 2, "E": [base] * 2, "V": [base, base[::-1] ** 0.5]}[m[1]]
+    shapes = [s / np.exp(np.log(s).mean()) for s in shapes]
+    axes = {"I": [np.eye(d)] * 2, "E": [_rotation(0, d)] * 2}.get(
+        m[2], [_rotation(0, d), _rotation(1, d)]
+    )
+    covs = np.stack([lam * (D * a) @ D.T for lam, a, D in zip(scale, shapes, axes, strict=True)])
+    means = np.array([np.zeros(d), np.full(d, 6.0)])
+    family = Gaussian(m)
+    layout = family._layout
+    stored = {
+        "spherical": covs[:, 0, 0],
+        "diagonal": covs.diagonal(0, 1, 2),
+        "tied": covs[0],
+        "full": covs,
+    }[layout]
+    return family.components(means=means, covariances=stored)
+
+
+@pytest.mark.parametrize("m", MODELS)
+def test_every_model_passes_the_conformance_suite(m):
+    from scipy.stats import multivariate_normal
+
+    from mixem.testing import check_component
+
+    comps = true_components(m)
+    means, covs = comps.moments()
+
+    def oracle(X):
+        return np.stack(
+            [multivariate_normal(mu, c).logpdf(X) for mu, c in zip(means, covs, strict=True)],
+            axis=1,
+        )
+
+    check_component(comps, oracle=oracle, recovery_tol=0.05)
