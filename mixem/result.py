@@ -663,7 +663,7 @@ class MixtureResult:
         save_result(self, path)
 
     def __repr__(self) -> str:
-        families = " + ".join(f"{type(c).__name__}x{c.n_components}" for c in self.components)
+        families = " + ".join(f"{family_name(c.family)}x{c.n_components}" for c in self.components)
         return (
             f"MixtureResult({families}, n_obs={self.n_obs:g}, loglik={self.loglik:.6g}, "
             f"bic={self.bic:.6g}, n_iter={self.n_iter}, converged={self.converged})"

@@ -6,6 +6,8 @@ import html
 import math
 from typing import TYPE_CHECKING
 
+from mixem.components.family import family_name
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -38,7 +40,7 @@ class Summary:
 
     def _header(self) -> list[tuple[str, str]]:
         r = self.result
-        fams = " + ".join(f"{type(c).__name__} x {c.n_components}" for c in r.components)
+        fams = " + ".join(f"{family_name(c.family)} x {c.n_components}" for c in r.components)
         return [
             ("Model:", fams),
             ("Observations:", f"{r.n_obs:g}"),

@@ -161,3 +161,61 @@ def test_gallery_shows_every_plot_script():
     assert GALLERY_SCRIPTS
     for script in GALLERY_SCRIPTS:
         assert f".. plot:: ../examples/{script.name}" in page
+
+
+def test_a_family_with_a_hyperparameter_fits_saves_loads_in_a_fresh_process(tmp_path):
+    """The docs' negative binomial family: saved here, loaded and predicting in new processes."""
+    import subprocess
+
+    path = tmp_path / "nb.npz"
+    setup = (
+        f"import sys; sys.path.insert(0, {str(EXAMPLES)!r}); import numpy as np, mixem; "
+        "from negative_binomial_family import NegativeBinomial; "
+    )
+    fit = setup + (
+        "f = NegativeBinomial(dispersion=2.0); "
+        "X = f.components(means=[[2.0, 10.0], [15.0, 1.0]]).sample(np.array([300, 200]), "
+        "np.random.default_rng(0)); np.save(sys.argv[2], X); "
+        "r = mixem.MixtureModel(f, 2, random_state=0).fit(X); r.save(sys.argv[1]); "
+        "np.save(sys.argv[3], r.predict_proba(X)); "
+        "s = mixem.select(X, range(1, 4), components=[f], n_jobs=2, random_state=0, "
+        "progress=False); print(s.best_key)"
+    )
+    X_path, proba_path = tmp_path / "X.npy", tmp_path / "proba.npy"
+    run = subprocess.run(
+        [sys.executable, "-c", fit, str(path), str(X_path), str(proba_path)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "('NegativeBinomial(dispersion=2.0)', 2)"
+    # A fresh process finds the family by its module's name: nothing imports it beforehand.
+    load = (
+        f"import sys; sys.path.insert(0, {str(EXAMPLES)!r}); import numpy as np, mixem; "
+        "r = mixem.load(sys.argv[1]); X = np.load(sys.argv[2]); "
+        "np.testing.assert_array_equal(r.predict_proba(X), np.load(sys.argv[3])); "
+        "print(r.components[0].family)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", load, str(path), str(X_path), str(proba_path)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "NegativeBinomial(dispersion=2.0)"
+
+
+def test_the_negative_binomial_family_passes_the_conformance_suite():
+    name = "mixem_example_negative_binomial"
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / "negative_binomial_family.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses resolve the annotations through it
+    spec.loader.exec_module(module)
+    family = module.NegativeBinomial(dispersion=2.0)
+    comps = family.components(means=[[2.0, 10.0], [15.0, 1.0]])
+    r = 2.0
+
+    def oracle(X):
+        return np.stack(
+            [stats.nbinom.logpmf(X, r, r / (r + mu)).sum(axis=1) for mu in comps.means], axis=1
+        )
+
+    check_component(comps, oracle=oracle, recovery_tol=0.05)
