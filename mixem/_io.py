@@ -57,7 +57,10 @@ def family_from_spec(spec: dict[str, Any]) -> Family:
         ) from err
     if not (isinstance(obj, type) and issubclass(obj, Family)):
         raise ValueError(f"{name!r} is not a component family")
-    return obj(**spec["config"])
+    try:
+        return obj(**spec["config"])
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"invalid configuration of {name}: {spec['config']!r} ({err})") from err
 
 
 def save_result(result: MixtureResult, path: str | Path) -> None:

@@ -13,6 +13,7 @@ models of :class:`~mixem.GaussianFull`, :class:`~mixem.GaussianDiagonal`,
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -73,9 +74,10 @@ class Gaussian(Family):
                 f"model must be one of mclust's {', '.join(MODELS + ONE_DIMENSIONAL)}; "
                 f"got {self.model!r}"
             )
-        if not (isinstance(self.m_step_tol, int | float) and self.m_step_tol >= 0):
-            raise ValueError(f"m_step_tol must be a non-negative number, got {self.m_step_tol!r}")
-        if not (isinstance(self.m_step_max_iter, int) and self.m_step_max_iter >= 1):
+        tol, its = self.m_step_tol, self.m_step_max_iter
+        if isinstance(tol, bool) or not (isinstance(tol, numbers.Real) and tol >= 0):
+            raise ValueError(f"m_step_tol must be a non-negative number, got {tol!r}")
+        if isinstance(its, bool) or not (isinstance(its, numbers.Integral) and its >= 1):
             raise ValueError(
                 f"m_step_max_iter must be a positive int, got {self.m_step_max_iter!r}"
             )

@@ -15,6 +15,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mixem
 from mixem.components.covariance_models import MODELS
@@ -231,3 +233,29 @@ def test_every_model_passes_the_conformance_suite(m):
         )
 
     check_component(comps, oracle=oracle, recovery_tol=0.05)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    m=st.sampled_from(MODELS),
+    seed=st.integers(0, 2**32 - 1),
+    k=st.integers(1, 4),
+)
+def test_em_never_decreases_the_log_likelihood(m, seed, k):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((60, 3)) * rng.uniform(0.5, 3.0, size=3)
+    X[:20] += rng.uniform(-4, 4, size=3)
+    model = mixem.MixtureModel(
+        Gaussian(m), k, reg_covar=0.0, max_iter=60, tol=0.0, init="kmeans++", random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mixem.ConvergenceWarning)
+        warnings.simplefilter("ignore", mixem.DegenerateComponentWarning)
+        try:
+            result = model.fit(X)  # a decrease is a RuntimeWarning: an error here
+        except mixem.FitError:
+            return  # every restart degenerate: nothing to check
+    steps = np.diff(np.concatenate([[result.trace.initial_loglik], result.trace.loglik]))
+    moved = result.trace.reseeded | result.trace.moved
+    assert np.all(steps[~moved] >= -1e-9 * np.abs(result.trace.loglik[~moved]))
+    assert np.isclose(result.weights.sum(), 1.0) and np.all(result.weights > 0)
