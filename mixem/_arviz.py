@@ -10,6 +10,7 @@ import numpy as np
 
 from mixem._version import __version__
 from mixem.bootstrap import BootstrapDraws
+from mixem.components.family import family_name
 
 if TYPE_CHECKING:
     from mixem.result import MixtureResult
@@ -81,7 +82,7 @@ def to_arviz_data(result: MixtureResult, X: np.ndarray, draws: BootstrapDraws, c
         "inference_library_version": __version__,
         "method": "weighted likelihood bootstrap (EM on Dirichlet-reweighted rows, warm-started "
         "from the fit, labels aligned to it); approximates the posterior under a flat prior",
-        "model": " + ".join(f"{type(c).__name__}x{c.n_components}" for c in result.components),
+        "model": " + ".join(f"{family_name(c.family)}x{c.n_components}" for c in result.components),
         "spec": json.dumps(result.spec),
         "loglik": float(result.loglik),
         "n_parameters": int(result.n_parameters),

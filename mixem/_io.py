@@ -44,9 +44,19 @@ FORMAT_VERSION = 2
 
 
 def family_from_spec(spec: dict[str, Any]) -> Family:
-    """The family that :meth:`Family.spec` described (its module is imported, never run)."""
-    name = spec["name"]
+    """The family that :meth:`Family.spec` described.
+
+    Its module is imported (installed or already imported code; nothing in the file runs).
+    JSON turns tuples into lists: lists in the configuration become tuples again, so that the
+    family stays hashable.
+    """
+    try:
+        name, config = str(spec["name"]), dict(spec["config"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"a family entry must hold a name and a config, got {spec!r}") from err
     module, _, qualname = name.rpartition(".")
+    if not module:
+        raise ValueError(f"unknown component family {name!r} (expected module.ClassName)")
     try:
         obj: Any = importlib.import_module(module)
         for part in qualname.split("."):
@@ -58,9 +68,16 @@ def family_from_spec(spec: dict[str, Any]) -> Family:
     if not (isinstance(obj, type) and issubclass(obj, Family)):
         raise ValueError(f"{name!r} is not a component family")
     try:
-        return obj(**spec["config"])
+        return obj(**{key: _tuples(value) for key, value in config.items()})
     except (TypeError, ValueError) as err:
-        raise ValueError(f"invalid configuration of {name}: {spec['config']!r} ({err})") from err
+        raise ValueError(f"invalid configuration of {name}: {config!r} ({err})") from err
+
+
+def _tuples(value: Any) -> Any:
+    """``value`` with every list (JSON's rendering of a tuple) made a tuple again."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
 
 
 def save_result(result: MixtureResult, path: str | Path) -> None:

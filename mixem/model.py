@@ -78,7 +78,13 @@ def _check_family(cls: Any) -> Any:
     if isinstance(cls, type) and issubclass(cls, Family):
         if getattr(cls, "__abstractmethods__", None):
             raise TypeError(f"component {cls.__name__} is abstract; use a concrete family")
-        return cls()
+        try:
+            return cls()
+        except TypeError as err:
+            raise TypeError(
+                f"component {cls.__name__} has settings without defaults; pass a family value "
+                f"such as {cls.__name__}(...): {err}"
+            ) from err
     if isinstance(cls, Component):
         raise TypeError(
             f"component must be a Component class, got an instance of {type(cls).__name__}; "

@@ -175,7 +175,7 @@ class _Results(Mapping):
     @staticmethod
     def _key(key: Any) -> tuple[str, int]:
         family, k = key
-        name = family if isinstance(family, str) else family_name(family)
+        name = family if isinstance(family, str) else family_name(_check_family(family))
         return name, int(k)
 
     def __getitem__(self, key: Any) -> MixtureResult:

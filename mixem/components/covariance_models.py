@@ -83,6 +83,15 @@ class Decomposition:
         return 0.5 * (out + np.swapaxes(out, 1, 2))
 
 
+def generic_weights(k: int) -> np.ndarray:
+    """Distinct weights ``1 + frac(sqrt(j + 2))`` for combining ``k`` matrices.
+
+    Matrices that share their eigenvectors combine into one whose eigenvalues are distinct
+    unless every matrix ties in the same eigenspace, so its eigenvectors are the common ones.
+    """
+    return 1.0 + np.sqrt(np.arange(2, k + 2, dtype=np.float64)) % 1.0
+
+
 def _geometric_mean(values: np.ndarray) -> np.ndarray:
     return np.exp(np.mean(np.log(values), axis=-1))
 
@@ -244,9 +253,10 @@ class CovarianceModel:
         """Volumes, shapes and orientations of covariances of this model.
 
         ``covariances`` are ``(k, d)`` variances for a diagonal model (and in one dimension),
-        else ``(k, d, d)`` matrices. For a common orientation, that of the first component is
-        taken; shapes are paired with eigenvalues in ascending order, as :meth:`m_step` pairs
-        them.
+        else ``(k, d, d)`` matrices. A common orientation is that of a combination of the
+        components with distinct weights (:func:`generic_weights`: one component's tied
+        shape values leave its own eigenvectors arbitrary); shapes are paired with eigenvalues
+        in ascending order, as :meth:`m_step` pairs them.
         """
         cov = np.asarray(covariances, dtype=np.float64)
         name = self.in_dimensions(cov.shape[-1]).name
@@ -255,7 +265,7 @@ class CovarianceModel:
             volume = _geometric_mean(cov)
             return Decomposition(volume, cov / volume[:, None], None)
         if len(name) == 3 and name[2] == "E":
-            D = np.linalg.eigh(cov[0])[1]
+            D = np.linalg.eigh(np.tensordot(generic_weights(cov.shape[0]), cov, axes=1))[1]
             var = np.einsum("ji,kjl,li->ki", D, cov, D)
             _check_positive(var, "covariance")
             volume = _geometric_mean(var)
@@ -301,7 +311,7 @@ def _spherical(scale: np.ndarray, d: int) -> Decomposition:
 
 def _eii(n_k, w, tol, max_iter, start):
     k, d = w.shape
-    _check_positive(w.sum(axis=1, keepdims=True), "scatter")
+    _check_positive(w.sum().reshape(1, 1), "pooled scatter")
     return _spherical(np.full(k, w.sum() / (n_k.sum() * d)), d)
 
 
@@ -479,7 +489,12 @@ def _common_orientation(n_k, W, tol, max_iter, start, variable_volume):
         return d * n * np.log(total), shape * total
 
     # From a start, its objective: at EM's convergence one iteration then suffices.
-    old = np.inf if start is None else objective_of(Dt)[0]
+    old = np.inf
+    if start is not None:
+        try:
+            old = objective_of(Dt)[0]
+        except ValueError:  # the new statistics are singular along the start's axes
+            old = np.inf
     converged = False
     iterations = 0
     for iterations in range(1, max_iter + 1):  # noqa: B007

@@ -231,6 +231,8 @@ class Components:
         self._cache: dict[str, Any] = {}
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # not a parameter; and _arrays itself may not be set yet
+            raise AttributeError(name)
         try:
             return self._arrays[name]
         except KeyError:

@@ -81,6 +81,9 @@ class Gaussian(Family):
             raise ValueError(
                 f"m_step_max_iter must be a positive int, got {self.m_step_max_iter!r}"
             )
+        # Plain Python numbers: equal settings give equal labels, and a saved file's JSON.
+        object.__setattr__(self, "m_step_tol", float(tol))
+        object.__setattr__(self, "m_step_max_iter", int(its))
 
     # -- what the name says ------------------------------------------------------------
     @property

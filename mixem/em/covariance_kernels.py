@@ -102,7 +102,12 @@ def _volumes_and_shape(nk, omega, shape, scale, tol, max_iter):
 def _previous_orientation(prev):
     """A start's common orientation (of component 0) and each component's variances along it."""
     K, d, _ = prev.shape
-    D = np.linalg.eigh(np.ascontiguousarray(prev[0]))[1]
+    # A combination with distinct weights, as CovarianceModel.decompose takes (one
+    # component's tied shape values leave its own eigenvectors arbitrary).
+    combined = np.zeros((d, d))
+    for j in range(K):
+        combined += (1.0 + np.sqrt(j + 2.0) % 1.0) * prev[j]
+    D = np.linalg.eigh(combined)[1]
     var = np.empty((K, d))
     for j in range(K):
         M = D.T @ np.ascontiguousarray(prev[j]) @ D
@@ -158,11 +163,13 @@ def _diagonal(model, nk, n, S, tol, max_iter, prev, warm, cov):
             t = 0.0
             for a in range(d):
                 t += w[j, a]
-            if not (t > 0.0):
+            if model == VII and not (t > 0.0):
                 return False
             total += t
             var[j, :] = t / (nk[j] * d)
         if model == EII:
+            if not (total > 0.0):
+                return False
             var[:, :] = total / (n * d)
     elif model == EEI:
         pooled = np.zeros(d)

@@ -177,7 +177,7 @@ def _scouts(
     distinct = np.unique(used, axis=0).shape[0]
     out = []
     for family in families:
-        top = max((k for f, k in cells if f is family), default=None)
+        top = max((k for f, k in cells if f == family), default=None)
         if top is None:
             continue
         k = top + 1
@@ -330,9 +330,7 @@ def _others(
     families: Sequence[type[Component]],
 ) -> list[np.ndarray]:
     """The responsibilities of the other families' fits at K."""
-    return [
-        _responsibilities(X, found[f, k]) for f in families if f is not family and (f, k) in found
-    ]
+    return [_responsibilities(X, found[f, k]) for f in families if f != family and (f, k) in found]
 
 
 def _over_all_rows(

@@ -306,3 +306,25 @@ def test_a_singular_pooled_scatter_is_refused(m):
     model = CovarianceModel(m)
     with pytest.raises(ValueError, match="singular"):
         model.m_step(np.array([5.0, 5.0]), scatter.diagonal(0, 1, 2) if model.diagonal else scatter)
+
+
+@pytest.mark.parametrize("m", ["EVE", "VVE", "VEE"])
+def test_a_common_orientation_is_recovered_when_one_components_shape_ties(m):
+    # Component 0 is spherical (every shape value tied): its own eigenvectors are arbitrary,
+    # so the common orientation must come from all components.
+    rng = np.random.default_rng(3)
+    D = np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    shapes = np.array([[1.0, 1.0, 1.0], [4.0, 1.0, 0.25], [0.5, 1.0, 2.0]])
+    if m == "VEE":
+        shapes = np.tile(shapes[1], (3, 1))
+    scale = np.array([1.0, 2.0, 0.5]) if m[0] == "V" else np.ones(3)
+    covs = np.stack([s * (D * a) @ D.T for s, a in zip(scale, shapes, strict=True)])
+    model = CovarianceModel(m)
+    assert model.violation(covs) < 1e-12
+    weight = np.array([30.0, 50.0, 40.0])
+    scatter = weight[:, None, None] * covs  # the current parameters are the optimum
+    start = model.decompose(covs)
+    before = objective(weight, scatter, covs)
+    for max_iter in (1, 5):
+        step = model.m_step(weight, scatter, start=start, max_iter=max_iter, tol=0.0)
+        assert objective(weight, scatter, step.matrices()) >= before - 1e-9 * abs(before)

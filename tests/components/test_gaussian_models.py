@@ -259,3 +259,14 @@ def test_em_never_decreases_the_log_likelihood(m, seed, k):
     moved = result.trace.reseeded | result.trace.moved
     assert np.all(steps[~moved] >= -1e-9 * np.abs(result.trace.loglik[~moved]))
     assert np.isclose(result.weights.sum(), 1.0) and np.all(result.weights > 0)
+
+
+def test_settings_given_as_numpy_numbers_are_the_same_family(tmp_path):
+    family = Gaussian("VEV", m_step_tol=np.float64(1e-9), m_step_max_iter=np.int64(50))
+    assert family == Gaussian("VEV", m_step_tol=1e-9, m_step_max_iter=50)
+    assert family.label == "VEV(m_step_tol=1e-09, m_step_max_iter=50)"
+    result = mixem.MixtureModel(family, 2, random_state=0).fit(data("faithful"))
+    result.save(tmp_path / "f.npz")
+    assert mixem.load(tmp_path / "f.npz").components[0].family == family
+    with pytest.raises(ValueError, match="m_step_tol must be a non-negative number"):
+        Gaussian("VEV", m_step_tol=True)
