@@ -167,12 +167,17 @@ def test_a_family_with_a_hyperparameter_fits_saves_loads_in_a_fresh_process(tmp_
     """The docs' negative binomial family: saved here, loaded and predicting in new processes."""
     import subprocess
 
-    path = tmp_path / "nb.npz"
-    setup = (
-        f"import sys; sys.path.insert(0, {str(EXAMPLES)!r}); import numpy as np, mixem; "
+    setup = f"import sys; sys.path.insert(0, {str(EXAMPLES)!r}); import numpy as np, mixem; "
+    files = [str(tmp_path / name) for name in ("nb.npz", "X.npy", "proba.npy")]
+
+    def python(code):
+        return subprocess.run(
+            [sys.executable, "-c", setup + code, *files], capture_output=True, text=True,
+            timeout=600,
+        )  # fmt: skip
+
+    fit = (
         "from negative_binomial_family import NegativeBinomial; "
-    )
-    fit = setup + (
         "f = NegativeBinomial(dispersion=2.0); "
         "X = f.components(means=[[2.0, 10.0], [15.0, 1.0]]).sample(np.array([300, 200]), "
         "np.random.default_rng(0)); np.save(sys.argv[2], X); "
@@ -181,24 +186,15 @@ def test_a_family_with_a_hyperparameter_fits_saves_loads_in_a_fresh_process(tmp_
         "s = mixem.select(X, range(1, 4), components=[f], n_jobs=2, random_state=0, "
         "progress=False); print(s.best_key)"
     )
-    X_path, proba_path = tmp_path / "X.npy", tmp_path / "proba.npy"
-    run = subprocess.run(
-        [sys.executable, "-c", fit, str(path), str(X_path), str(proba_path)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    run = python(fit)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "('NegativeBinomial(dispersion=2.0)', 2)"
     # A fresh process finds the family by its module's name: nothing imports it beforehand.
-    load = (
-        f"import sys; sys.path.insert(0, {str(EXAMPLES)!r}); import numpy as np, mixem; "
+    run = python(
         "r = mixem.load(sys.argv[1]); X = np.load(sys.argv[2]); "
         "np.testing.assert_array_equal(r.predict_proba(X), np.load(sys.argv[3])); "
         "print(r.components[0].family)"
     )
-    run = subprocess.run(
-        [sys.executable, "-c", load, str(path), str(X_path), str(proba_path)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "NegativeBinomial(dispersion=2.0)"
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MODELS", "ONE_DIMENSIONAL", "CovarianceModel", "Decomposition", "model"]
+__all__ = ["MODELS", "ONE_DIMENSIONAL", "CovarianceModel", "Decomposition", "generic_weights"]
 
 #: The fourteen multivariate models, in mclust's order (``mclust.options("emModelNames")``).
 MODELS = (
@@ -295,11 +295,6 @@ class CovarianceModel:
         rebuilt = Decomposition(scale, shape, orientation)
         target = rebuilt.variances() if orientation is None else rebuilt.matrices()
         return float(np.abs(target - cov).max() / np.abs(cov).max())
-
-
-def model(name: str) -> CovarianceModel:
-    """The covariance model named ``name`` (see :class:`CovarianceModel`)."""
-    return CovarianceModel(name)
 
 
 # -- diagonal models: w is (k, d), the diagonal of each scatter ----------------------------

@@ -228,14 +228,11 @@ class Gaussian(Family):
         As the four classes decide: a covariance whose smallest eigenvalue is within the
         regulariser (or 1e-10 of its largest), or fewer than ``d + 1`` effective rows.
         """
-        kernel = _kernel(self, params)
-        d = params.means.shape[1]
-        if self._variable(d):
+        if self._variable(params.means.shape[1]):
             counts = np.asarray(counts, dtype=float)
         else:
             counts = np.full(params.n_components, np.inf)
-        flagged = GaussianFull.spurious(kernel, counts, reg_covar)  # reads only eigenvalues
-        return np.broadcast_to(flagged, (params.n_components,)).copy()
+        return _kernel(self, params).spurious(counts, reg_covar)
 
 
 _LEGACY = {
