@@ -11,8 +11,9 @@ the scatter, shape ``(k, d)``, for the diagonal models) and return the covarianc
 the expected complete-data log-likelihood ``-1/2 sum_k [n_k log|Sigma_k| + tr(W_k Sigma_k^-1)]``
 under the model's constraints. Nine have a closed form (Celeux and Govaert 1995, table 1);
 VEI, VEE and VEV alternate between the volumes and the rest (Celeux and Govaert, section 4),
-EVE and VVE find their common orientation by the MM algorithm of Browne and McNicholas (2014),
-as mclust does (mclust's ``msvei``, ``msvee``, ``msvev``, ``mseve``, ``msvve``). Those iterate to
+EVE and VVE alternate between their common orientation (found by exact plane rotations, where
+mclust runs the MM algorithm of Browne and McNicholas 2014) and the rest (mclust's ``msvei``,
+``msvee``, ``msvev``, ``mseve``, ``msvve`` solve the same problems). Those iterate to
 a relative change of ``tol`` in their objective, at most ``max_iter`` times, from a start that
 can be the current parameters (then every iteration can only increase the objective, so EM
 stays monotone however early the iteration stops).
@@ -452,11 +453,17 @@ def _vee(n_k, W, tol, max_iter, start):
 
 
 def _common_orientation(n_k, W, tol, max_iter, start, variable_volume):
-    """EVE and VVE: Browne and McNicholas's (2014) MM algorithm for the common orientation.
+    """EVE and VVE: the common orientation by exact plane rotations (cyclic Jacobi sweeps).
 
-    The objective is ``sum_k tr(W_k D M_k D^T)`` with ``M_k = (lambda_k A_k)^-1``: each
-    iteration takes their two majorisation steps for ``D`` (MM1 and MM2, each an SVD of the
-    pooled gradient) and then the shapes (and, for VVE, the volumes) in closed form.
+    The orientation minimises ``sum_k tr(D^T W_k D M_k)`` with ``M_k = (lambda_k A_k)^-1``
+    fixed, a common principal components problem (Flury 1984). In the plane of two axes
+    ``a, b`` that objective is ``const + alpha cos(2 theta) + beta sin(2 theta)``, so its
+    minimising rotation has a closed form; each iteration rotates every pair once (a sweep)
+    and then sets the shapes (and, for VVE, the volumes) in closed form. Every step lowers the
+    objective, as the MM algorithm of Browne and McNicholas (2014) that mclust runs; their
+    majorisation crawls where two axes' variances are close (on the Swiss banknotes 60 to 270
+    iterations to stop at 1.5e-8, still 1e-4 above the optimum), where sweeps take 9 to 19
+    (``tests/components/test_covariance_models.py`` checks both reach the same optimum).
 
     For VVE this differs from mclust 6 (``msvve``), whose orientation steps weight the
     components by ``A_k^-1`` without their volumes: its M-step does not maximise the expected
@@ -464,53 +471,52 @@ def _common_orientation(n_k, W, tol, max_iter, start, variable_volume):
     this one; tests/components/test_covariance_models.py reproduces both).
     """
     k, d, _ = W.shape
-    omega = _eigen(W)[0][:, -1]  # each scatter's largest eigenvalue
-    if start is None:
-        Dt = np.eye(d)
-        inv = np.ones((k, d))
-    else:
-        Dt = np.array(start.orientation[0].T)
-        inv = 1.0 / start.variances()
+    _eigen(W)  # every scatter positive definite, as mclust requires
+    D = np.eye(d) if start is None else np.array(start.orientation[0])
     n = n_k.sum()
 
-    def objective_of(Dt: np.ndarray) -> tuple[float, np.ndarray]:
-        a = np.einsum("ij,kjl,il->ki", Dt, W, Dt)  # diag(D^T W_k D)
+    def objective_of(D: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        P = np.swapaxes(D, 0, 1) @ W @ D  # each W_k along the axes
+        a = P.diagonal(0, 1, 2)
         _check_positive(a, "scatter along the common orientation")
         if variable_volume:
             var = a / n_k[:, None]
-            return d * float(np.dot(np.log(_geometric_mean(var)), n_k)), var
+            return d * float(np.dot(np.log(_geometric_mean(var)), n_k)), var, P
         shape = a / _geometric_mean(a)[:, None]
         total = (a / shape).sum() / (n * d)
-        return d * n * np.log(total), shape * total
+        return d * n * np.log(total), shape * total, P
 
-    # From a start, its objective: at EM's convergence one iteration then suffices.
-    old = np.inf
-    if start is not None:
-        try:
-            old = objective_of(Dt)[0]
-        except ValueError:  # the new statistics are singular along the start's axes
-            old = np.inf
+    try:
+        old, var, P = objective_of(D)
+    except ValueError:  # the new statistics are singular along the start's axes
+        D = np.eye(d)
+        old, var, P = objective_of(D)
+    if start is None:
+        old = np.inf  # from mclust's start (identity, unit shapes): at least one sweep
     converged = False
     iterations = 0
     for iterations in range(1, max_iter + 1):  # noqa: B007
-        # MM1: majorise in D^T with each W_k's largest eigenvalue.
-        MDt = inv[:, :, None] * Dt
-        F = (MDt @ W - omega[:, None, None] * MDt).sum(axis=0)
-        P, _, Rt = np.linalg.svd(F)
-        Dt = P @ Rt
-        # MM2: majorise in D with each M_k's largest element.
-        WD = W @ Dt.T
-        F = (WD * inv[:, None, :] - inv.max(axis=1)[:, None, None] * WD).sum(axis=0)
-        P, _, Rt = np.linalg.svd(F)
-        Dt = (P @ Rt).T
-        objective, var = objective_of(Dt)
         inv = 1.0 / var
+        for a in range(d - 1):
+            for b in range(a + 1, d):
+                u = inv[:, a] - inv[:, b]
+                alpha = 0.5 * float(np.dot(P[:, a, a] - P[:, b, b], u))
+                beta = float(np.dot(P[:, a, b], u))
+                if alpha == 0.0 and beta == 0.0:
+                    continue
+                theta = 0.5 * np.arctan2(-beta, -alpha)
+                c, s = np.cos(theta), np.sin(theta)
+                G = np.array([[c, -s], [s, c]])
+                D[:, [a, b]] = D[:, [a, b]] @ G
+                P[:, :, [a, b]] = P[:, :, [a, b]] @ G
+                P[:, [a, b], :] = G.T @ P[:, [a, b], :]
+        objective, var, P = objective_of(D)
         if _relative_change(objective, old) <= tol:
             converged = True
             break
         old = objective
     volume = _geometric_mean(var)
-    return _with_orientation(volume, var / volume[:, None], Dt.T, iterations, converged)
+    return _with_orientation(volume, var / volume[:, None], D, iterations, converged)
 
 
 def _eve(n_k, W, tol, max_iter, start):

@@ -100,20 +100,14 @@ def _volumes_and_shape(nk, omega, shape, scale, tol, max_iter):
 
 @_jit
 def _previous_orientation(prev):
-    """A start's common orientation (of component 0) and each component's variances along it."""
+    """A start's common orientation, as :meth:`CovarianceModel.decompose` finds it."""
     K, d, _ = prev.shape
-    # A combination with distinct weights, as CovarianceModel.decompose takes (one
-    # component's tied shape values leave its own eigenvectors arbitrary).
+    # A combination with distinct weights (one component's tied shape values leave its own
+    # eigenvectors arbitrary).
     combined = np.zeros((d, d))
     for j in range(K):
         combined += (1.0 + np.sqrt(j + 2.0) % 1.0) * prev[j]
-    D = np.linalg.eigh(combined)[1]
-    var = np.empty((K, d))
-    for j in range(K):
-        M = D.T @ np.ascontiguousarray(prev[j]) @ D
-        for a in range(d):
-            var[j, a] = M[a, a]
-    return D, var
+    return np.ascontiguousarray(np.linalg.eigh(combined)[1])
 
 
 @_jit
@@ -333,13 +327,16 @@ def _vee(nk, n, S, tol, max_iter, prev, warm, cov):
 
 
 @_jit
-def _orientation_objective(model, nk, n, S, Dt, a, var):
-    """EVE's or VVE's objective along ``Dt``'s axes; the variances into ``var`` (NaN: singular)."""
+def _orientation_objective(model, nk, n, S, D, P, var):
+    """EVE's or VVE's objective along ``D``'s axes; ``P_k = D^T S_k D`` and the variances into
+    ``P`` and ``var`` (NaN: singular)."""
     K, d, _ = S.shape
+    a = np.empty((K, d))
+    Dt = np.ascontiguousarray(D.T)
     for j in range(K):
-        M = Dt @ S[j] @ Dt.T
+        P[j] = Dt @ np.ascontiguousarray(S[j]) @ D
         for c in range(d):
-            a[j, c] = M[c, c]
+            a[j, c] = P[j, c, c]
     if not _positive(a):
         return np.nan
     if model == VVE:
@@ -360,49 +357,70 @@ def _orientation_objective(model, nk, n, S, Dt, a, var):
 
 
 @_jit
+def _sweep(P, var, D):
+    """One cyclic sweep of exact plane rotations of ``D``'s axes, ``P`` kept equal to D^T S D."""
+    K, d, _ = P.shape
+    for a in range(d - 1):
+        for b in range(a + 1, d):
+            alpha = 0.0
+            beta = 0.0
+            for j in range(K):
+                u = 1.0 / var[j, a] - 1.0 / var[j, b]
+                alpha += (P[j, a, a] - P[j, b, b]) * u
+                beta += P[j, a, b] * u
+            alpha *= 0.5
+            if alpha == 0.0 and beta == 0.0:
+                continue
+            theta = 0.5 * np.arctan2(-beta, -alpha)
+            c = np.cos(theta)
+            s = np.sin(theta)
+            for r in range(d):
+                x = D[r, a]
+                y = D[r, b]
+                D[r, a] = c * x + s * y
+                D[r, b] = c * y - s * x
+            for j in range(K):
+                for r in range(d):
+                    x = P[j, r, a]
+                    y = P[j, r, b]
+                    P[j, r, a] = c * x + s * y
+                    P[j, r, b] = c * y - s * x
+                for r in range(d):
+                    x = P[j, a, r]
+                    y = P[j, b, r]
+                    P[j, a, r] = c * x + s * y
+                    P[j, b, r] = c * y - s * x
+
+
+@_jit
 def _common_orientation(model, nk, n, S, tol, max_iter, prev, warm, cov):
-    """EVE and VVE: the common orientation by Browne and McNicholas's MM algorithm."""
+    """EVE and VVE: the common orientation by sweeps of exact plane rotations."""
     K, d, _ = S.shape
-    largest = np.empty(K)
     for j in range(K):
-        ev = np.linalg.eigvalsh(S[j])
-        if not _positive(ev):
+        if not _positive(np.linalg.eigvalsh(S[j])):
             return False
-        largest[j] = ev[d - 1]
-    a = np.empty((K, d))
+    P = np.empty((K, d, d))
     var = np.empty((K, d))
-    old = np.inf
+    D = np.eye(d)
     if warm:
-        D, start = _previous_orientation(prev)
-        Dt = np.ascontiguousarray(D.T)
-        inv = 1.0 / start
-        old = _orientation_objective(model, nk, n, S, Dt, a, var)
-    else:
-        Dt = np.eye(d)
-        inv = np.ones((K, d))
+        D = _previous_orientation(prev)
+    old = _orientation_objective(model, nk, n, S, D, P, var)
+    if not np.isfinite(old):  # singular along the start's axes
+        D = np.eye(d)
+        old = _orientation_objective(model, nk, n, S, D, P, var)
+        if not np.isfinite(old):
+            return False
+    if not warm:
+        old = np.inf
     for _ in range(max_iter):
-        F = np.zeros((d, d))
-        for j in range(K):
-            MDt = inv[j].reshape(d, 1) * Dt
-            F += MDt @ S[j] - largest[j] * MDt
-        P, _s, Rt = np.linalg.svd(F)
-        Dt = P @ Rt
-        F = np.zeros((d, d))
-        Dc = np.ascontiguousarray(Dt.T)
-        for j in range(K):
-            WD = S[j] @ Dc
-            F += WD * inv[j].reshape(1, d) - inv[j].max() * WD
-        P, _s, Rt = np.linalg.svd(F)
-        Dt = np.ascontiguousarray((P @ Rt).T)
-        objective = _orientation_objective(model, nk, n, S, Dt, a, var)
+        _sweep(P, var, D)
+        objective = _orientation_objective(model, nk, n, S, D, P, var)
         if not np.isfinite(objective):
             return False
-        inv = 1.0 / var
         done = abs(objective - old) / (1.0 + abs(objective)) <= tol
         old = objective
         if done:
             break
-    D = np.ascontiguousarray(Dt.T)
     for j in range(K):
         _write_rotated(cov, j, D, var[j])
     return True

@@ -133,7 +133,10 @@ def test_one_em_step_from_mclusts_start_equals_mclusts(name, m):
     second = m_step(model, weight, scatter, **control)
     expected = mclust_covariances(step["second"], k, d)
     np.testing.assert_allclose(second, expected, rtol=0, atol=tol * np.abs(expected).max())
-    np.testing.assert_allclose(means.T, _array(step["second"]["mean"]).reshape(d, k), rtol=1e-9)
+    # After an objective-stopped first step (about 3e-7 from the maximiser on mclust's side),
+    # the E-step's responsibilities, and so the means, carry that difference.
+    rtol = 1e-8 if m in OBJECTIVE_STOPPED else 1e-9
+    np.testing.assert_allclose(means.T, _array(step["second"]["mean"]).reshape(d, k), rtol=rtol)
 
 
 def _mclust_vve(weight, scatter, iterations=20000):
