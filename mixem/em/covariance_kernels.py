@@ -328,8 +328,10 @@ def _vee(nk, n, S, tol, max_iter, prev, warm, cov):
 
 @_jit
 def _orientation_objective(model, nk, n, S, D, P, var):
-    """EVE's or VVE's objective along ``D``'s axes; ``P_k = D^T S_k D`` and the variances into
-    ``P`` and ``var`` (NaN: singular)."""
+    """EVE's or VVE's objective along ``D``'s axes (NaN: singular).
+
+    ``P_k = D^T S_k D`` and the variances given ``D`` are written into ``P`` and ``var``.
+    """
     K, d, _ = S.shape
     a = np.empty((K, d))
     Dt = np.ascontiguousarray(D.T)
