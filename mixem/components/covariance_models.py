@@ -470,13 +470,15 @@ def _common_orientation(n_k, W, tol, max_iter, start, variable_volume):
     log-likelihood when the volumes differ (on Old Faithful's K = 3 start it ends 0.76 below
     this one; tests/components/test_covariance_models.py reproduces both).
     """
+    from mixem.components.covariance_kernels import _sweep  # compiled: numba imports slowly
+
     k, d, _ = W.shape
     _eigen(W)  # every scatter positive definite, as mclust requires
     D = np.eye(d) if start is None else np.array(start.orientation[0])
     n = n_k.sum()
 
     def objective_of(D: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        P = np.swapaxes(D, 0, 1) @ W @ D  # each W_k along the axes
+        P = np.ascontiguousarray(np.swapaxes(D, 0, 1) @ W @ D)  # each W_k along the axes
         a = P.diagonal(0, 1, 2)
         _check_positive(a, "scatter along the common orientation")
         if variable_volume:
@@ -496,20 +498,7 @@ def _common_orientation(n_k, W, tol, max_iter, start, variable_volume):
     converged = False
     iterations = 0
     for iterations in range(1, max_iter + 1):  # noqa: B007
-        inv = 1.0 / var
-        for a in range(d - 1):
-            for b in range(a + 1, d):
-                u = inv[:, a] - inv[:, b]
-                alpha = 0.5 * float(np.dot(P[:, a, a] - P[:, b, b], u))
-                beta = float(np.dot(P[:, a, b], u))
-                if alpha == 0.0 and beta == 0.0:
-                    continue
-                theta = 0.5 * np.arctan2(-beta, -alpha)
-                c, s = np.cos(theta), np.sin(theta)
-                G = np.array([[c, -s], [s, c]])
-                D[:, [a, b]] = D[:, [a, b]] @ G
-                P[:, :, [a, b]] = P[:, :, [a, b]] @ G
-                P[:, [a, b], :] = G.T @ P[:, [a, b], :]
+        _sweep(P, var, D)
         objective, var, P = objective_of(D)
         if _relative_change(objective, old) <= tol:
             converged = True

@@ -61,12 +61,15 @@ class Race:
     ``groups[i]`` is fit ``i``'s group; ``floors[g]`` a log-likelihood group ``g``'s winner
     must exceed (``-inf``: none), such as a converged fit the group tries to improve on.
     The ``protect`` fits of a group with the highest log-likelihoods are never dropped (a
-    search uses its runners-up as bases of split-and-merge moves).
+    search uses its runners-up as bases of split-and-merge moves). Without ``reseed``, a fit
+    that needs a re-seed (or whose M-step fails) leaves the race as dropped instead of going
+    on alone: a study's many short starts stop paying for the ones that collapse.
     """
 
     groups: np.ndarray
     floors: np.ndarray
     protect: int = 1
+    reseed: bool = True
 
 
 def _batched_pass(
@@ -430,6 +433,9 @@ class _Batch:
         for i in np.flatnonzero(mask):
             b = self.ids[i]
             so_far = self._run_of(i, loglik, entropy, nk, stats, False)
+            if self.race is not None and not self.race.reseed:
+                self.out[b] = replace(so_far, dropped=True)
+                continue
             try:
                 more = run_em(
                     self.X,

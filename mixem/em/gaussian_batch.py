@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numba as nb
 import numpy as np
@@ -29,6 +30,7 @@ from llvmlite import ir
 from numba import literally, types
 from numba.extending import intrinsic
 
+from mixem.components import covariance_kernels
 from mixem.components.family import Components, family_name
 from mixem.components.gaussian import (
     COLLAPSE_CORRELATION,
@@ -40,7 +42,6 @@ from mixem.components.gaussian import (
 )
 from mixem.components.gaussian_models import Gaussian
 from mixem.components.stats import BLAS_MIN_FEATURES, GaussianStats, PooledGaussianStats
-from mixem.em import covariance_kernels
 from mixem.em.batch import (
     RACE_MAX_RATIO,
     RACE_MIN_ITER,
@@ -68,7 +69,7 @@ KINDS = {
 }
 
 #: Kinds from this on are ``Gaussian(model)`` families: ``MODEL_BASE`` plus the model's code
-#: (:data:`mixem.em.covariance_kernels.MODEL_CODES`), on one of the four layouts above.
+#: (:data:`mixem.components.covariance_kernels.MODEL_CODES`), on one of the four layouts above.
 MODEL_BASE = 4
 
 
@@ -1023,6 +1024,9 @@ def run_compiled(
                 run = _joined(current[i], run)
             if st != EJECTED:
                 out[i] = run
+                continue
+            if race is not None and not race.reseed and run is not None:
+                out[i] = replace(run, dropped=True)  # the race stops paying for it
                 continue
             # One iteration alone: the re-seed (or the M-step's error), then back to a batch.
             try:

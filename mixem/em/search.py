@@ -151,15 +151,22 @@ class _Search:
         iters: int,
         mark: float = -np.inf,
         groups: Sequence[int] | None = None,
+        reseed: bool = True,
     ) -> list[tuple[int, EMRun]]:
         """EM from the M-step of every ``(n, K)`` array of responsibilities, as :meth:`run_all`.
 
         Without ``groups`` (one group), the runs race (:class:`~mixem.em.batch.Race`): one that
-        cannot beat the higher of ``mark`` and the best plausible one among them stops early.
-        With ``groups``, they do not race.
+        cannot beat the higher of ``mark`` and the best plausible one among them stops early,
+        and without ``reseed`` one that needs a re-seed too. With ``groups``, they do not race
+        (but without ``reseed`` those that need a re-seed still stop).
         """
         s = self.settings
-        racing = groups is None
+        race = None
+        if groups is None:
+            race = Race(np.zeros(len(resps), dtype=int), np.array([mark]), reseed=reseed)
+        elif not reseed:  # a race that drops only the fits that need a re-seed
+            floors = np.full(self.groups, -np.inf)
+            race = Race(np.asarray(groups, dtype=int), floors, len(resps), reseed=False)
         groups = [0] * len(resps) if groups is None else list(groups)
         results = run_from_responsibilities(
             self.X,
@@ -170,7 +177,7 @@ class _Search:
             tol=s.tol,
             reg_covar=s.reg_covar,
             chunk=s.chunk,
-            race=Race(np.zeros(len(resps), dtype=int), np.array([mark])) if racing else None,
+            race=race,
         )
         return self._kept(groups, results)
 

@@ -149,3 +149,31 @@ def test_starts_from_responsibilities_are_the_m_steps_of_the_numpy_path(monkeypa
     for a, b in zip(compiled[:2], plain[:2], strict=True):
         _assert_same(a, b)
         assert a.trace.initial_loglik == pytest.approx(b.trace.initial_loglik, rel=1e-12)
+
+
+def test_a_race_without_reseeds_drops_the_fits_that_need_one(monkeypatch):
+    # The collapsing starts leave the race at the pass that calls for their re-seed, on both
+    # paths; the other fits are those of a race with re-seeds.
+    rng = np.random.default_rng(0)
+    X = np.concatenate(
+        [rng.normal(0, 1, (100, 2)), rng.normal(8, 1, (100, 2)), np.tile([[20.0, 20.0]], (15, 1))]
+    )
+    collapsing = (
+        np.array([0.45, 0.45, 0.1]),
+        (mixem.GaussianFull([[0, 0], [8, 8], [20, 20]], np.tile(np.eye(2), (3, 1, 1))),),
+    )
+    starts = [collapsing, *_starts(X, mixem.GaussianFull, 3, 3), collapsing]
+    groups = np.zeros(len(starts), dtype=int)
+    options = {"max_iter": 100, "tol": 1e-8, "reg_covar": 1e-6, "chunk": 97}
+    dropping = Race(groups, np.array([-np.inf]), len(starts), reseed=False)
+    compiled, plain = _both(monkeypatch, X, None, starts, race=dropping, **options)
+    keeping = Race(groups, np.array([-np.inf]), len(starts))
+    with_reseeds = run_many(X, None, starts, race=keeping, **options)
+    for a, b, c in zip(compiled, plain, with_reseeds, strict=True):
+        _assert_same(a, b)
+        assert not a.trace.reseeded.any()
+        if c.trace.reseeded.any():
+            assert a.dropped and a.n_iter < c.n_iter
+        else:
+            _assert_same(a, c)
+    assert compiled[0].dropped and compiled[-1].dropped

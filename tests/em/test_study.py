@@ -8,7 +8,7 @@ from sklearn.mixture import GaussianMixture
 
 import mixem
 from mixem.em import SearchSettings, Settings
-from mixem.em.study import STUDY_SEARCH, fit_study
+from mixem.em.study import STUDY_SEARCH, fit_study, shared
 
 FAMILIES = [mixem.GaussianFull, mixem.GaussianDiagonal, mixem.GaussianSpherical, mixem.GaussianTied]
 
@@ -145,3 +145,27 @@ def test_scouts_above_the_grid_are_not_returned_and_only_help_the_top():
         if k == 3:  # the top: the up pass is the same, and the scout's merges can only win
             ll = plain[family, k].best.loglik
             assert record.best.loglik >= ll - 1e-9 * abs(ll)
+
+
+def test_a_study_of_many_families_shares_the_effort_at_each_k():
+    assert shared(STUDY_SEARCH, 4) is STUDY_SEARCH  # the default four: the whole tuning
+    fourteen = shared(STUDY_SEARCH, 14)
+    # About as many k-means++ seeds at K as four families try, spread over fourteen.
+    assert 14 * fourteen.starts >= 4 * STUDY_SEARCH.starts > 14 * (fourteen.starts - 1)
+    assert fourteen.keep >= 2 and fourteen.split_merge_rounds == 0
+    assert fourteen.short_iter < STUDY_SEARCH.short_iter
+
+
+def test_fourteen_models_reach_every_cell_of_a_small_grid_with_each_familys_own_seeds():
+    # Each model's cells fitted; K = 1 is the closed form of each model (VVV: the sample
+    # covariance, EII: the pooled variance), whatever the shared tuning.
+    X = _faithful()
+    families = [mixem.Gaussian(m) for m in mixem.components.covariance_models.MODELS]
+    settings = Settings(tol=1e-8)
+    seed = np.random.SeedSequence(0)
+    records = fit_study(X, families, [1, 2, 3], settings, STUDY_SEARCH, seed=seed)
+    assert set(records) == {(f, k) for f in families for k in (1, 2, 3)}
+    vvv = records[mixem.Gaussian("VVV"), 1].best.loglik
+    assert np.isclose(vvv, _gaussian_mle_loglik(X), rtol=1e-9)
+    eii = records[mixem.Gaussian("EII"), 1].best.loglik
+    assert np.isclose(eii, _gaussian_mle_loglik(X, spherical=True), rtol=1e-9)

@@ -4,7 +4,8 @@ The same algorithms, in the same order, as :mod:`mixem.components.covariance_mod
 documents them; EEE and VVV are written directly instead of through an eigendecomposition),
 on one fit's statistics: weights ``nk`` ``(K,)`` and centred scatters ``W`` ``(K, d, d)`` (of
 which the diagonal models read the diagonal), written as covariance matrices ``(K, d, d)``.
-The iterative ones start from the fit's current covariances when given them.
+The iterative ones start from the fit's current covariances when given them. EVE's and VVE's
+sweeps (:func:`_sweep`) also serve the NumPy M-step.
 """
 
 from __future__ import annotations
