@@ -100,6 +100,56 @@ def _volumes_and_shape(nk, omega, shape, scale, tol, max_iter):
 
 
 @_jit
+def _log_det(A, L):
+    """``log det A`` of a symmetric ``A`` by its Cholesky factor (into ``L``).
+
+    NaN unless positive definite. On small matrices much cheaper than an eigendecomposition.
+    """
+    d = A.shape[0]
+    total = 0.0
+    for i in range(d):
+        for j in range(i + 1):
+            v = A[i, j]
+            for m in range(j):
+                v -= L[i, m] * L[j, m]
+            if i == j:
+                if not (v > 0.0):
+                    return np.nan
+                L[i, i] = np.sqrt(v)
+                total += np.log(L[i, i])
+            else:
+                L[i, j] = v / L[j, j]
+    return 2.0 * total
+
+
+@_jit
+def _volume(A, L):
+    """``det(A) ** (1 / d)``: the geometric mean of the eigenvalues (NaN: not positive definite)."""
+    return np.exp(_log_det(A, L) / A.shape[0])
+
+
+@_jit
+def _inverse(L, out):
+    """``A^-1`` into ``out`` from ``A``'s Cholesky factor ``L``."""
+    d = L.shape[0]
+    Li = np.zeros((d, d))
+    for i in range(d):
+        Li[i, i] = 1.0 / L[i, i]
+        for j in range(i):
+            v = 0.0
+            for m in range(j, i):
+                v -= L[i, m] * Li[m, j]
+            Li[i, j] = v / L[i, i]
+    for a in range(d):
+        for c in range(a + 1):
+            v = 0.0
+            for m in range(a, d):
+                v += Li[m, a] * Li[m, c]
+            out[a, c] = v
+            out[c, a] = v
+
+
+@_jit
 def _previous_orientation(prev):
     """A start's common orientation, as :meth:`CovarianceModel.decompose` finds it."""
     K, d, _ = prev.shape
@@ -272,8 +322,9 @@ def _own_orientation(model, nk, n, S, tol, max_iter, prev, warm, cov):
     shape = np.ones(d)
     scale = np.ones(K)
     if warm:
+        L = np.empty((d, d))
         for j in range(K):
-            scale[j] = _geomean(np.linalg.eigvalsh(np.ascontiguousarray(prev[j])))
+            scale[j] = _volume(prev[j], L)
         shape = np.linalg.eigvalsh(np.ascontiguousarray(prev[0]))
         shape /= _geomean(shape)
     scale = _volumes_and_shape(nk, omega, shape, scale, tol, max_iter)
@@ -292,22 +343,29 @@ def _vee(nk, n, S, tol, max_iter, prev, warm, cov):
             t += S[j, a, a]
         if not (t > 0.0):
             return False
-    if not _positive(np.linalg.eigvalsh(S.sum(axis=0))):
+    L = np.empty((d, d))
+    if not np.isfinite(_log_det(S.sum(axis=0), L)):
         return False
     scale = np.ones(K)
     old = np.inf
     if warm:
         old = d * n
         for j in range(K):
-            scale[j] = _geomean(np.linalg.eigvalsh(np.ascontiguousarray(prev[j])))
+            scale[j] = _volume(prev[j], L)
             old += d * nk[j] * np.log(scale[j])
     C = np.zeros((d, d))
+    Ci = np.empty((d, d))
     for _ in range(max_iter):
         C[:, :] = 0.0
         for j in range(K):
             C += S[j] / scale[j]
-        C /= _geomean(np.linalg.eigvalsh(C))
-        Ci = np.linalg.inv(C)
+        v = _volume(C, L)
+        if not np.isfinite(v):
+            return False
+        for a in range(d):
+            L[a, : a + 1] /= np.sqrt(v)
+        C /= v
+        _inverse(L, Ci)
         objective = d * n
         for j in range(K):
             s = 0.0
@@ -335,9 +393,20 @@ def _orientation_objective(model, nk, n, S, D, P, var):
     """
     K, d, _ = S.shape
     a = np.empty((K, d))
-    Dt = np.ascontiguousarray(D.T)
+    SD = np.empty((d, d))
     for j in range(K):
-        P[j] = Dt @ np.ascontiguousarray(S[j]) @ D
+        for r in range(d):
+            for c in range(d):
+                v = 0.0
+                for m in range(d):
+                    v += S[j, r, m] * D[m, c]
+                SD[r, c] = v
+        for r in range(d):
+            for c in range(d):
+                v = 0.0
+                for m in range(d):
+                    v += D[m, r] * SD[m, c]
+                P[j, r, c] = v
         for c in range(d):
             a[j, c] = P[j, c, c]
     if not _positive(a):
@@ -399,8 +468,9 @@ def _sweep(P, var, D):
 def _common_orientation(model, nk, n, S, tol, max_iter, prev, warm, cov):
     """EVE and VVE: the common orientation by sweeps of exact plane rotations."""
     K, d, _ = S.shape
+    L = np.empty((d, d))
     for j in range(K):
-        if not _positive(np.linalg.eigvalsh(S[j])):
+        if not np.isfinite(_log_det(S[j], L)):
             return False
     P = np.empty((K, d, d))
     var = np.empty((K, d))
