@@ -10,7 +10,7 @@ the cells start from each other, as a statistician walks a BIC table:
    family along its principal axis, and the other families' fits at K. The search then goes on
    as :func:`~mixem.em.search.search`: short runs, the ``tuning.keep`` best continued,
    split-and-merge rounds from the ``tuning.split_merge_bases`` best distinct fits.
-2. **Down**, K in decreasing order: the ``merges`` most overlapping pairs of components of the
+2. **Down**, K in decreasing order: the :data:`MERGES` most overlapping pairs of components of the
    K + 1 fit merged, and the other families' fits at K, race against K's fit and replace it
    when better.
 
@@ -18,11 +18,13 @@ A study of more than :data:`SHARED_FAMILIES` families (mclust's fourteen models)
 effort at K among them (:func:`shared`): each family draws its own
 ``ceil(4 * starts / F)`` k-means++ starts (so the K's cells together still try about
 ``4 * starts`` seeds), runs them half as many short iterations, keeps ``ceil(4 * keep / F)``
-short runs (at least 2), drops short runs that need a re-seed (unless all do), takes the
+short runs (at least 2), drops short runs that need a re-seed (going up, unless all do), takes the
 :data:`OTHERS` best other families' fits at K as starts (every other, for four families), and
-skips split-and-merge, which those neighbours replace. On the bundled datasets
-(``benchmarks/bench_mclust_models.py``) that reaches mclust's log-likelihood in 99.7% of the
-cells against 100% with the whole tuning per cell, in a fifth of the time.
+skips split-and-merge, which those neighbours replace; the downward pass tries
+:data:`SHARED_MERGES` merges. On the bundled datasets
+(``benchmarks/bench_mclust_models.py``) that reaches mclust's log-likelihood in all 366 cells,
+as the whole tuning per cell does, in a seventh of its time (4.1 s against 30.6 s for the three
+datasets, one thread).
 
 A start built from a neighbouring cell's fit is a start like any other: its chain, ``n_iter``
 and trace are the cell's own EM iterations. On more than ``tuning.rows`` rows, the study runs on
@@ -61,6 +63,9 @@ __all__ = ["STUDY_SEARCH", "fit_study"]
 
 #: Merges of the K + 1 fit tried for K in the downward pass.
 MERGES = 5
+#: Merges tried in a study that shares the effort at K (``bench_mclust_models.py``: with 3,
+#: 366 of 366 cells reach mclust's log-likelihood, in 10% less time than with 5).
+SHARED_MERGES = 3
 #: A study's search of every cell: 10 k-means++ starts, split-and-merge from one base
 #: (``benchmarks/bench_study.py``: 97.8% of 321 cells, as 50 starts and 3 bases per cell).
 #: 12 short iterations and 3 rounds scored 98.1% there in 12% less time, but ``mixem.select``
@@ -310,9 +315,10 @@ def _down(
     mark = -np.inf
     if current is not None and s.rank(current)[0]:
         mark = current.loglik + settings.tol * s.n_obs  # a gain must count
-    resps = _merges(X, w, found[family, k + 1]) + _others(X, family, k, found, families)
-    reseed = len(families) <= SHARED_FAMILIES
-    short = [(0, r, None) for _, r in s.run_all_from(resps, s.short_iter, mark, reseed=reseed)]
+    sharing = len(families) > SHARED_FAMILIES
+    merges = _merges(X, w, found[family, k + 1], SHARED_MERGES if sharing else MERGES)
+    resps = merges + _others(X, family, k, found, families)
+    short = [(0, r, None) for _, r in s.run_all_from(resps, s.short_iter, mark, reseed=not sharing)]
     (finals,) = s.best_continued(short, tuning.keep, marks=np.array([mark]))
     if finals and (current is None or s.rank(finals[0]) > s.rank(current)):
         found[family, k] = finals[0]
@@ -345,8 +351,8 @@ def _splits(X: np.ndarray, w: np.ndarray | None, run: EMRun) -> list[np.ndarray]
     return out
 
 
-def _merges(X: np.ndarray, w: np.ndarray | None, run: EMRun) -> list[np.ndarray]:
-    """``(n, K - 1)`` responsibilities: the :data:`MERGES` most overlapping pairs merged."""
+def _merges(X: np.ndarray, w: np.ndarray | None, run: EMRun, count: int) -> list[np.ndarray]:
+    """``(n, K - 1)`` responsibilities: the ``count`` most overlapping pairs merged."""
     R = _responsibilities(X, run)
     K = R.shape[1]
     overlap = (R if w is None else R * w[:, None]).T @ R
@@ -354,7 +360,7 @@ def _merges(X: np.ndarray, w: np.ndarray | None, run: EMRun) -> list[np.ndarray]
         ((i, j) for i in range(K) for j in range(i + 1, K)), key=lambda p: overlap[p], reverse=True
     )
     out = []
-    for i, j in pairs[:MERGES]:
+    for i, j in pairs[:count]:
         new = R.copy()
         new[:, i] += new[:, j]
         out.append(np.delete(new, j, axis=1))
