@@ -82,7 +82,16 @@ Cell = tuple[type[Component], int]
 
 
 def shared(tuning: SearchSettings, n_families: int) -> SearchSettings:
-    """Each cell's search in a study of ``n_families`` families (see the module)."""
+    """Each cell's search in a study of ``n_families`` families.
+
+    Up to :data:`SHARED_FAMILIES` families, ``tuning`` itself. A study of more shares the
+    effort at each K: every family gets ``ceil(4 * starts / n_families)`` k-means++ starts of
+    its own (so the cells at K together try about ``4 * starts`` seeds), half the short
+    iterations, ``ceil(4 * keep / n_families)`` short runs continued (at least 2) and no
+    split-and-merge; the study also gives each cell the :data:`OTHERS` best other families'
+    fits at K as starts, tries :data:`SHARED_MERGES` merges going down and drops short runs
+    that need a re-seed.
+    """
     if n_families <= SHARED_FAMILIES:
         return tuning
     share = SHARED_FAMILIES / n_families
