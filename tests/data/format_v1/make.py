@@ -1,11 +1,13 @@
 """Files of save format version 1 (mixem at commit 90b6740), for tests/test_io_compat.py.
 
 Run with that version of mixem importable (e.g. ``git worktree add /tmp/old 90b6740`` and
-``PYTHONPATH=/tmp/old python tests/data/format_v1/make.py``). Each ``NAME.npz`` is a saved fit;
+``PYTHONPATH=/tmp/old python tests/data/format_v1/make.py [NAME ...]``: every case, or the
+named ones; the exponential case was added later, made the same way). Each ``NAME.npz`` is a saved fit;
 ``NAME.expected.npz`` holds what that version's ``predict_proba`` and ``score_samples`` gave
 on the rows it was fitted to, which the current version must reproduce exactly.
 """
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +32,14 @@ cases = {
         mixed,
     ),
     "poisson": (mixem.Poisson, 2, counts),
+    "exponential": (
+        mixem.Exponential,
+        2,
+        np.random.default_rng(1).exponential([[1.0, 5.0]], size=(150, 2)),
+    ),
 }
-for name, (family, k, X) in cases.items():
+for name in sys.argv[1:] or cases:
+    family, k, X = cases[name]
     result = mixem.MixtureModel(family, k, random_state=0).fit(X)
     result.save(HERE / f"{name}.npz")
     np.savez(
