@@ -422,7 +422,7 @@ def select(
         Passed to every :class:`MixtureModel` (``max_iter``, ``tol``, ``reg_covar``, ``init``,
         ``search``). A study's search defaults to :data:`mixem.em.study.STUDY_SEARCH` (10
         starts per cell, since the cells share theirs); ``search=`` replaces it. With more
-        than four families (``components="mclust"``) the cells at each K share that search's
+        than eight families (``components="mclust"``) the cells at each K share that search's
         effort among them (:func:`mixem.em.study.shared`).
 
     Returns

@@ -1025,8 +1025,12 @@ def run_compiled(
             if st != EJECTED:
                 out[i] = run
                 continue
-            if race is not None and not race.reseed and run is not None:
-                out[i] = replace(run, dropped=True)  # the race stops paying for it
+            if race is not None and not race.reseed:  # the race stops paying for it
+                out[i] = (
+                    replace(run, dropped=True)
+                    if run is not None
+                    else FitError(f"a start of {name} needs a re-seed before its first pass")
+                )
                 continue
             # One iteration alone: the re-seed (or the M-step's error), then back to a batch.
             try:

@@ -18,8 +18,9 @@ A study of more than :data:`SHARED_FAMILIES` families (mclust's fourteen models)
 effort at K among them (:func:`shared`): each family draws its own
 ``ceil(4 * starts / F)`` k-means++ starts (so the K's cells together still try about
 ``4 * starts`` seeds), runs them half as many short iterations, keeps ``ceil(4 * keep / F)``
-short runs (at least 2), drops short runs that need a re-seed (going up, unless all do), takes the
-:data:`OTHERS` best other families' fits at K as starts (every other, for four families), and
+short runs (at least 2), drops short runs from responsibilities that need a re-seed (going up
+or down; if none is left, they run again with re-seeds), takes the
+:data:`OTHERS` best other families' fits at K as starts (as every study does), and
 skips split-and-merge, which those neighbours replace; the downward pass tries
 :data:`SHARED_MERGES` merges. On the bundled datasets
 (``benchmarks/bench_mclust_models.py``) that reaches mclust's log-likelihood in all 366 cells,
@@ -73,10 +74,17 @@ SHARED_MERGES = 3
 #: faster tuning waits for more seeds.
 STUDY_SEARCH = SearchSettings(starts=10, keep=5, split_merge_bases=1)
 #: Families whose cells each get the whole tuning; a study of more shares the effort at K.
-SHARED_FAMILIES = 4
+#: Sharing costs the cells some maxima that split-and-merge finds (four Gaussian classes with
+#: one more family, shared: 4 to 10 of their 32 cells lower, by up to 28 nats), so it waits
+#: for tables as large as mclust's (fourteen models unshared: 30.6 s for the bundled
+#: datasets; shared: 4.1 s).
+SHARED_FAMILIES = 8
+#: The default study's families: a shared study's effort at K is about theirs.
+BASE_FAMILIES = 4
 
-#: Other families' fits at K tried as starts of a cell: the best, by log-likelihood.
-OTHERS = SHARED_FAMILIES - 1
+#: Other families' fits at K tried as starts of a cell: the best (plausible first, then by
+#: log-likelihood); every other one for the default four.
+OTHERS = BASE_FAMILIES - 1
 
 Cell = tuple[type[Component], int]
 
@@ -90,11 +98,11 @@ def shared(tuning: SearchSettings, n_families: int) -> SearchSettings:
     iterations, ``ceil(4 * keep / n_families)`` short runs continued (at least 2) and no
     split-and-merge; the study also gives each cell the :data:`OTHERS` best other families'
     fits at K as starts, tries :data:`SHARED_MERGES` merges going down and drops short runs
-    that need a re-seed.
+    that need a re-seed (running them again with re-seeds if none is left).
     """
     if n_families <= SHARED_FAMILIES:
         return tuning
-    share = SHARED_FAMILIES / n_families
+    share = BASE_FAMILIES / n_families
     return dataclasses.replace(
         tuning,
         starts=math.ceil(tuning.starts * share),
@@ -133,7 +141,8 @@ def fit_study(
     tuning : SearchSettings
         The search of every cell (see the module's description).
     seed : numpy.random.SeedSequence
-        Root of the study's random streams: K's starts come from ``seed``'s child keyed by K,
+        Root of the study's random streams: K's starts come from ``seed``'s child keyed by K
+        (in a shared study, each family's from that child's child keyed by 1 + its index),
         the subsample and the rows of the Ward tree from the child keyed by 0.
     sample_weight : ndarray of shape (n,), optional
         Validated frequency weights.
@@ -280,7 +289,7 @@ def _up(
         short += [(0, r, None) for _, r in s.run_all(starts, s.short_iter)]
     if k - 1 in ks and (family, k - 1) in found:
         resps += _splits(X, w, found[family, k - 1])
-    resps += _others(X, family, k, found, families)
+    resps += _others(X, family, k, found, families, s.rank)
     if resps:
         # Sharing the effort, starts that collapse are dropped (unless every one does).
         reseed = len(families) <= SHARED_FAMILIES
@@ -326,8 +335,11 @@ def _down(
         mark = current.loglik + settings.tol * s.n_obs  # a gain must count
     sharing = len(families) > SHARED_FAMILIES
     merges = _merges(X, w, found[family, k + 1], SHARED_MERGES if sharing else MERGES)
-    resps = merges + _others(X, family, k, found, families)
-    short = [(0, r, None) for _, r in s.run_all_from(resps, s.short_iter, mark, reseed=not sharing)]
+    resps = merges + _others(X, family, k, found, families, s.rank)
+    runs = s.run_all_from(resps, s.short_iter, mark, reseed=not sharing)
+    if not runs and sharing and current is None:  # nothing to improve on: re-seed them
+        runs = s.run_all_from(resps, s.short_iter, mark)
+    short = [(0, r, None) for _, r in runs]
     (finals,) = s.best_continued(short, tuning.keep, marks=np.array([mark]))
     if finals and (current is None or s.rank(finals[0]) > s.rank(current)):
         found[family, k] = finals[0]
@@ -382,11 +394,16 @@ def _others(
     k: int,
     found: dict[Cell, EMRun],
     families: Sequence[type[Component]],
+    rank: Callable[[EMRun], tuple[bool, float]],
 ) -> list[np.ndarray]:
-    """The responsibilities of the :data:`OTHERS` best other families' fits at K."""
+    """The responsibilities of the :data:`OTHERS` best other families' fits at K.
+
+    Best by ``rank`` (plausible first, then log-likelihood), so that a spurious fit does not
+    start every other family.
+    """
     runs = [found[f, k] for f in families if f != family and (f, k) in found]
     if len(runs) > OTHERS:
-        runs.sort(key=lambda run: -run.loglik if np.isfinite(run.loglik) else np.inf)
+        runs.sort(key=rank, reverse=True)
     return [_responsibilities(X, run) for run in runs[:OTHERS]]
 
 

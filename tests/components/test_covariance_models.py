@@ -333,8 +333,11 @@ def test_a_common_orientation_is_recovered_when_one_components_shape_ties(m):
         assert objective(weight, scatter, step.matrices()) >= before - 1e-9 * abs(before)
 
 
-def _common_orientation_by_optimiser(weight, scatter, start, equal_volume):
-    """EVE's or VVE's M-step by BFGS over volumes, shapes and a rotation (Cayley map)."""
+def _common_orientation_by_optimiser(weight, scatter, start, equal_volume, turn=None):
+    """EVE's or VVE's M-step by BFGS over volumes, shapes and a rotation (Cayley map).
+
+    From ``start``'s orientation, or turned by the Cayley parameters ``turn``.
+    """
     k, d, _ = scatter.shape
     iu = np.triu_indices(d, 1)
 
@@ -351,7 +354,8 @@ def _common_orientation_by_optimiser(weight, scatter, start, equal_volume):
     D0 = np.linalg.eigh(start.sum(axis=0))[1]
     rotated = D0.T @ scatter @ D0
     logvar0 = np.log(np.einsum("kii->ki", D0.T @ start @ D0))
-    theta0 = np.concatenate([logvar0.ravel(), np.zeros(len(iu[0])), [logvar0.mean()]])
+    turn = np.zeros(len(iu[0])) if turn is None else turn
+    theta0 = np.concatenate([logvar0.ravel(), turn, [logvar0.mean()]])
     best = minimize(
         lambda t: -objective(weight, rotated, covs(t)),
         theta0,
@@ -365,7 +369,8 @@ def _common_orientation_by_optimiser(weight, scatter, start, equal_volume):
 @pytest.mark.parametrize("name", ["faithful", "iris", "banknote"])
 def test_sweeps_of_plane_rotations_reach_the_maximiser_of_a_general_optimiser(name, m):
     # Run until the objective stops changing (within 71 sweeps here), the M-step is the
-    # maximiser: BFGS over volumes, shapes and a rotation, started from it, cannot improve it.
+    # maximiser: BFGS over volumes, shapes and a rotation, started from it or from it turned
+    # at random, cannot improve it.
     _, k, resp = _start(name)
     X = data(name)
     weight, _, scatter = statistics(X, resp)
@@ -373,3 +378,9 @@ def test_sweeps_of_plane_rotations_reach_the_maximiser_of_a_general_optimiser(na
     q_ours = objective(weight, scatter, ours)
     q_best = _common_orientation_by_optimiser(weight, scatter, ours, m == "EVE")
     assert q_best == pytest.approx(q_ours, rel=1e-12)
+    rng = np.random.default_rng(0)
+    d = X.shape[1]
+    for _ in range(3):
+        turn = rng.normal(0.0, 1.0, d * (d - 1) // 2)
+        q = _common_orientation_by_optimiser(weight, scatter, ours, m == "EVE", turn)
+        assert q <= q_ours + 1e-9 * abs(q_ours)

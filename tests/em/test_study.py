@@ -148,7 +148,8 @@ def test_scouts_above_the_grid_are_not_returned_and_only_help_the_top():
 
 
 def test_a_study_of_many_families_shares_the_effort_at_each_k():
-    assert shared(STUDY_SEARCH, 4) is STUDY_SEARCH  # the default four: the whole tuning
+    # The default four, and up to eight families: every cell the whole tuning.
+    assert shared(STUDY_SEARCH, 4) is STUDY_SEARCH and shared(STUDY_SEARCH, 8) is STUDY_SEARCH
     fourteen = shared(STUDY_SEARCH, 14)
     # About as many k-means++ seeds at K as four families try, spread over fourteen.
     assert 14 * fourteen.starts >= 4 * STUDY_SEARCH.starts > 14 * (fourteen.starts - 1)

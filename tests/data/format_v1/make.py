@@ -2,9 +2,10 @@
 
 Run with that version of mixem importable (e.g. ``git worktree add /tmp/old 90b6740`` and
 ``PYTHONPATH=/tmp/old python tests/data/format_v1/make.py [NAME ...]``: every case, or the
-named ones; the exponential case was added later, made the same way). Each ``NAME.npz`` is a saved fit;
-``NAME.expected.npz`` holds what that version's ``predict_proba`` and ``score_samples`` gave
-on the rows it was fitted to, which the current version must reproduce exactly.
+named ones; the exponential case was added later, made the same way). Each ``NAME.npz`` is a
+saved fit; ``NAME.expected.npz`` holds what that version's ``predict_proba`` and
+``score_samples`` gave on the rows it was fitted to, which the current version must reproduce
+exactly.
 """
 
 import sys
