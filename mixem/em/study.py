@@ -264,7 +264,8 @@ def _up(
     structure = Structure((family,), (k,))
     s = _Search(X, w, structure, settings, tuning)
     rng = np.random.default_rng(_child(seed, k))
-    if len(families) > SHARED_FAMILIES:  # each family its own share of K's seeds
+    sharing = len(families) > SHARED_FAMILIES
+    if sharing:  # each family its own share of K's seeds
         rng = np.random.default_rng(_child(_child(seed, k), 1 + list(families).index(family)))
     resps: list[np.ndarray] = []
     short: list[tuple[int, EMRun, EMRun | None]] = []
@@ -292,10 +293,9 @@ def _up(
     resps += _others(X, family, k, found, families, s.rank)
     if resps:
         # Sharing the effort, starts that collapse are dropped (unless every one does).
-        reseed = len(families) <= SHARED_FAMILIES
         groups = [0] * len(resps)
-        runs = s.run_all_from(resps, s.short_iter, groups=groups, reseed=reseed)
-        if not runs and not reseed:
+        runs = s.run_all_from(resps, s.short_iter, groups=groups, reseed=not sharing)
+        if not runs and sharing:
             runs = s.run_all_from(resps, s.short_iter, groups=groups)
         short += [(0, r, None) for _, r in runs]
     protect = tuning.split_merge_bases if tuning.split_merge_rounds else 1

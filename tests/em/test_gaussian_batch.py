@@ -78,9 +78,9 @@ def test_the_compiled_race_drops_the_runs_the_numpy_race_drops(monkeypatch, prot
         _assert_same(a, b)
 
 
-def test_fits_that_need_reseeds_go_back_into_a_compiled_batch(monkeypatch):
-    # Two collapsing starts (a point mass of 15 rows) among ordinary ones: each re-seed is an
-    # iteration alone, the rest compiled, and the whole chain is the NumPy batch's.
+def _collapsing_among_ordinary():
+    """Two clusters and a point mass of 15 rows; two starts that collapse onto it, first and
+    last, around three ordinary ones."""
     rng = np.random.default_rng(0)
     X = np.concatenate(
         [rng.normal(0, 1, (100, 2)), rng.normal(8, 1, (100, 2)), np.tile([[20.0, 20.0]], (15, 1))]
@@ -89,7 +89,13 @@ def test_fits_that_need_reseeds_go_back_into_a_compiled_batch(monkeypatch):
         np.array([0.45, 0.45, 0.1]),
         (mixem.GaussianFull([[0, 0], [8, 8], [20, 20]], np.tile(np.eye(2), (3, 1, 1))),),
     )
-    starts = [collapsing, *_starts(X, mixem.GaussianFull, 3, 3), collapsing]
+    return X, [collapsing, *_starts(X, mixem.GaussianFull, 3, 3), collapsing]
+
+
+def test_fits_that_need_reseeds_go_back_into_a_compiled_batch(monkeypatch):
+    # Two collapsing starts (a point mass of 15 rows) among ordinary ones: each re-seed is an
+    # iteration alone, the rest compiled, and the whole chain is the NumPy batch's.
+    X, starts = _collapsing_among_ordinary()
     compiled, plain = _both(
         monkeypatch, X, None, starts, max_iter=100, tol=1e-8, reg_covar=1e-6, chunk=97
     )
@@ -154,15 +160,7 @@ def test_starts_from_responsibilities_are_the_m_steps_of_the_numpy_path(monkeypa
 def test_a_race_without_reseeds_drops_the_fits_that_need_one(monkeypatch):
     # The collapsing starts leave the race at the pass that calls for their re-seed, on both
     # paths; the other fits are those of a race with re-seeds.
-    rng = np.random.default_rng(0)
-    X = np.concatenate(
-        [rng.normal(0, 1, (100, 2)), rng.normal(8, 1, (100, 2)), np.tile([[20.0, 20.0]], (15, 1))]
-    )
-    collapsing = (
-        np.array([0.45, 0.45, 0.1]),
-        (mixem.GaussianFull([[0, 0], [8, 8], [20, 20]], np.tile(np.eye(2), (3, 1, 1))),),
-    )
-    starts = [collapsing, *_starts(X, mixem.GaussianFull, 3, 3), collapsing]
+    X, starts = _collapsing_among_ordinary()
     groups = np.zeros(len(starts), dtype=int)
     options = {"max_iter": 100, "tol": 1e-8, "reg_covar": 1e-6, "chunk": 97}
     dropping = Race(groups, np.array([-np.inf]), len(starts), reseed=False)
