@@ -1,7 +1,9 @@
 """A Poisson component family written against mixem's public contract.
 
 Each component is a product of independent Poisson distributions, one per feature, so a
-component is described by one rate per feature. The class below is all a new family needs:
+component is described by one rate per feature. The class below is all a new family needs
+(its log density, statistics, M-step and parameter count; sampling and the check of given
+parameters are optional capabilities):
 mixem's engine does initialisation, restarts, convergence, criteria and prediction.
 
 Run this file to check the family with :func:`mixem.testing.check_component` and fit a
@@ -14,8 +16,9 @@ rejects negative or non-integer counts with a clear error.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.special import gammaln
@@ -24,67 +27,54 @@ import mixem
 
 #: Smallest fitted rate. A component whose rows are all zero in a feature has the maximum
 #: likelihood rate 0, and then ``x * log(rate)`` is ``0 * -inf = nan``; the floor keeps
-#: ``log_prob`` finite (and the constructor's positivity check satisfied).
+#: ``log_prob`` finite (and the positivity check satisfied).
 MIN_RATE = 1e-10
 
 
-class PoissonComponent(mixem.Component):
-    """Independent Poisson counts per feature.
+@dataclasses.dataclass(frozen=True)
+class PoissonFamily(mixem.Family):
+    """Independent Poisson counts per feature: a component is one positive rate per feature.
 
-    Parameters
-    ----------
-    rates : array-like of shape (k, d)
-        Positive rate of every feature in every component.
+    The family has no hyperparameters (no fields); its components' parameters are a record
+    holding ``rates`` of shape (k, d): ``PoissonFamily().components(rates=...)``.
     """
 
     param_dims: ClassVar[dict[str, tuple[str, ...]]] = {"rates": ("component", "feature")}
 
-    def __init__(self, rates: Any) -> None:
-        rates = np.array(rates, dtype=np.float64)
-        if rates.ndim != 2 or rates.size == 0 or not np.all(np.isfinite(rates) & (rates > 0)):
-            raise ValueError(f"rates must be (k, d), finite and positive; got shape {rates.shape}")
-        rates.setflags(write=False)  # immutable, as the contract asks
-        self._rates = rates
-
-    @property
-    def n_components(self) -> int:
-        """Number of stacked components ``k``."""
-        return self._rates.shape[0]
-
-    @property
-    def n_features(self) -> int:
-        """Number of features ``d``."""
-        return self._rates.shape[1]
-
-    def log_prob(self, X: np.ndarray) -> np.ndarray:
+    def log_prob(self, params: mixem.Components, X: np.ndarray) -> np.ndarray:
         """``sum_d x log(rate) - rate - log(x!)`` for every row and component, shape (n, k)."""
-        return X @ np.log(self._rates).T - self._rates.sum(1) - gammaln(X + 1).sum(1)[:, None]
+        rates = params.rates
+        return X @ np.log(rates).T - rates.sum(1) - gammaln(X + 1).sum(1)[:, None]
 
-    @classmethod
-    def statistics(cls, X: np.ndarray, resp: np.ndarray) -> mixem.AdditiveStats:
+    def statistics(
+        self, X: np.ndarray, resp: np.ndarray, params: Any = None
+    ) -> mixem.AdditiveStats:
         """Total responsibility and responsibility-weighted counts: exact, merge by addition."""
         return mixem.AdditiveStats(weight=resp.sum(0), total=resp.T @ X)
 
-    @classmethod
-    def from_statistics(cls, stats: mixem.AdditiveStats, *, reg_covar: float = 0.0) -> Self:
-        """Maximum-likelihood rates ``total / weight``."""
-        # reg_covar regularises covariances, which a Poisson lacks; MIN_RATE keeps log finite.
+    def m_step(self, stats: mixem.AdditiveStats, **_: Any) -> dict[str, np.ndarray]:
+        """Maximum-likelihood rates ``total / weight`` (reg_covar regularises covariances)."""
         if np.any(stats.weight <= 0):
             raise ValueError("every component needs positive total responsibility")
-        return cls(np.maximum(stats.total / stats.weight[:, None], MIN_RATE))
+        return {"rates": np.maximum(stats.total / stats.weight[:, None], MIN_RATE)}
 
-    def n_parameters(self) -> int:
+    def n_parameters(self, params: mixem.Components) -> int:
         """One rate per feature and component: ``k * d``."""
-        return self._rates.size
+        return params.rates.size
 
-    def sample(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, params: mixem.Components, counts: np.ndarray, rng: Any) -> np.ndarray:
         """Draw ``counts[j]`` rows from component ``j``, component 0 first."""
-        parts = [rng.poisson(r, size=(c, r.size)) for r, c in zip(self._rates, counts, strict=True)]
+        parts = [
+            rng.poisson(r, size=(c, r.size)) for r, c in zip(params.rates, counts, strict=True)
+        ]
         return np.concatenate(parts, axis=0).astype(np.float64)
 
-    def params(self) -> dict[str, np.ndarray]:
-        """Return ``{"rates": ...}``."""
-        return {"rates": self._rates}
+    def check_params(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Rates of shape (k, d), finite and positive."""
+        rates = super().check_params(arrays)["rates"]  # numeric, finite, a component axis
+        if rates.ndim != 2 or rates.size == 0 or not np.all(rates > 0):
+            raise ValueError(f"rates must be (k, d), finite and positive; got shape {rates.shape}")
+        return {"rates": rates}
 
 
 def poisson_oracle(rates: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -99,13 +89,13 @@ if __name__ == "__main__":
 
     rng = np.random.default_rng(0)
     true_rates = np.array([[1.0, 2.0], [8.0, 6.0], [25.0, 20.0]])
-    true = PoissonComponent(true_rates)
+    true = PoissonFamily().components(rates=true_rates)
     check_component(true, oracle=poisson_oracle(true_rates))
     print("check_component: passed")
 
     X = true.sample(np.array([600, 900, 1500]), rng)
-    result = mixem.MixtureModel(PoissonComponent, n_components=3, random_state=0).fit(X)
-    order = np.argsort(result.components[0].params()["rates"][:, 0])
+    result = mixem.MixtureModel(PoissonFamily, n_components=3, random_state=0).fit(X)
+    order = np.argsort(result.components[0].rates[:, 0])
     print("converged:", result.converged, "after", result.n_iter, "iterations")
     print("weights:", np.round(result.weights[order], 3), "(true 0.2, 0.3, 0.5)")
-    print("rates:\n", np.round(result.components[0].params()["rates"][order], 2))
+    print("rates:\n", np.round(result.components[0].rates[order], 2))

@@ -10,6 +10,7 @@ import numpy as np
 
 from mixem._version import __version__
 from mixem.bootstrap import BootstrapDraws
+from mixem.components.base import Legacy
 from mixem.components.family import family_name
 
 if TYPE_CHECKING:
@@ -31,9 +32,10 @@ def arviz_major() -> int:
 
 def family_labels(result: MixtureResult) -> list[tuple[str, str]]:
     """Per family: (prefix for its parameter names, name of its component dimension)."""
-    # Class names: identifiers, unlike a family value's label ("VEV(m_step_tol=0.001)").
+    # Class names: identifiers, unlike a family value's label ("VEV(m_step_tol=0.001)"); a
+    # class on the first contract is named by itself, not by its adapter.
     classes = [
-        c.family.__name__ if isinstance(c.family, type) else type(c.family).__name__
+        c.family.label if isinstance(c.family, Legacy) else type(c.family).__name__
         for c in result.components
     ]
     if len(classes) == 1:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from mixem._sources import _WHOLE, _row_index
-from mixem.components.base import Component
+from mixem.components.family import Components
 from mixem.em.passes import EPass, e_pass
 
 __all__ = ["DaskRows", "require_dask"]
@@ -54,7 +54,7 @@ def _block_pass(
     start: int,
     name: str,
     log_weights: np.ndarray,
-    components: Sequence[Component],
+    components: Sequence[Components],
     chunk: int,
 ) -> EPass:
     block = _check_block(block, start, name)
@@ -134,7 +134,7 @@ class DaskRows:
         self,
         sample_weight: np.ndarray | None,
         log_weights: np.ndarray,
-        components: Sequence[Component],
+        components: Sequence[Components],
         chunk: int,
     ) -> EPass:
         """One E-pass: a task per row block, statistics merged in a tree, computed."""

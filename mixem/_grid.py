@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mixem.components.base import Component
+from mixem.components.family import Family
 from mixem.em.engine import FitRecord
 from mixem.em.settings import SearchSettings, Settings
 from mixem.em.study import STUDY_SEARCH, fit_study
@@ -25,11 +25,11 @@ from mixem.exceptions import FitError
 from mixem.model import MixtureModel, _Data, _validated
 from mixem.result import MixtureResult
 
-Cell = tuple[type[Component], int]
+Cell = tuple[Family, int]
 Outcome = tuple[dict[str, Any], MixtureResult | None]
 
 
-def studied(families: Sequence[type[Component]], n_init: int, options: dict[str, Any]) -> bool:
+def studied(families: Sequence[Family], n_init: int, options: dict[str, Any]) -> bool:
     """Whether ``select`` fits the grid as one study: the default search, one run per cell."""
     return (
         n_init == 1
@@ -42,7 +42,7 @@ def fit_grid(
     X: np.ndarray,
     w: np.ndarray | None,
     names: tuple[str, ...] | None,
-    families: Sequence[type[Component]],
+    families: Sequence[Family],
     ks: Sequence[int],
     options: dict[str, Any],
     *,
@@ -126,7 +126,7 @@ def _seed(entropy: int, key: int) -> np.random.SeedSequence:
 def _checked(
     X: np.ndarray,
     w: np.ndarray | None,
-    families: Sequence[type[Component]],
+    families: Sequence[Family],
     ks: Sequence[int],
     options: dict[str, Any],
 ) -> tuple[dict[Cell, tuple[MixtureModel, _Data]], dict[Cell, Exception]]:
@@ -148,7 +148,7 @@ def _study(
     w: np.ndarray | None,
     skip: set[Cell],
     seed: np.random.SeedSequence,
-    families: Sequence[type[Component]],
+    families: Sequence[Family],
     ks: Sequence[int],
     settings: Settings,
     tuning: SearchSettings,

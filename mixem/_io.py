@@ -24,7 +24,6 @@ Arrays are read back with ``allow_pickle=False``: loading never executes code fr
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from mixem.components.base import component_class
-from mixem.components.family import Components, Family
+from mixem.components.family import Family, as_family, family_from_spec
+from mixem.components.product import Product
 from mixem.em.events import Event
 from mixem.em.trace import Trace
 from mixem.result import MixtureResult
@@ -43,41 +43,55 @@ FORMAT = "mixem.MixtureResult"
 FORMAT_VERSION = 2
 
 
-def family_from_spec(spec: dict[str, Any]) -> Family:
-    """The family that :meth:`Family.spec` described.
+def _legacy_components(name: str, arrays: dict[str, np.ndarray]) -> Any:
+    """Components of a version-1 entry, which named its family by class."""
+    return _legacy_family(name).components(**arrays)
 
-    Its module is imported (installed or already imported code; nothing in the file runs).
-    JSON turns tuples into lists: lists in the configuration become tuples again, so that the
-    family stays hashable.
+
+def _legacy_family(name: str) -> Family:
+    """The family a version-1 class name means.
+
+    A family that is now a value is its default instance; a configured one was named
+    ``Name[key=value]`` (``StudentT[dof=4.0]``, ``UniformNoise[volume=2.0]``), a product
+    ``Product[module.Family:0,1;module.Other:2]``. The name is parsed, never run.
     """
+    base, bracket, config = name.partition("[")
+    cls = component_class(base)
+    if not bracket:
+        return as_family(cls)
+    if not config.endswith("]") or not issubclass(cls, Family):
+        raise ValueError(f"malformed family name {name!r}")
+    config = config[:-1]
+    if issubclass(cls, Product):
+        parts = []
+        for text in _split_top_level(config, ";"):
+            part, _, cols = text.rpartition(":")
+            try:
+                columns = [int(c) for c in cols.split(",")]
+            except ValueError as err:
+                raise ValueError(f"malformed family name {name!r}") from err
+            parts.append((_legacy_family(part), columns))
+        return cls(*parts)
+    key, eq, value = config.partition("=")
     try:
-        name, config = str(spec["name"]), dict(spec["config"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"a family entry must hold a name and a config, got {spec!r}") from err
-    module, _, qualname = name.rpartition(".")
-    if not module:
-        raise ValueError(f"unknown component family {name!r} (expected module.ClassName)")
-    try:
-        obj: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as err:
-        raise ValueError(
-            f"unknown component family {name!r}; import or define it before loading"
-        ) from err
-    if not (isinstance(obj, type) and issubclass(obj, Family)):
-        raise ValueError(f"{name!r} is not a component family")
-    try:
-        return obj(**{key: _tuples(value) for key, value in config.items()})
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"invalid configuration of {name}: {config!r} ({err})") from err
+        number = float(value)
+    except ValueError as err:
+        raise ValueError(f"malformed family name {name!r}") from err
+    if not (eq and key.isidentifier()):
+        raise ValueError(f"malformed family name {name!r}")
+    return cls(**{key: number})
 
 
-def _tuples(value: Any) -> Any:
-    """``value`` with every list (JSON's rendering of a tuple) made a tuple again."""
-    if isinstance(value, list):
-        return tuple(_tuples(v) for v in value)
-    return value
+def _split_top_level(text: str, sep: str) -> list[str]:
+    """Split at ``sep`` outside brackets (part names may be configured, with brackets)."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += (ch == "[") - (ch == "]")
+        if ch == sep and depth == 0:
+            out.append(text[start:i])
+            start = i + 1
+    out.append(text[start:])
+    return out
 
 
 def save_result(result: MixtureResult, path: str | Path) -> None:
@@ -88,12 +102,13 @@ def save_result(result: MixtureResult, path: str | Path) -> None:
     families = []
     for i, comp in enumerate(result.components):
         params = comp.params()
-        named = (
-            {"family": comp.family.spec()}
-            if isinstance(comp, Components)
-            else {"class": f"{type(comp).__module__}.{type(comp).__qualname__}"}
+        families.append(
+            {
+                "family": comp.family.spec(),
+                "n_components": comp.n_components,
+                "params": sorted(params),
+            }
         )
-        families.append({**named, "n_components": comp.n_components, "params": sorted(params)})
         for name, value in params.items():
             arrays[f"family{i}.{name}"] = np.asarray(value)
     for name in ("loglik", "change", "seconds", "reseeded", "moved"):
@@ -171,7 +186,7 @@ def load(path: str | Path) -> MixtureResult:
             if "family" in fam:
                 components.append(family_from_spec(fam["family"]).components(**arrays))
             else:
-                components.append(component_class(fam["class"])(**arrays))
+                components.append(_legacy_components(str(fam["class"]), arrays))
         trace = Trace(
             meta["initial_loglik"],
             *(archive[f"trace.{name}"] for name in ("loglik", "change", "seconds", "reseeded")),

@@ -18,8 +18,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from mixem._validation import check_positive_int, check_random_state
-from mixem.components.base import Component
-from mixem.components.family import family_name, with_params
+from mixem.components.family import Components, family_name, with_params
 from mixem.em.engine import fit_reweighted
 from mixem.em.passes import blocks, chunk_rows, iter_log_prob, log_sum_exp
 from mixem.em.settings import SearchSettings, Settings
@@ -52,7 +51,7 @@ class BootstrapDraws:
     weights : ndarray of shape (draws, K)
         Mixing proportions of every draw.
     params : list of dict of str to ndarray
-        One dict per family: every parameter of :meth:`Component.params` stacked over draws
+        One dict per family: every parameter of :meth:`Components.params` stacked over draws
         (leading axis ``draws``).
     pointwise : ndarray of shape (draws, n)
         Log-likelihood of every training row under every draw's parameters.
@@ -75,7 +74,7 @@ class BootstrapDraws:
     n_failed: int
 
 
-def permute_components(component: Component, order: np.ndarray) -> Component:
+def permute_components(component: Components, order: np.ndarray) -> Components:
     """The same family with its components reordered: new component ``i`` is old ``order[i]``.
 
     Parameters shared by all components (no leading ``"component"`` dimension, such as the tied
@@ -100,7 +99,7 @@ def permute_components(component: Component, order: np.ndarray) -> Component:
 
 
 def _alignment(
-    X: np.ndarray, resp_fit: np.ndarray, components: tuple[Component, ...], chunk: int
+    X: np.ndarray, resp_fit: np.ndarray, components: tuple[Components, ...], chunk: int
 ) -> list[np.ndarray]:
     """Per family, the draw's component that matches each of the fit's components.
 

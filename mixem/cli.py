@@ -20,13 +20,13 @@ from typing import Any
 
 import mixem
 from mixem.components.covariance_models import MODELS, ONE_DIMENSIONAL
-from mixem.components.gaussian import (
+from mixem.components.gaussian_models import (
+    Gaussian,
     GaussianDiagonal,
     GaussianFull,
     GaussianSpherical,
     GaussianTied,
 )
-from mixem.components.gaussian_models import Gaussian
 from mixem.exceptions import FitError
 from mixem.selection import CRITERIA, SelectionResult, select
 

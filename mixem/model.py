@@ -20,8 +20,7 @@ from mixem._validation import (
     check_sample_weight,
     encode_categories,
 )
-from mixem.components.base import Component
-from mixem.components.family import Family, family_name
+from mixem.components.family import Components, Family, as_family, family_name
 from mixem.em.engine import FitRecord
 from mixem.em.engine import fit as em_fit
 from mixem.em.events import Event
@@ -71,32 +70,9 @@ class _Data:
 INIT_CHOICES = ("short_em", *INIT_METHODS)
 
 
-def _check_family(cls: Any) -> Any:
-    """A Family value (a Family class means its default instance), or a Component class."""
-    if isinstance(cls, Family):
-        return cls
-    if isinstance(cls, type) and issubclass(cls, Family):
-        if getattr(cls, "__abstractmethods__", None):
-            raise TypeError(f"component {cls.__name__} is abstract; use a concrete family")
-        try:
-            return cls()
-        except TypeError as err:
-            raise TypeError(
-                f"component {cls.__name__} has settings without defaults; pass a family value "
-                f"such as {cls.__name__}(...): {err}"
-            ) from err
-    if isinstance(cls, Component):
-        raise TypeError(
-            f"component must be a Component class, got an instance of {type(cls).__name__}; "
-            f"pass the class itself, e.g. {type(cls).__name__}"
-        )
-    if not (isinstance(cls, type) and issubclass(cls, Component)):
-        raise TypeError(
-            f"component must be a Component subclass such as mixem.GaussianFull, got {cls!r}"
-        )
-    if getattr(cls, "__abstractmethods__", None):
-        raise TypeError(f"component {cls.__name__} is abstract; use a concrete family")
-    return cls
+def _check_family(cls: Any) -> Family:
+    """A family value (a family class means its default instance)."""
+    return as_family(cls)
 
 
 class MixtureModel:
@@ -104,7 +80,7 @@ class MixtureModel:
 
     Parameters
     ----------
-    component : Component subclass, or sequence of them
+    component : family, or sequence of them
         The family of the components, e.g. ``mixem.GaussianFull``. A sequence combines several
         families in one model: ``MixtureModel([GaussianFull, GaussianSpherical],
         n_components=[2, 1])`` has two full-covariance and one spherical component, numbered
@@ -145,7 +121,7 @@ class MixtureModel:
 
     def __init__(
         self,
-        component: type[Component] | Sequence[type[Component]],
+        component: Family | Sequence[Family],
         n_components: int | Sequence[int],
         *,
         n_init: int = 1,
@@ -157,15 +133,15 @@ class MixtureModel:
         chunk_size: int | None = None,
         search: SearchSettings | None = None,
     ) -> None:
-        if isinstance(component, type | Component | Family | str | bytes):
-            families: tuple[type[Component], ...] = (_check_family(component),)
+        if isinstance(component, type | Family | Components | str | bytes):
+            families: tuple[Family, ...] = (_check_family(component),)
         else:
             try:
                 families = tuple(_check_family(c) for c in component)
             except TypeError as err:
                 if "not iterable" in str(err):
                     raise TypeError(
-                        f"component must be a Component subclass, got {component!r}"
+                        f"component must be a family such as mixem.GaussianFull, got {component!r}"
                     ) from err
                 raise
             if not families:
@@ -340,7 +316,7 @@ class MixtureModel:
     def _spec(self) -> dict[str, Any]:
         rs = self.random_state
         return {
-            "families": [_family_spec(c) for c in self.families],
+            "families": [c.spec() for c in self.families],
             "sizes": list(self.sizes),
             "n_init": self.n_init,
             "init": self.init,
@@ -353,7 +329,7 @@ class MixtureModel:
 
     def _start_from(
         self, init_params: Mapping[str, Any], X: np.ndarray, w: np.ndarray | None, chunk: int
-    ) -> tuple[np.ndarray, tuple[Component, ...]]:
+    ) -> tuple[np.ndarray, tuple[Components, ...]]:
         if not isinstance(init_params, Mapping):
             raise TypeError(f"init_params must be a dict, got {type(init_params).__name__}")
         if "resp" in init_params:
@@ -367,7 +343,7 @@ class MixtureModel:
 
     def _start_from_resp(
         self, resp: Any, X: np.ndarray, w: np.ndarray | None, chunk: int
-    ) -> tuple[np.ndarray, tuple[Component, ...]]:
+    ) -> tuple[np.ndarray, tuple[Components, ...]]:
         K = self.total_components
         n, d = X.shape
         try:
@@ -397,7 +373,7 @@ class MixtureModel:
 
     def _start_from_params(
         self, params: Mapping[str, Any], d: int
-    ) -> tuple[np.ndarray, tuple[Component, ...]]:
+    ) -> tuple[np.ndarray, tuple[Components, ...]]:
         K = self.total_components
         if "weights" not in params:
             raise ValueError("init_params needs 'weights' (shape (K,)) besides the parameters")
@@ -444,7 +420,7 @@ class MixtureModel:
                     f"got {sorted(p)}"
                 )
             try:
-                comp = cls.components(**p) if isinstance(cls, Family) else cls(**p)
+                comp = cls.components(**p)
             except (TypeError, ValueError) as err:
                 raise type(err)(f"init_params: {err}") from err
             if comp.n_features != d:
@@ -458,13 +434,6 @@ class MixtureModel:
                 )
             comps.append(comp)
         return weights, tuple(comps)
-
-
-def _family_spec(family: Any) -> Any:
-    """How a saved model names a family: ``{"name", "config"}``, or a legacy class's name."""
-    if isinstance(family, Family):
-        return family.spec()
-    return f"{family.__module__}.{family.__qualname__}"
 
 
 def _validated(model: MixtureModel, X: Any, sample_weight: Any, rng: np.random.Generator) -> _Data:

@@ -18,9 +18,7 @@ from mixem._validation import (
     check_sample_weight,
     encode_categories,
 )
-from mixem.components.base import Component
 from mixem.components.family import Components, family_name
-from mixem.components.gaussian import _Gaussian
 from mixem.components.gaussian_models import Gaussian
 from mixem.em.events import Event
 from mixem.em.passes import chunk_rows, iter_log_prob, log_sum_exp
@@ -77,7 +75,7 @@ class MixtureResult:
     """
 
     weights: np.ndarray
-    components: tuple[Component, ...]
+    components: tuple[Components, ...]
     loglik: float
     entropy: float
     n_obs: float
@@ -142,7 +140,7 @@ class MixtureResult:
         there instead of a cluster: for the Gaussian families, ``d`` or fewer rows (fewer than
         ``d + 1`` effective rows ``weight * n_obs``), or a covariance whose smallest eigenvalue
         is at the ``reg_covar`` floor. Such a fit's likelihood, and so its BIC, is meaningless;
-        :func:`mixem.select` excludes it. See :meth:`Component.spurious`.
+        :func:`mixem.select` excludes it. See :meth:`Family.spurious`.
         """
         return spurious_flags(
             self.weights, self.components, self.n_obs, float(self.spec.get("reg_covar", 0.0))
@@ -150,11 +148,7 @@ class MixtureResult:
 
     # -- Gaussian conveniences ------------------------------------------------------------
     def _single_gaussian(self, name: str) -> Any:
-        single = len(self.components) == 1
-        if not (single and isinstance(self.components[0], _Gaussian | Components)):
-            single = False
-        elif isinstance(self.components[0], Components):
-            single = isinstance(self.components[0].family, Gaussian)
+        single = len(self.components) == 1 and isinstance(self.components[0].family, Gaussian)
         if not single:
             families = ", ".join(family_name(c.family) for c in self.components)
             raise AttributeError(

@@ -23,16 +23,15 @@ import numpy as np
 
 from mixem import _grid
 from mixem._validation import check_array, check_positive_int, check_sample_weight
-from mixem.components.base import Component
 from mixem.components.covariance_models import MODELS, ONE_DIMENSIONAL
-from mixem.components.family import family_name
-from mixem.components.gaussian import (
+from mixem.components.family import Family, family_name
+from mixem.components.gaussian_models import (
+    Gaussian,
     GaussianDiagonal,
     GaussianFull,
     GaussianSpherical,
     GaussianTied,
 )
-from mixem.components.gaussian_models import Gaussian
 from mixem.exceptions import DegenerateComponentWarning, FitError
 from mixem.model import WARNING_OF, MixtureModel, _check_family
 from mixem.result import MixtureResult
@@ -90,7 +89,7 @@ def _fit_cell(task: dict[str, Any]) -> tuple[dict[str, Any], MixtureResult | Non
     return row, result
 
 
-def _failed_row(family: type[Component], k: int, err: Exception, seconds: float) -> dict[str, Any]:
+def _failed_row(family: Family, k: int, err: Exception, seconds: float) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(COLUMNS, np.nan)
     row.update(
         family=family_name(family),
@@ -105,7 +104,7 @@ def _failed_row(family: type[Component], k: int, err: Exception, seconds: float)
 
 
 def _row(
-    family: type[Component],
+    family: Family,
     k: int,
     result: MixtureResult,
     events: Sequence[Event],
@@ -531,7 +530,7 @@ def _run_study(
     X: np.ndarray,
     w: np.ndarray | None,
     names: tuple[str, ...] | None,
-    families: Sequence[type[Component]],
+    families: Sequence[Family],
     ks: Sequence[int],
     options: dict[str, Any],
     entropy: int,
@@ -611,7 +610,7 @@ def _disable(progress: bool | None) -> bool | None:
 
 def bootstrap_lrt(
     X: Any,
-    component: type[Component],
+    component: Family,
     max_components: int,
     n_boot: int = 99,
     random_state: int | None = None,

@@ -56,13 +56,13 @@ def test_example_runs(script, capsys, monkeypatch):
 
 
 def test_poisson_class_is_short(poisson):
-    lines = inspect.getsource(poisson.PoissonComponent).splitlines()
+    lines = inspect.getsource(poisson.PoissonFamily).splitlines()
     assert len(lines) < 60
 
 
 def test_poisson_passes_check_component(poisson):
     rates = np.array([[0.5, 3.0, 12.0], [7.0, 1.5, 40.0]])
-    comp = poisson.PoissonComponent(rates)
+    comp = poisson.PoissonFamily().components(rates=rates)
 
     def oracle(X):
         return np.stack([stats.poisson.logpmf(X, r).sum(axis=1) for r in rates], axis=1)
@@ -73,7 +73,7 @@ def test_poisson_passes_check_component(poisson):
 
 @pytest.mark.parametrize(("k", "d"), [(1, 1), (2, 3), (4, 2)])
 def test_poisson_n_parameters(poisson, k, d):
-    comp = poisson.PoissonComponent(np.ones((k, d)))
+    comp = poisson.PoissonFamily().components(rates=np.ones((k, d)))
     assert comp.n_parameters() == k * d
     assert (comp.n_components, comp.n_features) == (k, d)
     assert comp.params()["rates"].shape == (k, d)
@@ -84,14 +84,13 @@ def test_poisson_n_parameters(poisson, k, d):
 )
 def test_poisson_rejects_bad_rates(poisson, rates):
     with pytest.raises(ValueError, match="rates"):
-        poisson.PoissonComponent(rates)
+        poisson.PoissonFamily().components(rates=rates)
 
 
 def test_poisson_zero_rate_is_floored(poisson):
     X = np.array([[0.0, 3.0], [0.0, 5.0]])
-    fitted = poisson.PoissonComponent.from_statistics(
-        poisson.PoissonComponent.statistics(X, np.ones((2, 1)))
-    )
+    family = poisson.PoissonFamily()
+    fitted = family.from_statistics(family.statistics(X, np.ones((2, 1))))
     assert fitted.params()["rates"][0, 0] == poisson.MIN_RATE
     assert np.all(np.isfinite(fitted.log_prob(X)))
 
@@ -104,8 +103,8 @@ TRUE_WEIGHTS = np.array([0.2, 0.3, 0.5])
 def poisson_fit(poisson):
     rng = np.random.default_rng(0)
     counts = rng.multinomial(3000, TRUE_WEIGHTS)
-    X = poisson.PoissonComponent(TRUE_RATES).sample(counts, rng)
-    model = mixem.MixtureModel(poisson.PoissonComponent, n_components=3, random_state=0)
+    X = poisson.PoissonFamily().components(rates=TRUE_RATES).sample(counts, rng)
+    model = mixem.MixtureModel(poisson.PoissonFamily, n_components=3, random_state=0)
     return X, model.fit(X)
 
 

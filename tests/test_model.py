@@ -22,7 +22,7 @@ def full_covariances(res):
     if (
         cov.ndim == 2
         and cov.shape == (k, d)
-        and not isinstance(res.components[0], mixem.GaussianTied)
+        and not isinstance(res.components[0].family, mixem.GaussianTied)
     ):
         return [np.diag(c) for c in cov]
     if cov.ndim == 1:
@@ -256,12 +256,18 @@ def test_warnings_survive_a_failed_fit():
             ).fit(X)
 
 
-def test_saved_script_family_loads_under_its_import_name(tmp_path):
+def test_a_family_is_found_by_its_module_and_name_only():
+    # Issue 13 retired the lookup by bare class name: "__main__.GaussianFull" once returned
+    # mixem's class, and "other.package.GaussianFull" would have too.
     from mixem.components.base import component_class
 
-    assert component_class("__main__.GaussianFull") is mixem.GaussianFull
-    with pytest.raises(ValueError, match="unknown component class"):
-        component_class("somewhere.NoSuchFamily")
+    assert component_class("mixem.components.gaussian_models.GaussianFull") is mixem.GaussianFull
+    assert component_class("mixem.GaussianFull") is mixem.GaussianFull
+    for name in ("__main__.GaussianFull", "somewhere.NoSuchFamily", "GaussianFull"):
+        with pytest.raises(ValueError, match="unknown component class"):
+            component_class(name)
+    with pytest.raises(ValueError, match="families are values now"):
+        component_class("mixem.components.student_t.StudentT[dof=4.0]")
 
 
 def test_failed_restarts_are_skipped_when_others_succeed():

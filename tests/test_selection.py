@@ -101,7 +101,7 @@ def test_failed_cells_are_reported_and_never_chosen():
         ({"n_components": []}, ValueError, "n_components is empty"),
         ({"n_components": [0, 1]}, ValueError, "n_components must be an integer >= 1"),
         ({"components": []}, ValueError, "components is empty"),
-        ({"components": ["full"]}, TypeError, "Component subclass"),
+        ({"components": ["full"]}, TypeError, "must be a family"),
         ({"n_jobs": 0}, ValueError, "n_jobs must be a positive integer or -1"),
         ({"random_state": "x"}, TypeError, "random_state must be None or an int"),
         ({"criterion": "cv", "cv_folds": 1}, ValueError, "cv_folds must be an integer >= 2"),

@@ -25,7 +25,7 @@ def planted(seed=0):
     ],
 )
 def test_gaussian_rules(family, covariances):
-    comp = family(means=np.zeros((2, 3)), covariances=np.array(covariances))
+    comp = family().components(means=np.zeros((2, 3)), covariances=np.array(covariances))
     # Component 1 is flat down to reg_covar=1e-6 (its own spread 0.5e-6 <= 1e-6).
     np.testing.assert_array_equal(comp.spurious(np.array([50.0, 50.0]), 1e-6), [False, True])
     # Without that regulariser it is an ordinary thin component.
@@ -35,7 +35,9 @@ def test_gaussian_rules(family, covariances):
 
 
 def test_tied_flat_shared_covariance_flags_every_component():
-    comp = mixem.GaussianTied(means=np.zeros((2, 2)), covariances=np.diag([1.0, 1.2e-6]))
+    comp = mixem.GaussianTied().components(
+        means=np.zeros((2, 2)), covariances=np.diag([1.0, 1.2e-6])
+    )
     np.testing.assert_array_equal(comp.spurious(np.array([50.0, 50.0]), 1e-6), [True, True])
     # A small tied component is a cluster with the shared spread, not a spike (issue: "the
     # spurious rule does not flag a small GaussianTied component").
@@ -44,9 +46,9 @@ def test_tied_flat_shared_covariance_flags_every_component():
 
 def test_a_custom_family_flags_nothing_by_default(monkeypatch):
     monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "examples"))
-    from poisson_component import PoissonComponent
+    from poisson_component import PoissonFamily
 
-    comp = PoissonComponent(rates=np.ones((2, 3)))
+    comp = PoissonFamily().components(rates=np.ones((2, 3)))
     assert not comp.spurious(np.array([0.5, 100.0]), 1e-6).any()
 
 
@@ -102,8 +104,8 @@ def test_select_refuses_when_every_fit_is_spurious():
 def test_a_small_tied_component_is_not_spurious():
     # A shared covariance makes no spike on a few rows; a component's own covariance does.
     means, cov = np.array([[0.0, 0.0], [5.0, 5.0]]), np.eye(2)
-    tied = mixem.GaussianTied(means=means, covariances=cov)
-    full = mixem.GaussianFull(means=means, covariances=np.stack([cov, cov]))
+    tied = mixem.GaussianTied().components(means=means, covariances=cov)
+    full = mixem.GaussianFull().components(means=means, covariances=np.stack([cov, cov]))
     counts = np.array([1.0, 200.0])
     np.testing.assert_array_equal(tied.spurious(counts, 1e-6), [False, False])
     np.testing.assert_array_equal(full.spurious(counts, 1e-6), [True, False])

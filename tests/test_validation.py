@@ -157,15 +157,18 @@ CASES = [
     ("unknown option", lambda: fit(model_kw={"n_iter": 5}), TypeError, "n_iter"),
     (
         "component instance",
-        lambda: mixem.MixtureModel(mixem.GaussianFull(np.zeros((1, 1)), np.ones((1, 1, 1))), 1),
+        lambda: mixem.MixtureModel(
+            mixem.GaussianFull().components(means=np.zeros((1, 1)), covariances=np.ones((1, 1, 1))),
+            1,
+        ),
         TypeError,
-        "pass the class itself",
+        "pass the family itself",
     ),
     (
         "component not a class",
         lambda: mixem.MixtureModel("full", 2),
         TypeError,
-        "Component subclass",
+        "must be a family",
     ),
     ("abstract component", lambda: mixem.MixtureModel(mixem.Component, 2), TypeError, "abstract"),
     (

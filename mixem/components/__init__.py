@@ -4,13 +4,13 @@ from mixem.components.base import Component, component_class
 from mixem.components.discrete import Bernoulli, Categorical, Poisson
 from mixem.components.exponential import Exponential
 from mixem.components.family import Components, Family
-from mixem.components.gaussian import (
+from mixem.components.gaussian_models import (
+    Gaussian,
     GaussianDiagonal,
     GaussianFull,
     GaussianSpherical,
     GaussianTied,
 )
-from mixem.components.gaussian_models import Gaussian
 from mixem.components.noise import BoxStats, UniformNoise
 from mixem.components.product import Product, ProductStats
 from mixem.components.stats import (

@@ -1,69 +1,65 @@
-"""The Component contract: what a component family must provide to be fitted by the EM engine."""
+"""The first component contract, kept for families written on it: :class:`Component`.
+
+New families subclass :class:`mixem.Family` (a value holding its hyperparameters; see
+"Writing a component"). A subclass of :class:`Component` still fits: the engine sees it through
+:class:`Legacy`, a family value that holds the class and calls its class methods and
+constructor. Such a class is found by its ``module.QualName`` when a file is loaded; nothing
+is registered and nothing is looked up by its bare name.
+"""
 
 from __future__ import annotations
 
-import copyreg
-from abc import ABC, ABCMeta, abstractmethod
+import dataclasses
+import importlib
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from mixem.components.family import Components, Family
 from mixem.components.stats import Stats
 
-__all__ = ["Component", "component_class"]
-
-_REGISTRY: dict[str, type[Component]] = {}
+__all__ = ["Component", "Legacy", "component_class"]
 
 
 def _qualified_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def component_class(name: str) -> type[Component]:
-    """Return the Component subclass registered under ``module.QualName``.
+def component_class(name: str) -> type:
+    """The family class (a :class:`~mixem.Family` or :class:`Component` subclass) ``name`` names.
 
-    Every subclass registers itself when its class statement runs, so a saved model whose family
-    was defined by the user loads once that class has been defined or imported again. A name
-    ``Base[config]`` names a variant that ``Base._variant(config)`` builds (families configured
-    at class level, such as ``StudentT.with_dof(4.0)``, are named that way).
+    ``name`` is ``module.QualName``; the module is imported (installed or already imported
+    code). There is no lookup by bare class name: a family defined in a script is saved as
+    ``__main__.Name`` and loads where ``__main__`` defines it again.
     """
-    if name in _REGISTRY:
-        return _REGISTRY[name]
-    # A configured variant (``StudentT[dof=4.0]``, ``Product[...]``) is created on demand by its
-    # base class, which parses the bracketed configuration that its name carries.
-    base, bracket, config = name.partition("[")
-    if bracket and config.endswith("]"):
-        return component_class(base)._variant(config[:-1])
-    # A family defined in a script is saved as ``__main__.Name``; elsewhere the same class is
-    # imported under its module's name. Accept a unique match on the class name.
-    qualname = name.rpartition(".")[2]
-    matches = [cls for key, cls in _REGISTRY.items() if key.rpartition(".")[2] == qualname]
-    if len(matches) == 1:
-        return matches[0]
-    raise ValueError(
-        f"unknown component class {name!r}; import or define it before loading"
-        + (f" ({len(matches)} classes named {qualname!r} are defined)" if matches else "")
-    )
+    module, _, qualname = name.rpartition(".")
+    if "[" in name:
+        raise ValueError(
+            f"{name!r} names a configured family; families are values now, such as "
+            "mixem.StudentT(dof=4.0) (mixem.load reads files that name them this way)"
+        )
+    try:
+        if not module:
+            raise ImportError(name)
+        obj: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(
+            f"unknown component class {name!r}; import or define it before loading"
+        ) from err
+    if not (isinstance(obj, type) and issubclass(obj, Family | Component)):
+        raise ValueError(f"{name!r} is not a component family")
+    return obj
 
 
-class _Family(ABCMeta):
-    """Metaclass of the component families; it only changes how a family class pickles."""
+class Component(ABC):
+    """Deprecated: ``k`` components of one family on the first contract.
 
-
-def _reduce_family(cls: _Family) -> str | tuple[Any, tuple[str]]:
-    # A configured variant (``StudentT[dof=4.0]``) is no attribute of its module, so pickle
-    # cannot find it by name: rebuild it from its name instead (process pools, e.g. select with
-    # n_jobs > 1, send family classes and results to workers). Other classes pickle by name.
-    if "[" in cls.__qualname__:
-        return component_class, (_qualified_name(cls),)
-    return cls.__qualname__
-
-
-copyreg.pickle(_Family, _reduce_family)  # type: ignore[arg-type]
-
-
-class Component(ABC, metaclass=_Family):
-    """``k`` components of one family, their parameters stacked along a leading axis.
+    Subclass :class:`mixem.Family` instead (see "Writing a component").
 
     A family states three things: its log density (:meth:`log_prob`), the weighted sufficient
     statistics it needs (:meth:`statistics`) and how to turn them into parameters
@@ -106,13 +102,19 @@ class Component(ABC, metaclass=_Family):
     stackable: ClassVar[bool] = False
 
     @property
-    def family(self) -> type[Component]:
-        """The family of these components: for a legacy Component, its class."""
-        return type(self)
+    def family(self) -> Legacy:
+        """The family of these components: their class, as a family value."""
+        return Legacy(type(self))
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _REGISTRY[_qualified_name(cls)] = cls
+        warnings.warn(
+            f"{cls.__name__} subclasses mixem.Component, whose contract is deprecated: write "
+            "a mixem.Family (see 'Writing a component' in the docs); until then it fits "
+            "through an adapter",
+            DeprecationWarning,
+            stacklevel=2,
+        )
 
     @property
     @abstractmethod
@@ -214,24 +216,131 @@ class Component(ABC, metaclass=_Family):
         """
         return np.zeros(self.n_components, dtype=bool)
 
-    @classmethod
-    def _stack(cls, components: Any) -> Any:
-        """Several fits' components as one :class:`~mixem.components.stack.Stack`, or None.
-
-        The default stacks families with ``stackable = True``; others run one fit at a time.
-        """
-        if not cls.stackable:
-            return None
-        from mixem.components.stack import Stack
-
-        return Stack.of(components)
-
-    @classmethod
-    def _variant(cls, config: str) -> type[Component]:
-        """The variant of this family named ``Name[config]`` (see :func:`component_class`)."""
-        raise ValueError(f"{cls.__name__} has no variant {config!r}")
-
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(n_components={self.n_components}, n_features={self.n_features})"
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class Legacy(Family):
+    """A :class:`Component` subclass as a family value: the engine's view of the first contract.
+
+    ``Legacy(MyComponent)`` calls the class's methods (its statistics, ``from_statistics`` and
+    constructor); the class keeps its own checks. ``as_family`` wraps such classes, so they
+    are given to :class:`~mixem.MixtureModel` as before.
+    """
+
+    component: type[Component]
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.component, type) and issubclass(self.component, Component)):
+            raise TypeError(f"Legacy wraps a Component subclass, got {self.component!r}")
+
+    # The class's own settings, read where the base has class attributes.
+    @property
+    def start_smoothing(self) -> float:  # type: ignore[override]
+        """The class's ``start_smoothing``."""
+        return float(self.component.start_smoothing)
+
+    @property
+    def discrete(self) -> bool:  # type: ignore[override]
+        """The class's ``discrete``."""
+        return bool(self.component.discrete)
+
+    @property
+    def accepts_categories(self) -> bool:  # type: ignore[override]
+        """The class's ``accepts_categories``."""
+        return bool(self.component.accepts_categories)
+
+    @property
+    def param_dims(self) -> dict[str, tuple[str, ...]]:  # type: ignore[override]
+        """The class's ``param_dims``."""
+        return dict(self.component.param_dims)
+
+    @property
+    def label(self) -> str:
+        """The class's name."""
+        return self.component.__name__
+
+    def config(self) -> dict[str, Any]:
+        """The class, by its ``module.QualName``."""
+        return {"component": _qualified_name(self.component)}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Family:
+        """The adapter of the class that :meth:`config` named."""
+        found = component_class(str(config["component"]))
+        if not issubclass(found, Component):
+            raise ValueError(f"{config['component']!r} is not a Component subclass")
+        return cls(found)
+
+    def _object(self, params: Components) -> Component:
+        return params.cached("legacy", lambda: self.component(**params.params()))
+
+    def _derive(self, params: Components, name: str) -> Any:
+        """The object's own attributes (a property of the class) read through the record."""
+        return getattr(self._object(params), name)
+
+    def log_prob(self, params: Components, X: np.ndarray) -> np.ndarray:
+        """The object's ``log_prob``."""
+        return self._object(params).log_prob(X)
+
+    def statistics(
+        self, X: np.ndarray, resp: np.ndarray, params: Components | None = None
+    ) -> Stats:
+        """The class's ``statistics``, or the object's ``expected_statistics`` in an E-step."""
+        if params is None:
+            return self.component.statistics(X, resp)
+        return self._object(params).expected_statistics(X, resp)
+
+    def m_step(
+        self, stats: Stats, *, reg_covar: float = 0.0, previous: Components | None = None
+    ) -> dict[str, np.ndarray]:
+        """The class's ``from_statistics``, as arrays."""
+        return self.component.from_statistics(stats, reg_covar=reg_covar).params()
+
+    def from_statistics(
+        self, stats: Stats, *, reg_covar: float = 0.0, previous: Components | None = None
+    ) -> Components:
+        """The class's ``from_statistics``; the object it builds serves the next E-step."""
+        fitted = self.component.from_statistics(stats, reg_covar=reg_covar)
+        out = Components(self, fitted.params())
+        out.cached("legacy", lambda: fitted)
+        return out
+
+    def n_parameters(self, params: Components) -> int:
+        """The object's ``n_parameters``."""
+        return int(self._object(params).n_parameters())
+
+    def sample(self, params: Components, counts: np.ndarray, rng: np.random.Generator) -> Any:
+        """The object's ``sample``."""
+        return self._object(params).sample(counts, rng)
+
+    def check_params(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The arrays as the class's constructor checks and keeps them."""
+        return self.component(**arrays).params()
+
+    def check_data(self, X: np.ndarray) -> None:
+        """The class's ``check_data``."""
+        self.component.check_data(X)
+
+    def min_count(self, n_features: int) -> float:
+        """The class's ``min_count``."""
+        return float(self.component.min_count(n_features))
+
+    def floats_per_row(self, n_features: int) -> int:
+        """The class's ``floats_per_row``."""
+        return int(self.component.floats_per_row(n_features))
+
+    def collapsed(self, stats: Stats) -> np.ndarray:
+        """The class's ``collapsed``."""
+        return self.component.collapsed(stats)
+
+    def spurious(self, params: Components, counts: np.ndarray, reg_covar: float) -> np.ndarray:
+        """The object's ``spurious``."""
+        return self._object(params).spurious(counts, reg_covar)
+
+    def n_features(self, params: Components) -> int:
+        """The object's ``n_features``."""
+        return int(self._object(params).n_features)

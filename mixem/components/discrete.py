@@ -11,18 +11,19 @@ rejects them first with a message naming the value (:meth:`check_data`).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+import dataclasses
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.special import gammaln
 
-from mixem.components.base import Component
+from mixem.components.family import Components, Family
 from mixem.components.gaussian import _param
 from mixem.components.stats import AdditiveStats, CategoricalStats
 
 __all__ = ["Bernoulli", "Categorical", "Poisson"]
 
-#: Uniform share mixed into hard starting assignments (see ``Component.start_smoothing``): a hard
+#: Uniform share mixed into hard starting assignments (see ``Family.start_smoothing``): a hard
 #: partition of binary or categorical rows leaves exact zeros that EM can never leave. On the
 #: two-component test families (tests/components/test_families_common.py), k-means++ starts
 #: reached the best maximum in 0 of 10 seeds (Categorical) and 6 of 10 (Bernoulli) without it,
@@ -62,38 +63,35 @@ def _check_range(values: np.ndarray, name: str, low: float, high: float) -> None
         raise ValueError(f"{name}[{bad[0]}] must lie in [{low:g}, {high:g}], got {values[bad[0]]}")
 
 
-class _Independent(Component):
+@dataclasses.dataclass(frozen=True)
+class _Independent(Family):
     """A ``(k, d)`` parameter array, one value per component and feature."""
 
     stackable = True
+    discrete = True
+    start_smoothing = START_SMOOTHING
 
+    #: The parameter array's name; its values must lie in ``_range``.
     _name: ClassVar[str]
+    _range: ClassVar[tuple[float, float]]
 
-    def __init__(self, values: np.ndarray) -> None:
-        self._values = values
-
-    @property
-    def n_components(self) -> int:
-        """Number of stacked components ``k``."""
-        return self._values.shape[0]
-
-    @property
-    def n_features(self) -> int:
-        """Number of features ``d``."""
-        return self._values.shape[1]
-
-    def n_parameters(self) -> int:
-        """One free parameter per component and feature: ``k * d``."""
-        return int(self._values.size)
-
-    def params(self) -> dict[str, np.ndarray]:
-        """Return the parameter array under its name."""
-        return {self._name: self._values}
-
-    @classmethod
-    def statistics(cls, X: np.ndarray, resp: np.ndarray) -> AdditiveStats:
+    def statistics(
+        self, X: np.ndarray, resp: np.ndarray, params: Components | None = None
+    ) -> AdditiveStats:
         """Total responsibility and responsibility-weighted column sums, per component."""
         return _weighted_sums(X, resp)
+
+    def n_parameters(self, params: Components) -> int:
+        """One free parameter per component and feature: ``k * d``."""
+        return int(params.params()[self._name].size)
+
+    def check_params(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One ``(k, d)`` array, its values in the family's range."""
+        if set(arrays) != {self._name}:
+            raise ValueError(f"{self.label} takes parameters {self._name}, got {sorted(arrays)}")
+        values = _param(arrays[self._name], self._name, 2, (None, None))
+        _check_range(values, self._name, *self._range)
+        return {self._name: values}
 
 
 def _weighted_sums(X: np.ndarray, resp: np.ndarray) -> AdditiveStats:
@@ -110,14 +108,15 @@ def _weighted_sums(X: np.ndarray, resp: np.ndarray) -> AdditiveStats:
     return AdditiveStats(weight=sums[:, -1], total=sums[:, :-1])
 
 
+@dataclasses.dataclass(frozen=True)
 class Poisson(_Independent):
     """Independent Poisson counts per feature.
 
-    Parameters
-    ----------
-    rates : array-like of shape (k, d)
-        Non-negative rate (mean count) of every feature in every component. A rate of 0 is
-        allowed: that component gives probability 1 to a count of 0 and 0 to any other count.
+    A family without hyperparameters: ``mixem.Poisson()`` (the class itself means it). Its
+    components hold ``rates`` of shape ``(k, d)``: the non-negative rate (mean count) of every
+    feature in every component. A rate of 0 is allowed: that component gives probability 1 to
+    a count of 0 and 0 to any other count. Build components with
+    ``mixem.Poisson().components(rates=...)``.
 
     Notes
     -----
@@ -128,67 +127,60 @@ class Poisson(_Independent):
     """
 
     _name = "rates"
-    start_smoothing: ClassVar[float] = START_SMOOTHING
-    discrete: ClassVar[bool] = True
-    param_dims: ClassVar[dict[str, tuple[str, ...]]] = {"rates": ("component", "feature")}
+    _range = (0.0, np.inf)
+    param_dims = {"rates": ("component", "feature")}  # noqa: RUF012 (a ClassVar of the base)
 
-    def __init__(self, rates: Any) -> None:
-        values = _param(rates, "rates", 2, (None, None))
-        _check_range(values, "rates", 0.0, np.inf)
-        super().__init__(values)
-        with np.errstate(divide="ignore"):
-            log_rates = np.log(values)
-        self._zero = values == 0
-        # Where a rate is 0, x log(rate) is 0 for x = 0 and -inf otherwise (added separately).
-        self._log_rates_t = np.ascontiguousarray(np.where(self._zero, 0.0, log_rates).T)
-        self._rate_sums = values.sum(axis=1)
-
-    @property
-    def rates(self) -> np.ndarray:
-        """Rates, shape ``(k, d)``."""
-        return self._values
-
-    @classmethod
-    def check_data(cls, X: np.ndarray) -> None:
+    def check_data(self, X: np.ndarray) -> None:
         """Reject negative or non-integer counts."""
         _first_bad(X, (X < 0) | _non_integer(X), "Poisson", "non-negative integer counts")
 
-    def log_prob(self, X: np.ndarray) -> np.ndarray:
+    def log_prob(self, params: Components, X: np.ndarray) -> np.ndarray:
         """``sum_d x log(rate) - rate - log(x!)`` of every row and component, shape ``(n, k)``."""
+        zero, log_rates_t, rate_sums = params.cached("poisson", lambda: _poisson(params.rates))
         invalid = ((X < 0) | _non_integer(X)).any(axis=1)
         if invalid.any():  # outside the support: probability 0 under every component
             X = np.where(invalid[:, None], 0.0, X)
-        out = X @ self._log_rates_t
-        out -= self._rate_sums
+        out = X @ log_rates_t
+        out -= rate_sums
         out -= gammaln(X + 1.0).sum(axis=1)[:, None]
-        if self._zero.any():
-            out[(X > 0) @ self._zero.T] = -np.inf
+        if zero.any():
+            out[(X > 0) @ zero.T] = -np.inf
         out[invalid] = -np.inf
         return out
 
-    @classmethod
-    def from_statistics(cls, stats: AdditiveStats, *, reg_covar: float = 0.0) -> Self:
+    def m_step(
+        self, stats: AdditiveStats, *, reg_covar: float = 0.0, previous: Components | None = None
+    ) -> dict[str, np.ndarray]:
         """Maximum-likelihood rates ``total / weight`` (``reg_covar`` does not apply)."""
         _weights_positive(stats.weight)
-        return cls(stats.total / stats.weight[:, None])
+        return {"rates": stats.total / stats.weight[:, None]}
 
-    def sample(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, params: Components, counts: np.ndarray, rng: np.random.Generator) -> Any:
         """Draw ``counts[j]`` rows from component ``j``, component 0 first."""
         parts = [
             rng.poisson(r, size=(c, r.size))
-            for r, c in zip(self._values, np.asarray(counts, dtype=int), strict=True)
+            for r, c in zip(params.rates, np.asarray(counts, dtype=int), strict=True)
         ]
         return np.concatenate(parts, axis=0).astype(np.float64)
 
 
+def _poisson(rates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    with np.errstate(divide="ignore"):
+        log_rates = np.log(rates)
+    zero = rates == 0
+    # Where a rate is 0, x log(rate) is 0 for x = 0 and -inf otherwise (added separately).
+    return zero, np.ascontiguousarray(np.where(zero, 0.0, log_rates).T), rates.sum(axis=1)
+
+
+@dataclasses.dataclass(frozen=True)
 class Bernoulli(_Independent):
     """Independent binary features: latent-class analysis of 0/1 (or boolean) columns.
 
-    Parameters
-    ----------
-    probabilities : array-like of shape (k, d)
-        Probability of a 1 in every feature and component, in ``[0, 1]``. The bounds are
-        allowed: a probability of 0 (1) makes a 1 (0) impossible in that component.
+    A family without hyperparameters: ``mixem.Bernoulli()`` (the class itself means it). Its
+    components hold ``probabilities`` of shape ``(k, d)``: the probability of a 1 in every
+    feature and component, in ``[0, 1]``. The bounds are allowed: a probability of 0 (1) makes
+    a 1 (0) impossible in that component. Build components with
+    ``mixem.Bernoulli().components(probabilities=...)``.
 
     Notes
     -----
@@ -199,82 +191,76 @@ class Bernoulli(_Independent):
     """
 
     _name = "probabilities"
-    start_smoothing: ClassVar[float] = START_SMOOTHING
-    discrete: ClassVar[bool] = True
-    param_dims: ClassVar[dict[str, tuple[str, ...]]] = {"probabilities": ("component", "feature")}
+    _range = (0.0, 1.0)
+    param_dims = {"probabilities": ("component", "feature")}  # noqa: RUF012
 
-    def __init__(self, probabilities: Any) -> None:
-        values = _param(probabilities, "probabilities", 2, (None, None))
-        _check_range(values, "probabilities", 0.0, 1.0)
-        super().__init__(values)
-        with np.errstate(divide="ignore"):
-            log_p, log_q = np.log(values), np.log1p(-values)
-        # 0 log 0 = 0: impossible values (a 1 where p = 0, a 0 where p = 1) are set apart.
-        self._never_one = values == 0
-        self._never_zero = values == 1
-        log_p[self._never_one] = 0.0
-        log_q[self._never_zero] = 0.0
-        # x log p + (1 - x) log q = x (log p - log q) + log q: one product for all components.
-        self._coef_t = np.ascontiguousarray((log_p - log_q).T)
-        self._offset = log_q.sum(axis=1)
-
-    @property
-    def probabilities(self) -> np.ndarray:
-        """Probabilities of a 1, shape ``(k, d)``."""
-        return self._values
-
-    @classmethod
-    def check_data(cls, X: np.ndarray) -> None:
+    def check_data(self, X: np.ndarray) -> None:
         """Reject values other than 0 and 1."""
         _first_bad(X, (X != 0) & (X != 1), "Bernoulli", "binary data (0/1 or bool)")
 
-    def log_prob(self, X: np.ndarray) -> np.ndarray:
+    def log_prob(self, params: Components, X: np.ndarray) -> np.ndarray:
         """``sum_d x log p + (1 - x) log(1 - p)`` of every row and component, shape ``(n, k)``."""
+        never_one, never_zero, coef_t, offset = params.cached(
+            "bernoulli", lambda: _bernoulli(params.probabilities)
+        )
         invalid = ((X != 0) & (X != 1)).any(axis=1)
         if invalid.any():
             X = np.where(invalid[:, None], 0.0, X)
-        out = X @ self._coef_t
-        out += self._offset
-        if self._never_one.any():
-            out[(X == 1) @ self._never_one.T] = -np.inf
-        if self._never_zero.any():
-            out[(X == 0) @ self._never_zero.T] = -np.inf
+        out = X @ coef_t
+        out += offset
+        if never_one.any():
+            out[(X == 1) @ never_one.T] = -np.inf
+        if never_zero.any():
+            out[(X == 0) @ never_zero.T] = -np.inf
         out[invalid] = -np.inf
         return out
 
-    @classmethod
-    def from_statistics(cls, stats: AdditiveStats, *, reg_covar: float = 0.0) -> Self:
+    def m_step(
+        self, stats: AdditiveStats, *, reg_covar: float = 0.0, previous: Components | None = None
+    ) -> dict[str, np.ndarray]:
         """Maximum-likelihood probabilities ``total / weight`` (``reg_covar`` does not apply)."""
         _weights_positive(stats.weight)
         # Rounding of the weighted sums can leave a ratio a hair above 1.
-        return cls(np.clip(stats.total / stats.weight[:, None], 0.0, 1.0))
+        return {"probabilities": np.clip(stats.total / stats.weight[:, None], 0.0, 1.0)}
 
-    def sample(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, params: Components, counts: np.ndarray, rng: np.random.Generator) -> Any:
         """Draw ``counts[j]`` rows from component ``j``, component 0 first."""
         parts = [
             (rng.random((c, p.size)) < p).astype(np.float64)
-            for p, c in zip(self._values, np.asarray(counts, dtype=int), strict=True)
+            for p, c in zip(params.probabilities, np.asarray(counts, dtype=int), strict=True)
         ]
         return np.concatenate(parts, axis=0)
 
 
-class Categorical(Component):
+def _bernoulli(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    with np.errstate(divide="ignore"):
+        log_p, log_q = np.log(p), np.log1p(-p)
+    # 0 log 0 = 0: impossible values (a 1 where p = 0, a 0 where p = 1) are set apart.
+    never_one, never_zero = p == 0, p == 1
+    log_p[never_one] = 0.0
+    log_q[never_zero] = 0.0
+    # x log p + (1 - x) log q = x (log p - log q) + log q: one product for all components.
+    return never_one, never_zero, np.ascontiguousarray((log_p - log_q).T), log_q.sum(axis=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Categorical(Family):
     """Independent categorical columns, each with its own number of levels.
 
+    A family without hyperparameters: ``mixem.Categorical()`` (the class itself means it).
     Data are integer codes ``0 .. L_j - 1`` per column (a pandas DataFrame with categorical
     columns is turned into codes by ``MixtureModel.fit``, which keeps the categories for
     prediction). The number of levels of a column is one more than its largest code in the
-    fitted data.
+    fitted data. Its components hold two arrays (build them with
+    ``mixem.Categorical().components(probabilities=..., n_levels=...)``):
 
-    Parameters
-    ----------
-    probabilities : array-like of shape (k, d, L)
+    ``probabilities``, shape ``(k, d, L)``
         ``probabilities[c, j, l]`` is the probability of level ``l`` in column ``j`` under
         component ``c``; ``L`` is the largest number of levels. Entries beyond a column's
         levels must be 0, and each column's probabilities must sum to 1 (within 1e-9).
         Probabilities of exactly 0 are allowed.
-    n_levels : array-like of shape (d,), optional
-        Number of levels ``L_j`` of every column; by default every column has ``L``.
+    ``n_levels``, shape ``(d,)``, optional
+        Number of levels ``L_j`` of every column (integers); by default every column has ``L``.
 
     Notes
     -----
@@ -283,18 +269,24 @@ class Categorical(Component):
     Free parameters: ``k * sum_j (L_j - 1)``. Nothing is flagged spurious.
     """
 
-    start_smoothing: ClassVar[float] = START_SMOOTHING
-    discrete: ClassVar[bool] = True
-    accepts_categories: ClassVar[bool] = True
-    param_dims: ClassVar[dict[str, tuple[str, ...]]] = {
+    start_smoothing = START_SMOOTHING
+    discrete = True
+    accepts_categories = True
+    param_dims = {  # noqa: RUF012 (a ClassVar of the base)
         "probabilities": ("component", "feature", "level"),
         "n_levels": ("feature",),
     }
 
-    def __init__(self, probabilities: Any, n_levels: Any = None) -> None:
-        p = _param(probabilities, "probabilities", 3, (None, None, None))
+    def check_params(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Probabilities ``(k, d, L)`` that sum to one per column, and integer ``n_levels``."""
+        if not {"probabilities"} <= set(arrays) <= {"probabilities", "n_levels"}:
+            raise ValueError(
+                f"Categorical takes parameters probabilities and n_levels, got {sorted(arrays)}"
+            )
+        p = _param(arrays["probabilities"], "probabilities", 3, (None, None, None))
         _check_range(p, "probabilities", 0.0, 1.0)
         k, d, width = p.shape
+        n_levels = arrays.get("n_levels")
         if n_levels is None:
             n_levels = np.full(d, width)
         try:
@@ -327,64 +319,47 @@ class Categorical(Component):
                 f"probabilities[{c}, {j}] must sum to 1 over the levels of column {j}, "
                 f"got {sums[c, j]:.12g}"
             )
-        levels.setflags(write=False)
-        self._p = p
-        self._levels = levels
-        with np.errstate(divide="ignore"):
-            # (d, L, k): the log probabilities of every column's level for all components,
-            # -inf for probability 0 (and padding), so that indexing needs no special case.
-            self._log_p = np.ascontiguousarray(np.log(p).transpose(1, 2, 0))
+        return {"probabilities": p, "n_levels": levels}
 
-    @property
-    def n_components(self) -> int:
-        """Number of stacked components ``k``."""
-        return self._p.shape[0]
-
-    @property
-    def n_features(self) -> int:
+    def n_features(self, params: Components) -> int:
         """Number of categorical columns ``d``."""
-        return self._p.shape[1]
+        return int(params.probabilities.shape[1])
 
-    @property
-    def probabilities(self) -> np.ndarray:
-        """Level probabilities, shape ``(k, d, L)``, zero-padded beyond a column's levels."""
-        return self._p
-
-    @property
-    def n_levels(self) -> np.ndarray:
-        """Number of levels of every column, shape ``(d,)``."""
-        return self._levels
-
-    def n_parameters(self) -> int:
+    def n_parameters(self, params: Components) -> int:
         """``k * sum_j (L_j - 1)``: each column's probabilities sum to one."""
-        return int(self.n_components * (self._levels - 1).sum())
+        return int(params.n_components * (params.n_levels - 1).sum())
 
-    def params(self) -> dict[str, np.ndarray]:
-        """Return ``{"probabilities": ..., "n_levels": ...}``."""
-        return {"probabilities": self._p, "n_levels": self._levels}
-
-    @classmethod
-    def check_data(cls, X: np.ndarray) -> None:
+    def check_data(self, X: np.ndarray) -> None:
         """Reject negative or non-integer codes."""
         _first_bad(X, (X < 0) | _non_integer(X), "Categorical", "integer codes 0, 1, 2, ...")
 
-    def log_prob(self, X: np.ndarray) -> np.ndarray:
+    def log_prob(self, params: Components, X: np.ndarray) -> np.ndarray:
         """``sum_j log p[x_j]`` of every row and component, shape ``(n, k)``.
 
         A code that is not a level of its column (negative, non-integer, or at least
         ``n_levels``) has probability 0 under every component.
         """
-        out = np.zeros((X.shape[0], self.n_components))
-        for j in range(self.n_features):
+
+        def prepare() -> np.ndarray:
+            with np.errstate(divide="ignore"):
+                # (d, L, k): the log probabilities of every column's level for all components,
+                # -inf for probability 0 (and padding), so that indexing needs no special case.
+                return np.ascontiguousarray(np.log(params.probabilities).transpose(1, 2, 0))
+
+        log_p = params.cached("categorical", prepare)
+        levels = params.n_levels
+        out = np.zeros((X.shape[0], params.n_components))
+        for j in range(levels.shape[0]):
             x = X[:, j]
-            valid = (x >= 0) & (x < self._levels[j]) & (x == np.floor(x))
+            valid = (x >= 0) & (x < levels[j]) & (x == np.floor(x))
             codes = np.where(valid, x, 0).astype(np.intp)
-            out += self._log_p[j][codes]
+            out += log_p[j][codes]
             out[~valid] = -np.inf
         return out
 
-    @classmethod
-    def statistics(cls, X: np.ndarray, resp: np.ndarray) -> CategoricalStats:
+    def statistics(
+        self, X: np.ndarray, resp: np.ndarray, params: Components | None = None
+    ) -> CategoricalStats:
         """Total responsibility and weighted level counts, as wide as the largest code seen."""
         # Rows without responsibility count for nothing, whatever their codes (zero-weight rows
         # are not validated by fitting).
@@ -409,8 +384,13 @@ class Categorical(Component):
                 counts[c, j] = np.bincount(codes[:, j], weights=Rt[c], minlength=width)
         return CategoricalStats(weight=weight, counts=counts)
 
-    @classmethod
-    def from_statistics(cls, stats: CategoricalStats, *, reg_covar: float = 0.0) -> Self:
+    def m_step(
+        self,
+        stats: CategoricalStats,
+        *,
+        reg_covar: float = 0.0,
+        previous: Components | None = None,
+    ) -> dict[str, np.ndarray]:
         """Level frequencies ``counts / weight`` (``reg_covar`` does not apply).
 
         A column's levels are those up to its largest code with positive weight.
@@ -421,23 +401,18 @@ class Categorical(Component):
             raise ValueError("a column has no rows with positive weight")
         levels = seen.shape[1] - np.argmax(seen[:, ::-1], axis=1)
         p = stats.counts[:, :, : levels.max()] / stats.weight[:, None, None]
-        return cls(p, levels)
+        return {"probabilities": p, "n_levels": levels.astype(np.int64)}
 
-    def sample(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, params: Components, counts: np.ndarray, rng: np.random.Generator) -> Any:
         """Draw ``counts[j]`` rows from component ``j``, component 0 first."""
         parts = []
-        cum = np.cumsum(self._p, axis=2)
+        cum = np.cumsum(params.probabilities, axis=2)
         # Dividing by the total makes the last cumulative value exactly 1 > u, so the inverse
         # CDF never lands on padding or on a level of probability 0.
         cum /= cum[:, :, -1:]
+        d = cum.shape[1]
         for c, m in enumerate(np.asarray(counts, dtype=int)):
-            u = rng.random((m, self.n_features))
-            draws = [np.searchsorted(cum[c, j], u[:, j], side="right") for j in range(cum.shape[1])]
+            u = rng.random((m, d))
+            draws = [np.searchsorted(cum[c, j], u[:, j], side="right") for j in range(d)]
             parts.append(np.stack(draws, axis=1) if draws else np.empty((m, 0)))
         return np.concatenate(parts, axis=0).astype(np.float64)
-
-    def __repr__(self) -> str:
-        return (
-            f"Categorical(n_components={self.n_components}, n_features={self.n_features}, "
-            f"n_levels={self._levels.tolist()})"
-        )

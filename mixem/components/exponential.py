@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+import dataclasses
+from typing import Any, ClassVar
 
 import numpy as np
 
-from mixem.components.base import Component
 from mixem.components.discrete import _first_bad, _weighted_sums, _weights_positive
+from mixem.components.family import Components, Family
 from mixem.components.gaussian import _param
 from mixem.components.stats import AdditiveStats
 
 __all__ = ["Exponential"]
 
 
-class Exponential(Component):
+@dataclasses.dataclass(frozen=True)
+class Exponential(Family):
     """Independent exponential features: ``rate * exp(-rate * x)`` per feature.
 
-    Parameters
-    ----------
-    rates : array-like of shape (k, d)
-        Positive, finite rate (inverse mean) of every feature in every component; scipy's
-        ``expon(scale=1 / rate)``.
+    A family without hyperparameters: ``mixem.Exponential()`` (or the class itself, which
+    means it). Its components have one array, ``rates`` of shape ``(k, d)``: the positive,
+    finite rate (inverse mean) of every feature in every component, scipy's
+    ``expon(scale=1 / rate)``. Build a stack from rates with
+    ``mixem.Exponential().components(rates=...)``.
 
     Notes
     -----
@@ -34,61 +36,33 @@ class Exponential(Component):
     likelihood is bounded by that of rows at its own mean.
     """
 
-    stackable = True
-
     param_dims: ClassVar[dict[str, tuple[str, ...]]] = {"rates": ("component", "feature")}
 
-    def __init__(self, rates: Any) -> None:
-        values = _param(rates, "rates", 2, (None, None))
-        bad = np.flatnonzero((values <= 0).any(axis=1))
-        if bad.size:
-            raise ValueError(f"rates[{bad[0]}] must be positive, got {values[bad[0]]}")
-        self._rates = values
-        self._neg_rates_t = np.ascontiguousarray(-values.T)
-        self._log_norm = np.log(values).sum(axis=1)
-
-    @property
-    def n_components(self) -> int:
-        """Number of stacked components ``k``."""
-        return self._rates.shape[0]
-
-    @property
-    def n_features(self) -> int:
-        """Number of features ``d``."""
-        return self._rates.shape[1]
-
-    @property
-    def rates(self) -> np.ndarray:
-        """Rates, shape ``(k, d)``."""
-        return self._rates
-
-    def n_parameters(self) -> int:
-        """One rate per component and feature: ``k * d``."""
-        return int(self._rates.size)
-
-    def params(self) -> dict[str, np.ndarray]:
-        """Return ``{"rates": ...}``."""
-        return {"rates": self._rates}
-
-    @classmethod
-    def check_data(cls, X: np.ndarray) -> None:
-        """Reject zero and negative values."""
-        _first_bad(X, X <= 0, "Exponential", "positive data")
-
-    def log_prob(self, X: np.ndarray) -> np.ndarray:
+    # -- the contract ---------------------------------------------------------------------
+    def log_prob(self, params: Components, X: np.ndarray) -> np.ndarray:
         """``sum_d log(rate) - rate x`` of every row and component, shape ``(n, k)``."""
-        out = X @ self._neg_rates_t
-        out += self._log_norm
+        rates = params.rates
+        neg_t, log_norm = params.cached(
+            "exponential", lambda: (np.ascontiguousarray(-rates.T), np.log(rates).sum(axis=1))
+        )
+        out = X @ neg_t
+        out += log_norm
         out[(X < 0).any(axis=1)] = -np.inf
         return out
 
-    @classmethod
-    def statistics(cls, X: np.ndarray, resp: np.ndarray) -> AdditiveStats:
+    def statistics(
+        self, X: np.ndarray, resp: np.ndarray, params: Components | None = None
+    ) -> AdditiveStats:
         """Total responsibility and responsibility-weighted column sums, per component."""
         return _weighted_sums(X, resp)
 
-    @classmethod
-    def from_statistics(cls, stats: AdditiveStats, *, reg_covar: float = 0.0) -> Self:
+    def m_step(
+        self,
+        stats: AdditiveStats,
+        *,
+        reg_covar: float = 0.0,
+        previous: Components | None = None,
+    ) -> dict[str, np.ndarray]:
         """Maximum-likelihood rates ``weight / total`` (``reg_covar`` does not apply)."""
         _weights_positive(stats.weight)
         bad = np.argwhere(~(stats.total > 0))
@@ -98,12 +72,31 @@ class Exponential(Component):
                 f"component {c} has weighted sum 0 in feature {j} (only zeros); its rate is "
                 "infinite: Exponential needs positive data"
             )
-        return cls(stats.weight[:, None] / stats.total)
+        return {"rates": stats.weight[:, None] / stats.total}
 
-    def sample(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def n_parameters(self, params: Components) -> int:
+        """One rate per component and feature: ``k * d``."""
+        return int(params.rates.size)
+
+    # -- capabilities ------------------------------------------------------------------
+    def check_params(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``rates`` of shape ``(k, d)``, finite and positive."""
+        if set(arrays) != {"rates"}:
+            raise ValueError(f"Exponential takes parameters rates, got {sorted(arrays)}")
+        values = _param(arrays["rates"], "rates", 2, (None, None))
+        bad = np.flatnonzero((values <= 0).any(axis=1))
+        if bad.size:
+            raise ValueError(f"rates[{bad[0]}] must be positive, got {values[bad[0]]}")
+        return {"rates": values}
+
+    def check_data(self, X: np.ndarray) -> None:
+        """Reject zero and negative values."""
+        _first_bad(X, X <= 0, "Exponential", "positive data")
+
+    def sample(self, params: Components, counts: np.ndarray, rng: np.random.Generator) -> Any:
         """Draw ``counts[j]`` rows from component ``j``, component 0 first."""
         parts = [
             rng.exponential(1.0 / r, size=(c, r.size))
-            for r, c in zip(self._rates, np.asarray(counts, dtype=int), strict=True)
+            for r, c in zip(params.rates, np.asarray(counts, dtype=int), strict=True)
         ]
         return np.concatenate(parts, axis=0)

@@ -31,6 +31,8 @@ __all__ = [
     "Components",
     "Family",
     "MissingCapability",
+    "as_family",
+    "family_from_spec",
     "family_name",
     "moments_of",
     "updated",
@@ -62,6 +64,14 @@ class Family(ABC):
     #: Dimension names of the parameter arrays (``"component"`` for the leading axis); arrays
     #: not named here get ``("component", "<name>_dim1", ...)``.
     param_dims: ClassVar[dict[str, tuple[str, ...]]] = {}
+    #: Attributes of a component record that the family derives from the arrays: record
+    #: attribute name to the name of a family method taking the record
+    #: (``components.n_levels`` calls ``family.n_levels(components)``).
+    derived: ClassVar[dict[str, str]] = {}
+    #: Whether components of several fits can be stacked into one record of this family
+    #: (every parameter has a leading component axis and every component's statistics are
+    #: its own), so that the engine runs many fits at once (:mod:`mixem.components.stack`).
+    stackable: ClassVar[bool] = False
 
     # -- the contract ---------------------------------------------------------------------
     @abstractmethod
@@ -163,7 +173,7 @@ class Family(ABC):
         settings = ", ".join(
             f"{f.name}={getattr(self, f.name)!r}"
             for f in dataclasses.fields(self)
-            if getattr(self, f.name) != f.default
+            if f.init and getattr(self, f.name) != f.default
         )
         return f"{type(self).__name__}({settings})" if settings else type(self).__name__
 
@@ -174,11 +184,16 @@ class Family(ABC):
 
     def config(self) -> dict[str, Any]:
         """The hyperparameters, as the constructor's keyword arguments."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
 
     def spec(self) -> dict[str, Any]:
         """The family as a saved file names it: ``{"name": ..., "config": ...}``."""
         return {"name": self.name, "config": self.config()}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Family:
+        """The family that :meth:`config` described (as a saved file holds it)."""
+        return cls(**config)
 
     def components(self, **arrays: Any) -> Components:
         """A component stack of this family from parameter arrays (checked).
@@ -195,7 +210,21 @@ class Family(ABC):
 
     def _stack(self, components: Any) -> Any:
         """Several fits' components as one stack of the engine's, or None (one at a time)."""
-        return None
+        if not self.stackable:
+            return None
+        from mixem.components.stack import Stack
+
+        return Stack.of(components)
+
+    def _derive(self, params: Components, name: str) -> Any:
+        """Record attribute ``name`` that is no parameter array (see :attr:`derived`)."""
+        method = self.derived.get(name)
+        if method is None:
+            raise AttributeError(
+                f"{self.label} components have no parameter {name!r} "
+                f"(they have {', '.join(params.params())})"
+            )
+        return getattr(self, method)(params)
 
     def _missing(self, what: str) -> MissingCapability:
         return MissingCapability(f"{self.label} does not implement {what}")
@@ -222,7 +251,9 @@ class Components:
         self.family = family
         frozen = {}
         for name, value in arrays.items():
-            arr = np.asarray(value, dtype=np.float64)
+            arr = np.asarray(value)
+            if arr.dtype.kind not in "iu":  # integer arrays (category counts) stay integers
+                arr = arr.astype(np.float64, copy=False)
             if arr.flags.writeable:
                 arr = arr.view()
                 arr.setflags(write=False)
@@ -236,10 +267,7 @@ class Components:
         try:
             return self._arrays[name]
         except KeyError:
-            raise AttributeError(
-                f"{self.family.label} components have no parameter {name!r} "
-                f"(they have {', '.join(self._arrays)})"
-            ) from None
+            return self.family._derive(self, name)
 
     def __getstate__(self) -> tuple[Family, dict[str, np.ndarray]]:
         return self.family, self._arrays
@@ -310,34 +338,107 @@ class Components:
         )
 
 
-def updated(family: Any, stats: Stats, reg_covar: float, previous: Any) -> Any:
-    """The M-step of ``family``; a :class:`Family`'s starts from ``previous`` (current) ones."""
-    if isinstance(family, Family):
-        return family.from_statistics(stats, reg_covar=reg_covar, previous=previous)
-    return family.from_statistics(stats, reg_covar=reg_covar)
+def updated(family: Family, stats: Stats, reg_covar: float, previous: Any) -> Components:
+    """The M-step of ``family``, starting from ``previous`` (the current components)."""
+    return family.from_statistics(stats, reg_covar=reg_covar, previous=previous)
 
 
-def with_params(components: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+def with_params(components: Components, arrays: Mapping[str, np.ndarray]) -> Components:
     """Components of the same family as ``components`` with new parameter arrays (trusted)."""
-    if isinstance(components, Components):
-        return Components(components.family, arrays)
-    return type(components)(**arrays)
+    return Components(components.family, arrays)
 
 
-def moments_of(components: Any) -> tuple[np.ndarray, np.ndarray] | None:
+def moments_of(components: Components) -> tuple[np.ndarray, np.ndarray] | None:
     """Means ``(k, d)`` and covariance matrices ``(k, d, d)``, or None if the family has none.
 
     The capability that ellipses, QQ plots and normality checks ask for.
     """
-    moments = getattr(components, "moments", None)
-    if moments is None:
-        return None
     try:
-        return moments()
+        return components.moments()
     except MissingCapability:
         return None
 
 
-def family_name(family: Any) -> str:
-    """The short name of a family (a :class:`Family`, or a legacy Component class)."""
-    return family.label if isinstance(family, Family) else family.__name__
+def family_name(family: Family) -> str:
+    """The short name of a family, as tables and messages show it."""
+    return family.label
+
+
+def as_family(obj: Any, what: str = "component") -> Family:
+    """A family value: ``obj`` itself, or a family class's default instance.
+
+    A class written on the first contract (a :class:`~mixem.Component` subclass) becomes its
+    :class:`~mixem.components.base.Legacy` adapter. Raise ``TypeError`` naming ``what``
+    otherwise.
+    """
+    from mixem.components.base import Component, Legacy
+
+    if isinstance(obj, Family):
+        return obj
+    if isinstance(obj, type) and issubclass(obj, Family | Component):
+        if getattr(obj, "__abstractmethods__", None):
+            raise TypeError(f"{what} {obj.__name__} is abstract; use a concrete family")
+        if issubclass(obj, Component):
+            return Legacy(obj)
+        try:
+            return obj()
+        except (TypeError, ValueError) as err:
+            raise TypeError(
+                f"{what} {obj.__name__} has no default; pass a family value such as "
+                f"{obj.__name__}(...): {err}"
+            ) from err
+    if isinstance(obj, Components | Component):
+        label = obj.family.label
+        raise TypeError(
+            f"{what} must be a family, got components of {label}; pass the family itself, "
+            f"e.g. {label}"
+        )
+    raise TypeError(f"{what} must be a family such as mixem.GaussianFull, got {obj!r}")
+
+
+def family_from_spec(spec: Mapping[str, Any]) -> Family:
+    """The family that :meth:`Family.spec` described.
+
+    Its module is imported (installed or already imported code; nothing in a file runs).
+    JSON turns tuples into lists: lists in the configuration become tuples again, so that the
+    family stays hashable.
+    """
+    try:
+        name, config = str(spec["name"]), dict(spec["config"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"a family entry must hold a name and a config, got {spec!r}") from err
+    obj = family_class(name)
+    if obj is None:
+        raise ValueError(f"{name!r} is not a component family")
+    try:
+        return obj.from_config({key: _tuples(value) for key, value in config.items()})
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"invalid configuration of {name}: {config!r} ({err})") from err
+
+
+def family_class(name: str) -> type[Family] | None:
+    """The class ``module.QualName`` names (its module imported), if it is a Family class.
+
+    Raises ValueError if the name resolves to nothing.
+    """
+    import importlib
+
+    module, _, qualname = name.rpartition(".")
+    if not module:
+        raise ValueError(f"unknown component family {name!r} (expected module.ClassName)")
+    try:
+        obj: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(
+            f"unknown component family {name!r}; import or define it before loading"
+        ) from err
+    return obj if isinstance(obj, type) and issubclass(obj, Family) else None
+
+
+def _tuples(value: Any) -> Any:
+    """``value`` with every list (JSON's rendering of a tuple) made a tuple again."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value

@@ -1,6 +1,9 @@
-"""Gaussian component families: full, diagonal, spherical and tied covariances.
+"""Gaussian log-density kernels of the four covariance layouts: full, diagonal, spherical, tied.
 
-One class per parametrisation. Log densities are computed from Cholesky factors on centred rows
+The families (:class:`mixem.Gaussian` and its four named models, :class:`mixem.GaussianFull` and
+the others, in :mod:`mixem.components.gaussian_models`) hold their parameters in a record and
+score rows with the kernel of their layout, one class per layout. Log densities are computed
+from Cholesky factors on centred rows
 ``X - mu`` (never the expanded ``x.x - 2 x.mu + mu.mu``, which cancels on offset data), and the
 M-step works from centred scatter statistics merged with Chan's update.
 """
@@ -15,7 +18,6 @@ import numpy as np
 from scipy.linalg.blas import dtrmm
 from scipy.linalg.lapack import dtrtri
 
-from mixem.components.base import Component
 from mixem.components.stats import (
     BLAS_MIN_FEATURES,
     FAR,
@@ -25,7 +27,7 @@ from mixem.components.stats import (
     _safe,
 )
 
-__all__ = ["GaussianFull", "GaussianDiagonal", "GaussianSpherical", "GaussianTied"]
+__all__ = ["DiagonalKernel", "FullKernel", "SphericalKernel", "TiedKernel"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -158,7 +160,7 @@ def _check_weights(stats: GaussianStats | PooledGaussianStats) -> None:
         )
 
 
-class _Gaussian(Component):
+class _Gaussian:
     """Shared parts of the Gaussian families: means, statistics, parameter dictionary."""
 
     _full_scatter: ClassVar[bool]
@@ -409,7 +411,7 @@ class _CholeskyGaussian(_Gaussian):
         return np.concatenate(parts, axis=0)
 
 
-class GaussianFull(_CholeskyGaussian):
+class FullKernel(_CholeskyGaussian):
     """Gaussian components, each with its own full covariance matrix.
 
     Parameters
@@ -488,7 +490,7 @@ class GaussianFull(_CholeskyGaussian):
         return _collapsed_full(stats)
 
 
-class GaussianTied(_CholeskyGaussian):
+class TiedKernel(_CholeskyGaussian):
     """Gaussian components sharing one full covariance matrix.
 
     Parameters
@@ -655,7 +657,7 @@ class _AxisGaussian(_Gaussian):
         return np.logical_or.reduce(flat, axis=1) & (stats.weight > 0)
 
 
-class GaussianDiagonal(_AxisGaussian):
+class DiagonalKernel(_AxisGaussian):
     """Gaussian components with diagonal covariance matrices.
 
     Parameters
@@ -689,7 +691,7 @@ class GaussianDiagonal(_AxisGaussian):
         return 2 * k * d
 
 
-class GaussianSpherical(_AxisGaussian):
+class SphericalKernel(_AxisGaussian):
     """Gaussian components with one variance each (covariance ``variance * I``).
 
     Parameters
@@ -724,3 +726,13 @@ class GaussianSpherical(_AxisGaussian):
         """``k (d + 1)``."""
         k, d = self._means.shape
         return k * (d + 1)
+
+
+def __getattr__(name: str) -> Any:
+    # Files of format version 1 name the four families ``mixem.components.gaussian.<Name>``;
+    # they live in gaussian_models (which imports this module), so resolve them lazily.
+    if name in ("GaussianFull", "GaussianTied", "GaussianDiagonal", "GaussianSpherical"):
+        from mixem.components import gaussian_models
+
+        return getattr(gaussian_models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

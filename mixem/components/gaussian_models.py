@@ -15,23 +15,23 @@ from __future__ import annotations
 import dataclasses
 import numbers
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from mixem.components.covariance_models import MODELS, ONE_DIMENSIONAL, CovarianceModel
 from mixem.components.family import Components, Family
 from mixem.components.gaussian import (
-    GaussianDiagonal,
-    GaussianFull,
-    GaussianSpherical,
-    GaussianTied,
+    DiagonalKernel,
+    FullKernel,
+    SphericalKernel,
+    TiedKernel,
     _check_weights,
     _collapsed_full,
 )
 from mixem.components.stats import GaussianStats
 
-__all__ = ["Gaussian"]
+__all__ = ["Gaussian", "GaussianDiagonal", "GaussianFull", "GaussianSpherical", "GaussianTied"]
 
 #: How far (relative) given covariances may be from the model's constraints (init_params,
 #: loaded files): rounding of a saved fit's parameters, not a different model.
@@ -63,6 +63,9 @@ class Gaussian(Family):
     component's scatter, which keeps the model's constraints; for VVV, VVI, VII and EEE this
     adds ``reg_covar`` to every variance, as the four classes do.
     """
+
+    #: ``components.covariance_matrices``: every component's ``(d, d)`` matrix, as before.
+    derived: ClassVar[dict[str, str]] = {"covariance_matrices": "covariance_matrices"}
 
     model: str = "VVV"
     m_step_tol: float = 1.5e-8
@@ -150,6 +153,8 @@ class Gaussian(Family):
     ) -> dict[str, np.ndarray]:
         """Means, and covariances from the covariance model's M-step."""
         _check_weights(stats)
+        if not np.isfinite(stats.scatter).all():
+            raise ValueError("the statistics' scatter contains NaN or infinite values")
         model = self.covariance_model
         start = None
         if previous is not None and model.in_dimensions(stats.mean.shape[1]).iterative:
@@ -170,6 +175,17 @@ class Gaussian(Family):
         return k * d + self.covariance_model.n_parameters(k, d)
 
     # -- capabilities ------------------------------------------------------------------
+    def _stack(self, components: Any) -> Any:
+        """Several fits as one stack: where every component's covariance is its own, or EEE."""
+        from mixem.components.stack import Stack, TiedStack
+
+        name = self.covariance_model.in_dimensions(components[0].means.shape[1]).name
+        if name in ("VVV", "VVI", "VII", "V"):
+            return Stack.of(components)
+        if self.model == "EEE":
+            return TiedStack.of(components)
+        return None
+
     def n_features(self, params: Components) -> int:
         """Columns of ``means``."""
         return int(params.means.shape[1])
@@ -181,6 +197,10 @@ class Gaussian(Family):
     def moments(self, params: Components) -> tuple[np.ndarray, np.ndarray]:
         """Means and full covariance matrices ``(k, d, d)``."""
         return params.means, _kernel(self, params).covariance_matrices
+
+    def covariance_matrices(self, params: Components) -> np.ndarray:
+        """Every component's full covariance matrix, ``(k, d, d)``."""
+        return self.moments(params)[1]
 
     def check_params(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Means and covariances of the model's layout, positive definite, within its model."""
@@ -201,7 +221,7 @@ class Gaussian(Family):
 
     def check_data(self, X: np.ndarray) -> None:
         """Reject constant features: their variance is zero in every component."""
-        GaussianFull.check_data(X)
+        FullKernel.check_data(X)
 
     def min_count(self, n_features: int) -> float:
         """Rows a component needs: ``d + 1`` for its own full shape, 2 for its own variances."""
@@ -220,7 +240,7 @@ class Gaussian(Family):
             return np.zeros(stats.weight.shape[0], dtype=bool)
         if stats.scatter.ndim == 3:
             return _collapsed_full(stats)
-        return GaussianDiagonal.collapsed(stats)
+        return DiagonalKernel.collapsed(stats)
 
     def spurious(self, params: Components, counts: np.ndarray, reg_covar: float) -> np.ndarray:
         """Flat components, and, where a component's rows set its spread, those on ``d`` rows.
@@ -236,10 +256,10 @@ class Gaussian(Family):
 
 
 _LEGACY = {
-    "spherical": GaussianSpherical,
-    "diagonal": GaussianDiagonal,
-    "tied": GaussianTied,
-    "full": GaussianFull,
+    "spherical": SphericalKernel,
+    "diagonal": DiagonalKernel,
+    "tied": TiedKernel,
+    "full": FullKernel,
 }
 
 
@@ -279,3 +299,79 @@ def _natural_arrays(layout: str, arrays: Mapping[str, np.ndarray]) -> np.ndarray
 
 def _natural(params: Components) -> np.ndarray:
     return _natural_arrays(params.family._layout, params.params())
+
+
+@dataclasses.dataclass(frozen=True, repr=False, init=False)
+class _Named(Gaussian):
+    """One of mclust's models under the name mixem gave it first (``GaussianFull`` is VVV)."""
+
+    def __init__(
+        self, *arrays: Any, m_step_tol: float = 1.5e-8, m_step_max_iter: int = 1000
+    ) -> None:
+        name = type(self).__name__
+        if arrays:
+            raise TypeError(
+                f"{name}() takes no parameter arrays: it is a family; build components with "
+                f"mixem.{name}().components(means=..., covariances=...)"
+            )
+        object.__setattr__(self, "model", type(self).model)
+        object.__setattr__(self, "m_step_tol", m_step_tol)
+        object.__setattr__(self, "m_step_max_iter", m_step_max_iter)
+        self.__post_init__()
+
+    @property
+    def label(self) -> str:
+        """The class name, and any non-default M-step settings."""
+        return Family.label.fget(self)  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        return self.label
+
+
+@dataclasses.dataclass(frozen=True, repr=False, init=False)
+class GaussianFull(_Named):
+    """Gaussian components, each with its own full covariance: mclust's VVV.
+
+    ``GaussianFull()`` (or the class) is ``Gaussian("VVV")`` under this name. Its components
+    hold ``means`` ``(k, d)`` and ``covariances`` ``(k, d, d)``, symmetric positive definite;
+    build them with ``GaussianFull().components(means=..., covariances=...)``. Free parameters:
+    ``k (d + d (d + 1) / 2)``.
+    """
+
+    model: str = dataclasses.field(default="VVV", init=False)
+
+
+@dataclasses.dataclass(frozen=True, repr=False, init=False)
+class GaussianTied(_Named):
+    """Gaussian components that share one full covariance: mclust's EEE.
+
+    ``GaussianTied()`` (or the class) is ``Gaussian("EEE")`` under this name. Its components
+    hold ``means`` ``(k, d)`` and one ``covariances`` matrix ``(d, d)``. Free parameters:
+    ``k d + d (d + 1) / 2``.
+    """
+
+    model: str = dataclasses.field(default="EEE", init=False)
+
+
+@dataclasses.dataclass(frozen=True, repr=False, init=False)
+class GaussianDiagonal(_Named):
+    """Gaussian components with their own per-feature variances: mclust's VVI.
+
+    ``GaussianDiagonal()`` (or the class) is ``Gaussian("VVI")`` under this name. Its
+    components hold ``means`` ``(k, d)`` and ``covariances`` ``(k, d)``, the positive
+    variances. Free parameters: ``2 k d``.
+    """
+
+    model: str = dataclasses.field(default="VVI", init=False)
+
+
+@dataclasses.dataclass(frozen=True, repr=False, init=False)
+class GaussianSpherical(_Named):
+    """Gaussian components with one variance each, ``variance * I``: mclust's VII.
+
+    ``GaussianSpherical()`` (or the class) is ``Gaussian("VII")`` under this name. Its
+    components hold ``means`` ``(k, d)`` and ``covariances`` ``(k,)``, the positive variances.
+    Free parameters: ``k (d + 1)``.
+    """
+
+    model: str = dataclasses.field(default="VII", init=False)

@@ -4,7 +4,7 @@ The engine runs many fits of one family on one data set at once (the starts of a
 moves of a split-and-merge round): ``B`` fits of ``k`` components become one stack of ``B * k``
 components, so one ``log_prob``, one ``statistics`` and one M-step serve all of them instead of
 ``B`` Python-level calls each. A family takes part by returning a :class:`Stack` from
-:meth:`Component._stack` (the default does for families with ``stackable = True``: every
+:meth:`Family._stack` (the default does for families with ``stackable = True``: every
 parameter has a leading component axis and every component's statistics are its own).
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from mixem.components.base import Component
-from mixem.components.stats import GaussianStats, PooledGaussianStats, Stats
+from mixem.components.family import Components, Family, updated, with_params
+from mixem.components.stats import GaussianStats, Stats
 
 __all__ = ["Stack", "TiedStack"]
 
@@ -37,20 +37,23 @@ class Stack:
         Components per fit.
     """
 
-    def __init__(self, family: type[Component], stacked: Component, k: int) -> None:
+    def __init__(self, family: Family, stacked: Components, k: int) -> None:
         self.family = family
         self.stacked = stacked
         self.k = k
 
     @classmethod
-    def of(cls, components: Sequence[Component]) -> Stack:
+    def of(cls, components: Sequence[Components]) -> Stack:
         """The stack of ``components`` (one per fit, the same family and size)."""
-        family = components[0].family
-        names = components[0].params()
-        stacked = family(
-            **{name: np.concatenate([c.params()[name] for c in components]) for name in names}
+        first = components[0]
+        stacked = with_params(
+            first,
+            {
+                name: np.concatenate([c.params()[name] for c in components])
+                for name in first.params()
+            },
         )
-        return cls(family, stacked, components[0].n_components)
+        return cls(first.family, stacked, first.n_components)
 
     @property
     def n_fits(self) -> int:
@@ -71,47 +74,46 @@ class Stack:
 
     def m_step(self, stats: Stats, reg_covar: float) -> Stack:
         """The M-step of every fit at once."""
-        return type(self)(
-            self.family, self.family.from_statistics(stats, reg_covar=reg_covar), self.k
-        )
+        return type(self)(self.family, updated(self.family, stats, reg_covar, self.stacked), self.k)
 
     def fit_statistics(self, stats: Stats, b: int) -> Stats:
         """Fit ``b``'s share of stacked statistics, as its family's own statistics."""
         return _slice_stats(stats, slice(b * self.k, (b + 1) * self.k))
 
-    def component(self, b: int) -> Component:
+    def component(self, b: int) -> Components:
         """Fit ``b``'s components."""
         rows = slice(b * self.k, (b + 1) * self.k)
-        return self.family(**{n: v[rows] for n, v in self.stacked.params().items()})
+        return with_params(self.stacked, {n: v[rows] for n, v in self.stacked.params().items()})
 
     def select(self, fits: np.ndarray) -> Stack:
         """The stack of the fits ``fits`` only."""
         rows = (fits[:, None] * self.k + np.arange(self.k)).ravel()
         return type(self)(
             self.family,
-            self.family(**{n: v[rows] for n, v in self.stacked.params().items()}),
+            with_params(self.stacked, {n: v[rows] for n, v in self.stacked.params().items()}),
             self.k,
         )
 
 
 class TiedStack(Stack):
-    """Fits of :class:`~mixem.GaussianTied`: each fit's components share its covariance.
+    """Fits of :class:`~mixem.GaussianTied` (EEE): each fit's components share its covariance.
 
     The stack scores them as full-covariance components (each fit's covariance repeated for its
     ``k`` components) and pools each fit's centred scatter in the M-step.
     """
 
     @classmethod
-    def of(cls, components: Sequence[Component]) -> TiedStack:
+    def of(cls, components: Sequence[Any]) -> TiedStack:
         """The stack of tied fits."""
-        from mixem.components.gaussian import GaussianFull, GaussianTied
+        from mixem.components.gaussian_models import Gaussian
 
         k = components[0].n_components
         means = np.concatenate([c.means for c in components])
         covs = np.concatenate(
             [np.broadcast_to(c.covariances, (k, *c.covariances.shape)) for c in components]
         )
-        return cls(GaussianTied, GaussianFull(means, covs), k)
+        full = Components(Gaussian("VVV"), {"means": means, "covariances": covs})
+        return cls(components[0].family, full, k)
 
     def statistics(self, X: np.ndarray, resp: np.ndarray) -> Stats:
         """Per-component centred scatters, pooled per fit in the M-step."""
@@ -123,8 +125,6 @@ class TiedStack(Stack):
 
     def m_step(self, stats: Stats, reg_covar: float) -> TiedStack:
         """Every fit's means and pooled covariance."""
-        from mixem.components.gaussian import GaussianFull
-
         B, k = self.n_fits, self.k
         d = stats.mean.shape[1]
         weight = stats.weight.reshape(B, k)
@@ -136,31 +136,35 @@ class TiedStack(Stack):
         pooled = stats.scatter.reshape(B, k, d, d).sum(axis=1) / weight.sum(axis=1)[:, None, None]
         pooled.reshape(B, -1)[:, :: d + 1] += reg_covar
         covs = np.repeat(pooled, k, axis=0)
-        return type(self)(self.family, GaussianFull(stats.mean, covs), k)
+        stacked = with_params(self.stacked, {"means": np.array(stats.mean), "covariances": covs})
+        return type(self)(self.family, stacked, k)
 
     def fit_statistics(self, stats: Stats, b: int) -> Stats:
-        """Fit ``b``'s pooled statistics, as :class:`~mixem.GaussianTied` computes them."""
-        part = _slice_stats(stats, slice(b * self.k, (b + 1) * self.k))
-        return PooledGaussianStats(part.weight, part.mean, part.scatter.sum(axis=0))
+        """Fit ``b``'s statistics, as its family computes them (per-component scatters)."""
+        return _slice_stats(stats, slice(b * self.k, (b + 1) * self.k))
 
-    def component(self, b: int) -> Component:
-        """Fit ``b`` as a :class:`~mixem.GaussianTied`."""
+    def component(self, b: int) -> Any:
+        """Fit ``b``'s components."""
         rows = slice(b * self.k, (b + 1) * self.k)
-        return self.family(self.stacked.means[rows], self.stacked.covariances[b * self.k])
+        return Components(
+            self.family,
+            {
+                "means": self.stacked.means[rows],
+                "covariances": self.stacked.covariances[b * self.k],
+            },
+        )
 
     def select(self, fits: np.ndarray) -> TiedStack:
         """The stack of the fits ``fits`` only."""
-        from mixem.components.gaussian import GaussianFull
-
         rows = (fits[:, None] * self.k + np.arange(self.k)).ravel()
-        return type(self)(
-            self.family,
-            GaussianFull(self.stacked.means[rows], self.stacked.covariances[rows]),
-            self.k,
+        stacked = with_params(
+            self.stacked,
+            {"means": self.stacked.means[rows], "covariances": self.stacked.covariances[rows]},
         )
+        return type(self)(self.family, stacked, self.k)
 
 
-def stack_of(components: Sequence[Component]) -> Stack | None:
+def stack_of(components: Sequence[Components]) -> Stack | None:
     """The stack of one family's components of several fits, or None if it cannot stack."""
     family: Any = components[0].family
     return family._stack(components)

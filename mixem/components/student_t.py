@@ -4,8 +4,8 @@ A t component is a Gaussian whose covariance is divided by a latent scale ``u ~ 
 nu / 2)`` drawn per row. Given the current parameters, the E-step's expected scale of row ``i``
 under component ``k`` is ``u_ik = (nu_k + d) / (nu_k + delta_ik)`` with ``delta_ik`` the squared
 Mahalanobis distance of the row, so the statistics depend on the current parameters: they come
-from :meth:`StudentT.expected_statistics`, and the class method :meth:`StudentT.statistics` (a
-start, without parameters) takes every ``u = 1`` (Gaussian moments) and ``nu = DOF_START``.
+from :meth:`StudentT.statistics` at the current parameters, and at a start (without
+parameters) it takes every ``u = 1`` (Gaussian moments) and ``nu = DOF_START``.
 
 The M-step is one cycle of ECM (McLachlan and Peel, 2000, *Finite Mixture Models*, section 7.5):
 CM-1 updates means and scale matrices with rows weighted by ``r u``; CM-2 updates the degrees of
@@ -15,14 +15,16 @@ log-likelihood over their block, so the log-likelihood never decreases.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+import dataclasses
+import numbers
+from typing import Any
 
 import numpy as np
 from scipy.linalg.lapack import dtrtri
 from scipy.optimize import brentq
 from scipy.special import digamma, gammaln
 
-from mixem.components.base import Component
+from mixem.components.family import Components, Family
 from mixem.components.gaussian import _cholesky, _collapsed_full, _param
 from mixem.components.stats import GaussianStats, Stats
 
@@ -117,27 +119,31 @@ def solve_dof(mean_term: np.ndarray) -> np.ndarray:
     return out
 
 
-class StudentT(Component):
+@dataclasses.dataclass(frozen=True)
+class StudentT(Family):
     """Multivariate Student t components, each with its own full scale matrix and dof.
 
-    ``StudentT`` estimates the degrees of freedom; ``StudentT.with_dof(nu)`` is the family with
-    ``nu`` fixed for every component.
+    ``StudentT()`` (or the class) estimates every component's degrees of freedom;
+    ``StudentT(dof=nu)`` (or ``StudentT.with_dof(nu)``) fixes them at ``nu`` for every
+    component.
 
     Parameters
     ----------
-    means : array-like of shape (k, d)
-        Component locations (the means, when ``dof > 1``).
-    covariances : array-like of shape (k, d, d)
-        Symmetric positive-definite scale matrices ``Sigma`` (the covariance is
-        ``dof / (dof - 2) Sigma`` when ``dof > 2``); scipy's ``multivariate_t(shape=...)``.
-    dof : array-like of shape (k,)
-        Positive degrees of freedom. Not a parameter of the fixed-dof variants, which take
-        theirs from the class.
+    dof : float, optional
+        Positive, finite degrees of freedom shared by every component (``1`` is the Cauchy
+        distribution); by default they are estimated.
 
     Notes
     -----
+    Components hold ``means`` ``(k, d)`` (the locations, the means when ``dof > 1``),
+    ``covariances`` ``(k, d, d)`` (symmetric positive-definite scale matrices ``Sigma``; the
+    covariance is ``dof / (dof - 2) Sigma`` when ``dof > 2``; scipy's
+    ``multivariate_t(shape=...)``) and, when estimated, ``dof`` ``(k,)``; ``components.dof``
+    reads them in either case. Build them with ``StudentT().components(means=..., covariances=...,
+    dof=...)``.
+
     Fitted by ECM (see the module docstring): the E-step's statistics
-    (:class:`StudentTStats`, from :meth:`expected_statistics`) are the ``r u``-weighted moments,
+    (:class:`StudentTStats`, at the current parameters) are the ``r u``-weighted moments,
     ``sum_i r_ik`` and the row sums of the dof equation. CM-1: ``mean = sum r u x / sum r u``,
     ``Sigma = sum r u (x - mean)(x - mean)^T / sum r + reg_covar I``; CM-2 solves
     ``-psi(nu / 2) + log(nu / 2) + 1 + dof_term / count = 0`` by Brent's method in
@@ -147,171 +153,108 @@ class StudentT(Component):
     estimated.
     """
 
-    #: The fixed degrees of freedom of a ``with_dof`` variant; None when they are estimated.
-    fixed_dof: ClassVar[float | None] = None
+    dof: float | None = None
 
-    param_dims: ClassVar[dict[str, tuple[str, ...]]] = {
-        "means": ("component", "feature"),
-        "covariances": ("component", "feature", "feature_bis"),
-        "dof": ("component",),
-    }
+    derived = {"dof": "dof_of", "mahalanobis": "_mahalanobis_of"}  # noqa: RUF012
 
-    def __init__(self, means: Any, covariances: Any, dof: Any = None) -> None:
-        self._means = _param(means, "means", 2, (None, None))
-        k, d = self._means.shape
-        self._covariances = _param(covariances, "covariances", 3, (k, d, d))
-        if self.fixed_dof is None:
-            if dof is None:
-                raise TypeError(
-                    "StudentT needs dof (shape (k,)); for degrees of freedom fixed at nu use "
-                    "StudentT.with_dof(nu)"
-                )
-            self._dof = _param(dof, "dof", 1, (k,))
-        else:
-            if dof is not None:
-                raise TypeError(
-                    f"{type(self).__name__} has its degrees of freedom fixed at "
-                    f"{self.fixed_dof:g}; do not pass dof"
-                )
-            self._dof = np.full(k, self.fixed_dof)
-            self._dof.setflags(write=False)
-        bad = np.flatnonzero(~(self._dof > 0))
-        if bad.size:
-            raise ValueError(f"dof[{bad[0]}] must be positive, got {self._dof[bad[0]]:g}")
-        self._chol = _cholesky(self._covariances, "covariances")
-        # LAPACK's triangular inverse, as GaussianFull: rows are whitened by a product.
-        self._inv_chol = np.stack([dtrtri(c, lower=1)[0] for c in self._chol])
-        nu = self._dof
-        self._log_norm = (
-            gammaln((nu + d) / 2)
-            - gammaln(nu / 2)
-            - 0.5 * d * (np.log(nu) + _LOG_PI)
-            - np.log(np.diagonal(self._chol, axis1=1, axis2=2)).sum(axis=1)
-        )
-
-    @classmethod
-    def with_dof(cls, dof: float) -> type[StudentT]:
-        """The family of t components whose degrees of freedom are all fixed at ``dof``.
-
-        The class is named ``StudentT[dof=...]``; asking twice for the same value gives the same
-        class, and saved models load it by that name.
-
-        Parameters
-        ----------
-        dof : float
-            Positive, finite degrees of freedom (``1`` is the Cauchy distribution).
-
-        Returns
-        -------
-        type
-            A subclass of :class:`StudentT` usable as ``MixtureModel``'s component.
-        """
-        try:
-            nu = float(dof)
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"dof must be a number, got {dof!r}") from err
+    def __post_init__(self) -> None:
+        nu = self.dof
+        if nu is None:
+            return
+        if isinstance(nu, bool) or not isinstance(nu, numbers.Real):
+            raise TypeError(f"dof must be a number, got {nu!r}")
         if not (np.isfinite(nu) and nu > 0):
-            raise ValueError(f"dof must be positive and finite, got {dof!r}")
-        from mixem.components.base import _REGISTRY
-
-        name = f"StudentT[dof={nu!r}]"
-        key = f"{StudentT.__module__}.{name}"
-        if key in _REGISTRY:
-            return _REGISTRY[key]  # type: ignore[return-value]
-        dims = {k: v for k, v in StudentT.param_dims.items() if k != "dof"}
-        namespace = {
-            "__qualname__": name,
-            "__module__": StudentT.__module__,
-            "__doc__": f"Student t components with degrees of freedom fixed at {nu:g}.",
-            "fixed_dof": nu,
-            "param_dims": dims,
-        }
-        return type(name, (StudentT,), namespace)
+            raise ValueError(f"dof must be positive and finite, got {nu!r}")
+        object.__setattr__(self, "dof", float(nu))
 
     @classmethod
-    def _variant(cls, config: str) -> type[Component]:
-        key, _, value = config.partition("=")
-        if cls is StudentT and key == "dof":
-            return cls.with_dof(float(value))
-        return super()._variant(config)
+    def with_dof(cls, dof: float) -> StudentT:
+        """``StudentT(dof=dof)``: degrees of freedom fixed at ``dof`` for every component."""
+        return cls(dof=dof)
 
     @property
-    def n_components(self) -> int:
-        """Number of stacked components ``k``."""
-        return self._means.shape[0]
+    def param_dims(self) -> dict[str, tuple[str, ...]]:  # type: ignore[override]
+        """Dimension names of ``means``, ``covariances`` and (when estimated) ``dof``."""
+        dims = {
+            "means": ("component", "feature"),
+            "covariances": ("component", "feature", "feature_bis"),
+        }
+        return dims if self.dof is not None else {**dims, "dof": ("component",)}
 
-    @property
-    def n_features(self) -> int:
-        """Number of features ``d``."""
-        return self._means.shape[1]
-
-    @property
-    def means(self) -> np.ndarray:
-        """Locations, shape ``(k, d)``."""
-        return self._means
-
-    @property
-    def covariances(self) -> np.ndarray:
-        """Scale matrices, shape ``(k, d, d)``."""
-        return self._covariances
-
-    @property
-    def dof(self) -> np.ndarray:
-        """Degrees of freedom, shape ``(k,)`` (also for fixed-dof variants)."""
-        return self._dof
-
-    def params(self) -> dict[str, np.ndarray]:
-        """``means``, ``covariances`` and, unless fixed by the class, ``dof``."""
-        out = {"means": self._means, "covariances": self._covariances}
-        if self.fixed_dof is None:
-            out["dof"] = self._dof
+    def dof_of(self, params: Components) -> np.ndarray:
+        """Degrees of freedom of every component, shape ``(k,)`` (also when fixed)."""
+        if self.dof is None:
+            return params.params()["dof"]
+        out = np.full(params.means.shape[0], self.dof)
+        out.setflags(write=False)
         return out
 
-    def n_parameters(self) -> int:
-        """``k (d + d (d + 1) / 2)``, plus ``k`` when the dof are estimated."""
-        k, d = self._means.shape
-        return k * (d + d * (d + 1) // 2) + (k if self.fixed_dof is None else 0)
+    def _prepared(self, params: Components) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cholesky factors, their inverses and the log normalising constants (cached)."""
 
-    def mahalanobis(self, X: np.ndarray) -> np.ndarray:
+        def prepare() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            chol = _cholesky(params.covariances, "covariances")
+            # LAPACK's triangular inverse, as GaussianFull: rows are whitened by a product.
+            inv_chol = np.stack([dtrtri(c, lower=1)[0] for c in chol])
+            nu, d = self.dof_of(params), params.means.shape[1]
+            log_norm = (
+                gammaln((nu + d) / 2)
+                - gammaln(nu / 2)
+                - 0.5 * d * (np.log(nu) + _LOG_PI)
+                - np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+            )
+            return chol, inv_chol, log_norm
+
+        return params.cached("student_t", prepare)
+
+    def mahalanobis(self, params: Components, X: np.ndarray) -> np.ndarray:
         """Squared Mahalanobis distances ``delta_ik`` under the scale matrices, shape ``(n, k)``."""
+        _, inv_chol, _ = self._prepared(params)
+        means = params.means
         # Every row is centred exactly on each component's location before whitening.
         Xt = np.ascontiguousarray(X.T)
-        out = np.empty((self.n_components, X.shape[0]))
-        for j in range(self.n_components):
-            y = self._inv_chol[j] @ (Xt - self._means[j][:, None])
+        out = np.empty((means.shape[0], X.shape[0]))
+        for j in range(means.shape[0]):
+            y = inv_chol[j] @ (Xt - means[j][:, None])
             np.einsum("dc,dc->c", y, y, out=out[j])
         return out.T
 
-    def log_prob(self, X: np.ndarray) -> np.ndarray:
+    def _mahalanobis_of(self, params: Components) -> Any:
+        return lambda X: self.mahalanobis(params, X)
+
+    # -- the contract ---------------------------------------------------------------------
+    def log_prob(self, params: Components, X: np.ndarray) -> np.ndarray:
         """Log density of every row under every component, shape ``(n, k)``."""
-        nu = self._dof
-        return self._log_norm - 0.5 * (nu + self.n_features) * np.log1p(self.mahalanobis(X) / nu)
+        _, _, log_norm = self._prepared(params)
+        nu, d = self.dof_of(params), params.means.shape[1]
+        return log_norm - 0.5 * (nu + d) * np.log1p(self.mahalanobis(params, X) / nu)
 
-    def _scales(self, X: np.ndarray) -> np.ndarray:
-        """E-step latent scales ``u_ik = (nu_k + d) / (nu_k + delta_ik)``, shape ``(n, k)``."""
-        nu = self._dof
-        return (nu + self.n_features) / (nu + self.mahalanobis(X))
+    def statistics(
+        self, X: np.ndarray, resp: np.ndarray, params: Components | None = None
+    ) -> StudentTStats:
+        """ECM's statistics: rows weighted by ``r u`` at ``params``; ``u = 1`` at a start.
 
-    @classmethod
-    def statistics(cls, X: np.ndarray, resp: np.ndarray) -> StudentTStats:
-        """Statistics at a start, without current parameters: every latent scale ``u = 1``.
-
-        The first M-step then gives the Gaussian moments (weighted means and covariances) and,
-        when the degrees of freedom are estimated, ``dof = DOF_START`` (10): the ``dof_term``
-        carries the ``E[log u]`` offset for which CM-2's root is that value.
+        At a start the first M-step gives the Gaussian moments (weighted means and
+        covariances) and, when the degrees of freedom are estimated, ``dof = DOF_START`` (10):
+        the ``dof_term`` carries the ``E[log u]`` offset for which CM-2's root is that value.
         """
-        # With u = 1, log u - u = -1; the offset makes CM-2's root exactly DOF_START.
-        half = DOF_START / 2
-        offset = np.full(resp.shape[1], digamma(half) - np.log(half))
-        return StudentTStats.from_data(X, resp, np.ones_like(resp), offset)
+        if params is None:
+            # With u = 1, log u - u = -1; the offset makes CM-2's root exactly DOF_START.
+            half = DOF_START / 2
+            offset = np.full(resp.shape[1], digamma(half) - np.log(half))
+            return StudentTStats.from_data(X, resp, np.ones_like(resp), offset)
+        nu, d = self.dof_of(params), params.means.shape[1]
+        scales = (nu + d) / (nu + self.mahalanobis(params, X))
+        half = (nu + d) / 2
+        return StudentTStats.from_data(X, resp, scales, digamma(half) - np.log(half))
 
-    def expected_statistics(self, X: np.ndarray, resp: np.ndarray) -> StudentTStats:
-        """E-step statistics at the current parameters: rows weighted by ``r u``."""
-        half = (self._dof + self.n_features) / 2
-        return StudentTStats.from_data(X, resp, self._scales(X), digamma(half) - np.log(half))
-
-    @classmethod
-    def from_statistics(cls, stats: StudentTStats, *, reg_covar: float = 0.0) -> Self:
+    def m_step(
+        self,
+        stats: StudentTStats,
+        *,
+        reg_covar: float = 0.0,
+        previous: Components | None = None,
+    ) -> dict[str, np.ndarray]:
         """One ECM cycle: CM-1 (locations and scale matrices), then CM-2 (dof, if estimated)."""
         bad = np.flatnonzero(~((stats.count > 0) & (stats.gaussian.weight > 0)))
         if bad.size:
@@ -322,38 +265,76 @@ class StudentT(Component):
         cov = g.scatter / stats.count[:, None, None]
         d = cov.shape[-1]
         cov.reshape(cov.shape[0], -1)[:, :: d + 1] += reg_covar
-        if cls.fixed_dof is not None:
-            return cls(g.mean, cov)
-        return cls(g.mean, cov, solve_dof(stats.dof_term / stats.count))
+        out = {"means": np.array(g.mean), "covariances": cov}
+        if self.dof is None:
+            out["dof"] = solve_dof(stats.dof_term / stats.count)
+        return out
 
-    def sample(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def n_parameters(self, params: Components) -> int:
+        """``k (d + d (d + 1) / 2)``, plus ``k`` when the dof are estimated."""
+        k, d = params.means.shape
+        return k * (d + d * (d + 1) // 2) + (k if self.dof is None else 0)
+
+    # -- capabilities ------------------------------------------------------------------
+    def n_features(self, params: Components) -> int:
+        """Columns of ``means``."""
+        return int(params.means.shape[1])
+
+    def check_params(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Locations, positive-definite scale matrices and (when estimated) positive dof."""
+        names = {"means", "covariances"} | ({"dof"} if self.dof is None else set())
+        if set(arrays) != names:
+            if self.dof is None and set(arrays) == {"means", "covariances"}:
+                raise TypeError(
+                    "StudentT needs dof (shape (k,)); for degrees of freedom fixed at nu use "
+                    "StudentT(dof=nu)"
+                )
+            if self.dof is not None and "dof" in arrays:
+                raise TypeError(
+                    f"{self.label} has its degrees of freedom fixed at {self.dof:g}; do not "
+                    "pass dof"
+                )
+            raise ValueError(f"{self.label} takes parameters {sorted(names)}, got {sorted(arrays)}")
+        means = _param(arrays["means"], "means", 2, (None, None))
+        k, d = means.shape
+        covs = _param(arrays["covariances"], "covariances", 3, (k, d, d))
+        out = {"means": means, "covariances": covs}
+        if self.dof is None:
+            dof = _param(arrays["dof"], "dof", 1, (k,))
+            bad = np.flatnonzero(~(dof > 0))
+            if bad.size:
+                raise ValueError(f"dof[{bad[0]}] must be positive, got {dof[bad[0]]:g}")
+            out["dof"] = dof
+        _cholesky(covs, "covariances")
+        return out
+
+    def sample(self, params: Components, counts: np.ndarray, rng: np.random.Generator) -> Any:
         """Draw ``counts[j]`` rows from component ``j``, component 0 first."""
+        chol, _, _ = self._prepared(params)
+        nu, means = self.dof_of(params), params.means
         parts = []
         for j, c in enumerate(np.asarray(counts, dtype=int)):
-            z = rng.standard_normal((c, self.n_features)) @ self._chol[j].T
-            u = rng.chisquare(self._dof[j], size=c) / self._dof[j]
-            parts.append(self._means[j] + z / np.sqrt(u)[:, None])
+            z = rng.standard_normal((c, means.shape[1])) @ chol[j].T
+            u = rng.chisquare(nu[j], size=c) / nu[j]
+            parts.append(means[j] + z / np.sqrt(u)[:, None])
         return np.concatenate(parts, axis=0)
 
-    @classmethod
-    def min_count(cls, n_features: int) -> float:
+    def min_count(self, n_features: int) -> float:
         """A full scale matrix needs ``d + 1`` rows to be non-singular."""
         return float(n_features + 1)
 
-    @classmethod
-    def collapsed(cls, stats: StudentTStats) -> np.ndarray:
+    def collapsed(self, stats: StudentTStats) -> np.ndarray:
         """Components with a feature constant up to rounding, or a singular correlation."""
         return _collapsed_full(stats.gaussian)
 
-    def spurious(self, counts: np.ndarray, reg_covar: float) -> np.ndarray:
+    def spurious(self, params: Components, counts: np.ndarray, reg_covar: float) -> np.ndarray:
         """Components on ``d`` or fewer rows, or flat down to the regulariser (as GaussianFull)."""
-        eig = np.linalg.eigvalsh(self._covariances)
+        eig = np.linalg.eigvalsh(params.covariances)
         smallest, largest = eig[:, 0], eig[:, -1]
         flat = smallest - reg_covar <= np.maximum(reg_covar, 1e-10 * largest)
-        return (np.asarray(counts, dtype=float) < self.n_features + 1) | flat
+        return (np.asarray(counts, dtype=float) < params.means.shape[1] + 1) | flat
 
-    @classmethod
-    def check_data(cls, X: np.ndarray) -> None:
+    def check_data(self, X: np.ndarray) -> None:
         """Reject constant features: their scale is zero in every component."""
         if X.shape[0] > 1:
             const = np.flatnonzero(np.ptp(X, axis=0) == 0)
@@ -363,7 +344,6 @@ class StudentT(Component):
                     "a t mixture cannot estimate its scale: drop it"
                 )
 
-    @classmethod
-    def floats_per_row(cls, n_features: int) -> int:
+    def floats_per_row(self, n_features: int) -> int:
         """Centred and whitened copies of the rows, and the scatter kernel's weighted rows."""
         return 4 * n_features

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mixem.components.base import Component
+from mixem.components.family import Family
 from mixem.components.stats import Stats
 from mixem.em.passes import accumulate
 
@@ -179,15 +179,15 @@ def _nearest_seed_resp(seeds: np.ndarray):
     return resp_of
 
 
-def start_smoothing(components: Sequence[type[Component]]) -> float:
-    """The largest :attr:`Component.start_smoothing` of the model's families."""
+def start_smoothing(components: Sequence[Family]) -> float:
+    """The largest :attr:`Family.start_smoothing` of the model's families."""
     return max(cls.start_smoothing for cls in components)
 
 
 RespOf = Callable[[slice, np.ndarray], np.ndarray]
 
 
-def smoothed(resp_of: RespOf, components: Sequence[type[Component]]) -> RespOf:
+def smoothed(resp_of: RespOf, components: Sequence[Family]) -> RespOf:
     """``resp_of`` with each row's responsibilities mixed with a uniform share, if asked for."""
     s = start_smoothing(components)
     if s <= 0:
@@ -220,7 +220,7 @@ def locate_component(sizes: Sequence[int], j: int) -> tuple[int, int]:
 def seed_from_rows(
     X: np.ndarray,
     sample_weight: np.ndarray | None,
-    components: Sequence[type[Component]],
+    components: Sequence[Family],
     sizes: Sequence[int],
     stats: list[Stats],
     nk: np.ndarray,
@@ -239,7 +239,7 @@ def seed_from_rows(
     nk[j] = w.sum()
 
 
-def seed_size(cls: type[Component], n_features: int, n_available: int) -> int:
+def seed_size(cls: Family, n_features: int, n_available: int) -> int:
     """How many rows a (re-)seeded component starts from: twice its minimum, at least 5."""
     return min(n_available, max(5, math.ceil(2 * cls.min_count(n_features))))
 
@@ -247,7 +247,7 @@ def seed_size(cls: type[Component], n_features: int, n_available: int) -> int:
 def initial_statistics(
     X: np.ndarray,
     sample_weight: np.ndarray | None,
-    components: Sequence[type[Component]],
+    components: Sequence[Family],
     sizes: Sequence[int],
     method: str,
     rng: np.random.Generator,

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from mixem.components.base import Component
-from mixem.components.family import family_name, updated
+from mixem.components.family import Components, family_name, updated
 from mixem.components.stats import Stats
 from mixem.em.events import Event, decrease_event
 from mixem.em.init import locate_component, seed_from_rows, seed_size
@@ -40,7 +39,7 @@ class EMRun:
     """
 
     weights: np.ndarray
-    components: tuple[Component, ...]
+    components: tuple[Components, ...]
     loglik: float
     entropy: float
     n_iter: int
@@ -64,7 +63,7 @@ def _worst_rows(
     X: np.ndarray,
     sample_weight: np.ndarray | None,
     log_weights: np.ndarray,
-    components: Sequence[Component],
+    components: Sequence[Components],
     chunk: int,
     count: int,
 ) -> np.ndarray:
@@ -82,7 +81,7 @@ def _worst_rows(
 def _split_heaviest(
     X: np.ndarray,
     sample_weight: np.ndarray | None,
-    current: tuple[np.ndarray, Sequence[Component]],
+    current: tuple[np.ndarray, Sequence[Components]],
     stats: list[Stats],
     nk: np.ndarray,
     j: int,
@@ -139,14 +138,14 @@ def _split_heaviest(
 def m_step(
     X: np.ndarray,
     sample_weight: np.ndarray | None,
-    current: tuple[np.ndarray, Sequence[Component]],
+    current: tuple[np.ndarray, Sequence[Components]],
     epass: EPass,
     reg_covar: float,
     chunk: int,
     iteration: int,
     reseeds: np.ndarray,
     events: list[Event],
-) -> tuple[np.ndarray, tuple[Component, ...], bool]:
+) -> tuple[np.ndarray, tuple[Components, ...], bool]:
     """New weights and components from the pass's statistics, re-seeding degenerate ones.
 
     Returns the new weights, the new components and whether anything was re-seeded; what
@@ -222,7 +221,7 @@ def run_em(
     X: np.ndarray,
     sample_weight: np.ndarray | None,
     weights: np.ndarray,
-    components: Sequence[Component],
+    components: Sequence[Components],
     *,
     max_iter: int,
     tol: float,

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mixem.components.base import Component
-from mixem.components.family import Family
+from mixem.components.family import Components, Family
 from mixem.components.stats import Stats
 from mixem.exceptions import FitError
 
@@ -33,7 +32,7 @@ CHUNK_BYTES = 2 << 20
 
 def chunk_rows(
     n_features: int,
-    families: Sequence[type[Component]],
+    families: Sequence[Family],
     n_components: int,
     chunk_size: int | None = None,
 ) -> int:
@@ -91,7 +90,7 @@ def blocks(sizes: Sequence[int]) -> list[slice]:
 
 
 def weighted_log_prob(
-    X: np.ndarray, log_weights: np.ndarray, components: Sequence[Component]
+    X: np.ndarray, log_weights: np.ndarray, components: Sequence[Components]
 ) -> np.ndarray:
     """``log pi_k + log p_k(x)`` for every row and component, shape ``(n, K)``."""
     if len(components) == 1:
@@ -110,7 +109,7 @@ def weighted_log_prob(
 def iter_log_prob(
     X: np.ndarray,
     log_weights: np.ndarray,
-    components: Sequence[Component],
+    components: Sequence[Components],
     chunk: int,
 ) -> Iterator[tuple[slice, np.ndarray]]:
     """Yield ``(rows, weighted log densities)`` chunk by chunk."""
@@ -122,17 +121,16 @@ def iter_log_prob(
 class _Accumulator:
     """Folds chunks of (rows, responsibilities) into per-family statistics.
 
-    ``families`` are classes (statistics at a start, :meth:`Component.statistics`) or the
-    current components (E-step statistics, :meth:`Component.expected_statistics`).
+    ``families`` are families (statistics at a start) or the current components (E-step
+    statistics at their parameters).
     """
 
     def __init__(
-        self, families: Sequence[type[Component]] | Sequence[Component], columns: list[slice]
+        self, families: Sequence[Family] | Sequence[Components], columns: list[slice]
     ) -> None:
         self.blocks = columns
         self.statistics = [
-            f.statistics if isinstance(f, type | Family) else f.expected_statistics
-            for f in families
+            f.statistics if isinstance(f, Family) else f.expected_statistics for f in families
         ]
         self.stats: list[Stats | None] = [None] * len(families)
         self.nk = np.zeros(columns[-1].stop)
@@ -177,7 +175,7 @@ def e_pass(
     X: np.ndarray,
     sample_weight: np.ndarray | None,
     log_weights: np.ndarray,
-    components: Sequence[Component],
+    components: Sequence[Components],
     chunk: int,
     row_offset: int = 0,
 ) -> EPass:
@@ -226,7 +224,7 @@ def e_pass(
 def accumulate(
     X: np.ndarray,
     sample_weight: np.ndarray | None,
-    families: Sequence[type[Component]] | Sequence[Component],
+    families: Sequence[Family] | Sequence[Components],
     sizes: Sequence[int],
     resp_of: Callable[[slice, np.ndarray], np.ndarray],
     chunk: int,

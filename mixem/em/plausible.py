@@ -6,16 +6,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mixem.components.base import Component
+from mixem.components.family import Components
 from mixem.em.loop import EMRun
 
 __all__ = ["rank", "run_is_spurious", "spurious_flags"]
 
 
 def spurious_flags(
-    weights: np.ndarray, components: Sequence[Component], n_obs: float, reg_covar: float
+    weights: np.ndarray, components: Sequence[Components], n_obs: float, reg_covar: float
 ) -> np.ndarray:
-    """Which of all K components are spurious (see :meth:`Component.spurious`), ``(K,)``."""
+    """Which of all K components are spurious (see :meth:`Family.spurious`), ``(K,)``."""
     counts = np.asarray(weights) * n_obs
     parts, start = [], 0
     for comp in components:

@@ -18,7 +18,7 @@ The numbers are a :class:`~mixem.em.settings.SearchSettings`. Every candidate is
 runs (a short run, its continuation, a move from a converged fit and its continuation): the
 chain's trace and iteration count describe every iteration behind its parameters, and
 ``max_iter`` bounds the chain. Fits with a spurious component (a likelihood spike on a few
-rows, see :meth:`Component.spurious`) rank below every plausible fit. The search runs on at
+rows, see :meth:`Family.spurious`) rank below every plausible fit. The search runs on at
 most ``rows`` rows drawn at random, so its cost does not grow with the data.
 """
 

@@ -7,15 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mixem.components.base import Component
-from mixem.components.family import family_name
+from mixem.components.family import Components, Family, as_family, family_name
 from mixem.components.stats import Stats
 from mixem.exceptions import FitError
 
 __all__ = ["Start", "Structure"]
 
 #: Starting parameters: mixing weights ``(K,)`` and one component stack per family.
-Start = tuple[np.ndarray, tuple[Component, ...]]
+Start = tuple[np.ndarray, tuple[Components, ...]]
 
 
 @dataclass(frozen=True)
@@ -29,8 +28,12 @@ class Structure:
         Components of each family.
     """
 
-    families: tuple[type[Component], ...]
+    families: tuple[Family, ...]
     sizes: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        # A Family class means its default instance, as everywhere in the public API.
+        object.__setattr__(self, "families", tuple(as_family(f) for f in self.families))
 
     @property
     def n_components(self) -> int:
@@ -38,7 +41,7 @@ class Structure:
         return int(sum(self.sizes))
 
     @property
-    def per_component(self) -> list[type[Component]]:
+    def per_component(self) -> list[Family]:
         """The family of every one of the K components."""
         return [f for f, k in zip(self.families, self.sizes, strict=True) for _ in range(k)]
 

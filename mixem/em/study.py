@@ -44,7 +44,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 
 import numpy as np
 
-from mixem.components.base import Component
+from mixem.components.family import Family
 from mixem.em.engine import FitRecord, _record, _run
 from mixem.em.init import WardTree, initial_statistics
 from mixem.em.loop import EMRun
@@ -86,7 +86,7 @@ BASE_FAMILIES = 4
 #: log-likelihood); every other one for the default four.
 OTHERS = BASE_FAMILIES - 1
 
-Cell = tuple[type[Component], int]
+Cell = tuple[Family, int]
 
 
 def shared(tuning: SearchSettings, n_families: int) -> SearchSettings:
@@ -114,7 +114,7 @@ def shared(tuning: SearchSettings, n_families: int) -> SearchSettings:
 
 def fit_study(
     rows: np.ndarray,
-    families: Sequence[type[Component]],
+    families: Sequence[Family],
     ks: Sequence[int],
     settings: Settings,
     tuning: SearchSettings,
@@ -225,7 +225,7 @@ def fit_study(
 
 
 def _scouts(
-    X: np.ndarray, w: np.ndarray | None, families: Sequence[type[Component]], cells: list[Cell]
+    X: np.ndarray, w: np.ndarray | None, families: Sequence[Family], cells: list[Cell]
 ) -> list[Cell]:
     """For every family, the cell above its largest K, where the rows can carry it."""
     used = X if w is None else X[w > 0]
@@ -248,11 +248,11 @@ def _child(seed: np.random.SeedSequence, key: int) -> np.random.SeedSequence:
 def _up(
     X: np.ndarray,
     w: np.ndarray | None,
-    family: type[Component],
+    family: Family,
     k: int,
     ks: Sequence[int],
     found: dict[Cell, EMRun],
-    families: Sequence[type[Component]],
+    families: Sequence[Family],
     settings: Settings,
     tuning: SearchSettings,
     seed: np.random.SeedSequence,
@@ -320,10 +320,10 @@ def _up(
 def _down(
     X: np.ndarray,
     w: np.ndarray | None,
-    family: type[Component],
+    family: Family,
     k: int,
     found: dict[Cell, EMRun],
-    families: Sequence[type[Component]],
+    families: Sequence[Family],
     settings: Settings,
     tuning: SearchSettings,
 ) -> None:
@@ -390,10 +390,10 @@ def _merges(X: np.ndarray, w: np.ndarray | None, run: EMRun, count: int) -> list
 
 def _others(
     X: np.ndarray,
-    family: type[Component],
+    family: Family,
     k: int,
     found: dict[Cell, EMRun],
-    families: Sequence[type[Component]],
+    families: Sequence[Family],
     rank: Callable[[EMRun], tuple[bool, float]],
 ) -> list[np.ndarray]:
     """The responsibilities of the :data:`OTHERS` best other families' fits at K.

@@ -16,7 +16,7 @@ def oracle(probs):
 
 
 def test_check_component():
-    check_component(mixem.Bernoulli(PROBS), oracle=oracle(PROBS))
+    check_component(mixem.Bernoulli().components(probabilities=PROBS), oracle=oracle(PROBS))
 
 
 def test_log_prob_matches_scipy_including_bounds_and_off_support():
@@ -24,7 +24,7 @@ def test_log_prob_matches_scipy_including_bounds_and_off_support():
     X[7] = [1.0, 1.0, 0.0, 0.0]  # possible under p = 0 (feature 3) and p = 1 (feature 1)
     X[8, 2] = 2.0  # not binary: probability 0 everywhere
     X[9, 0] = 0.5
-    got = mixem.Bernoulli(PROBS).log_prob(X)
+    got = mixem.Bernoulli().components(probabilities=PROBS).log_prob(X)
     with np.errstate(divide="ignore"):
         ref = oracle(PROBS)(X)
     np.testing.assert_array_equal(np.isneginf(got), np.isneginf(ref))
@@ -39,7 +39,7 @@ def test_m_step_is_the_closed_form():
     rng = np.random.default_rng(1)
     X = (rng.random((200, 4)) < 0.3).astype(float)
     resp = rng.dirichlet(np.ones(3), size=200)
-    fitted = mixem.Bernoulli.from_statistics(mixem.Bernoulli.statistics(X, resp))
+    fitted = mixem.Bernoulli().from_statistics(mixem.Bernoulli().statistics(X, resp))
     expected = np.array(
         [[resp[X[:, j] == 1, c].sum() / resp[:, c].sum() for j in range(4)] for c in range(3)]
     )
@@ -48,13 +48,15 @@ def test_m_step_is_the_closed_form():
 
 def test_constant_features_give_probability_zero_and_one_and_finite_log_prob():
     X = np.array([[0.0, 1.0, 1.0], [0.0, 1.0, 0.0], [0.0, 1.0, 1.0]])
-    fitted = mixem.Bernoulli.from_statistics(mixem.Bernoulli.statistics(X, np.ones((3, 1))))
+    fitted = mixem.Bernoulli().from_statistics(mixem.Bernoulli().statistics(X, np.ones((3, 1))))
     np.testing.assert_array_equal(fitted.probabilities, [[0.0, 1.0, 2.0 / 3.0]])
     assert np.isfinite(fitted.log_prob(X)).all()
 
 
 def test_fit_recovers_probabilities_within_standard_errors():
-    true = mixem.Bernoulli([[0.9, 0.8, 0.2, 0.1, 0.6], [0.2, 0.1, 0.7, 0.9, 0.4]])
+    true = mixem.Bernoulli().components(
+        probabilities=[[0.9, 0.8, 0.2, 0.1, 0.6], [0.2, 0.1, 0.7, 0.9, 0.4]]
+    )
     counts = np.array([1200, 1800])
     X = true.sample(counts, np.random.default_rng(2))
     res = mixem.MixtureModel(mixem.Bernoulli, n_components=2, random_state=0).fit(X)
@@ -69,7 +71,7 @@ def test_fit_recovers_probabilities_within_standard_errors():
 
 @pytest.mark.parametrize(("k", "d"), [(1, 1), (2, 5), (3, 2)])
 def test_n_parameters(k, d):
-    assert mixem.Bernoulli(np.full((k, d), 0.5)).n_parameters() == k * d
+    assert mixem.Bernoulli().components(probabilities=np.full((k, d), 0.5)).n_parameters() == k * d
 
 
 @pytest.mark.parametrize(
@@ -83,7 +85,7 @@ def test_n_parameters(k, d):
 )
 def test_invalid_probabilities_are_named(probabilities, match):
     with pytest.raises(ValueError, match=match):
-        mixem.Bernoulli(probabilities)
+        mixem.Bernoulli().components(probabilities=probabilities)
 
 
 def test_fit_rejects_values_other_than_zero_and_one():

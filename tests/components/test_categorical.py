@@ -32,13 +32,15 @@ def oracle(X):
 
 def test_check_component():
     with np.errstate(divide="ignore"):  # scipy's log of the zero probabilities
-        check_component(mixem.Categorical(PROBS, LEVELS), oracle=oracle)
+        check_component(
+            mixem.Categorical().components(probabilities=PROBS, n_levels=LEVELS), oracle=oracle
+        )
 
 
 def test_log_prob_matches_scipy_and_direct_indexing():
     rng = np.random.default_rng(0)
     X = np.column_stack([rng.integers(0, L, 400) for L in LEVELS]).astype(float)
-    got = mixem.Categorical(PROBS, LEVELS).log_prob(X)
+    got = mixem.Categorical().components(probabilities=PROBS, n_levels=LEVELS).log_prob(X)
     with np.errstate(divide="ignore"):
         ref = oracle(X)
         direct = sum(np.log(PROBS[:, j, X[:, j].astype(int)]).T for j in range(3))
@@ -52,7 +54,7 @@ def test_log_prob_matches_scipy_and_direct_indexing():
 @pytest.mark.parametrize("code", [-1.0, 2.0, 7.0, 0.5])
 def test_codes_that_are_not_levels_have_probability_zero(code):
     X = np.array([[0.0, 1.0, 3.0], [0.0, code, 3.0]])
-    got = mixem.Categorical(PROBS, LEVELS).log_prob(X)
+    got = mixem.Categorical().components(probabilities=PROBS, n_levels=LEVELS).log_prob(X)
     assert np.isfinite(got[0]).any() and np.isneginf(got[1]).all()
 
 
@@ -60,7 +62,7 @@ def test_m_step_is_the_closed_form():
     rng = np.random.default_rng(1)
     X = np.column_stack([rng.integers(0, L, 300) for L in LEVELS]).astype(float)
     resp = rng.dirichlet(np.ones(3), size=300)
-    fitted = mixem.Categorical.from_statistics(mixem.Categorical.statistics(X, resp))
+    fitted = mixem.Categorical().from_statistics(mixem.Categorical().statistics(X, resp))
     np.testing.assert_array_equal(fitted.n_levels, LEVELS)
     for c in range(3):
         for j, L in enumerate(LEVELS):
@@ -73,7 +75,7 @@ def test_levels_come_from_the_largest_code_with_weight():
     X = np.array([[0.0, 1.0], [2.0, 0.0], [5.0, 1.0]])
     resp = np.ones((3, 1))
     resp[2] = 0.0  # code 5 has no weight: column 0 has levels 0, 1, 2
-    fitted = mixem.Categorical.from_statistics(mixem.Categorical.statistics(X, resp))
+    fitted = mixem.Categorical().from_statistics(mixem.Categorical().statistics(X, resp))
     np.testing.assert_array_equal(fitted.n_levels, [3, 2])
     np.testing.assert_allclose(fitted.probabilities[0, 0], [0.5, 0.0, 0.5])
 
@@ -83,9 +85,9 @@ def test_statistics_of_chunks_with_different_widths_merge_exactly():
     X = np.column_stack([rng.integers(0, 6, 90), rng.integers(0, 2, 90)]).astype(float)
     X[:45, 0] = np.minimum(X[:45, 0], 1.0)  # the first chunk sees only codes 0 and 1
     resp = rng.dirichlet(np.ones(2), size=90)
-    whole = mixem.Categorical.statistics(X, resp)
-    a = mixem.Categorical.statistics(X[:45], resp[:45])
-    b = mixem.Categorical.statistics(X[45:], resp[45:])
+    whole = mixem.Categorical().statistics(X, resp)
+    a = mixem.Categorical().statistics(X[:45], resp[:45])
+    b = mixem.Categorical().statistics(X[45:], resp[45:])
     assert a.counts.shape[2] == 2 and whole.counts.shape[2] == 6
     for merged in (a + b, b + a):
         np.testing.assert_allclose(merged.counts, whole.counts, rtol=1e-13)
@@ -97,7 +99,7 @@ def test_statistics_of_chunks_with_different_widths_merge_exactly():
 
 
 def test_fit_recovers_probabilities_within_standard_errors():
-    true = mixem.Categorical(PROBS[:2], LEVELS)
+    true = mixem.Categorical().components(probabilities=PROBS[:2], n_levels=LEVELS)
     counts = np.array([1500, 1000])
     X = true.sample(counts, np.random.default_rng(3))
     res = mixem.MixtureModel(mixem.Categorical, n_components=2, random_state=0).fit(X)
@@ -123,7 +125,10 @@ def test_n_parameters(levels, k, expected):
     probs = np.zeros((k, len(levels), max(levels)))
     for j, L in enumerate(levels):
         probs[:, j, :L] = 1.0 / L
-    assert mixem.Categorical(probs, levels).n_parameters() == expected
+    assert (
+        mixem.Categorical().components(probabilities=probs, n_levels=levels).n_parameters()
+        == expected
+    )
 
 
 @pytest.mark.parametrize(
@@ -143,7 +148,7 @@ def test_n_parameters(levels, k, expected):
 )
 def test_invalid_parameters_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        mixem.Categorical(**kwargs)
+        mixem.Categorical().components(**kwargs)
 
 
 @pytest.mark.parametrize("value", [-1.0, 1.5])
@@ -155,7 +160,11 @@ def test_fit_rejects_negative_and_non_integer_codes(value):
 
 
 def test_predict_with_an_unseen_code_is_a_clear_error():
-    X = mixem.Categorical(PROBS[:2], LEVELS).sample(np.array([50, 50]), np.random.default_rng(5))
+    X = (
+        mixem.Categorical()
+        .components(probabilities=PROBS[:2], n_levels=LEVELS)
+        .sample(np.array([50, 50]), np.random.default_rng(5))
+    )
     res = mixem.MixtureModel(mixem.Categorical, n_components=2, random_state=0).fit(X)
     with pytest.raises(ValueError, match="row 1 of X has density zero under every component"):
         res.predict([[0.0, 1.0, 2.0], [0.0, 2.0, 2.0]])
@@ -163,7 +172,7 @@ def test_predict_with_an_unseen_code_is_a_clear_error():
 
 def survey(seed=6, n=300):
     """A DataFrame of two categorical answers and one ordered rating, from two classes."""
-    true = mixem.Categorical(PROBS[:2], LEVELS)
+    true = mixem.Categorical().components(probabilities=PROBS[:2], n_levels=LEVELS)
     X = true.sample(np.array([n // 2, n - n // 2]), np.random.default_rng(seed)).astype(int)
     colour = pd.Categorical.from_codes(X[:, 0], categories=["red", "green", "blue"])
     answer = pd.Categorical.from_codes(X[:, 1], categories=["no", "yes"])
@@ -222,6 +231,6 @@ def test_a_column_with_one_level_has_probability_exactly_one():
     rng = np.random.default_rng(7)
     X = np.column_stack([rng.integers(0, 3, 500), np.zeros(500)])
     resp = rng.dirichlet(np.ones(3), size=500)
-    fitted = mixem.Categorical.from_statistics(mixem.Categorical.statistics(X, resp))
+    fitted = mixem.Categorical().from_statistics(mixem.Categorical().statistics(X, resp))
     np.testing.assert_array_equal(fitted.n_levels, [3, 1])
     np.testing.assert_array_equal(fitted.probabilities[:, 1, 0], 1.0)

@@ -17,16 +17,18 @@ from mixem.model import INIT_CHOICES
 
 # Two well-separated components of every family, weights 0.4 / 0.6.
 TRUE = {
-    "Poisson": mixem.Poisson([[1.0, 4.0, 0.5], [9.0, 0.5, 6.0]]),
-    "Bernoulli": mixem.Bernoulli([[0.9, 0.8, 0.1, 0.2, 0.7], [0.1, 0.3, 0.9, 0.7, 0.2]]),
-    "Categorical": mixem.Categorical(
-        [
+    "Poisson": mixem.Poisson().components(rates=[[1.0, 4.0, 0.5], [9.0, 0.5, 6.0]]),
+    "Bernoulli": mixem.Bernoulli().components(
+        probabilities=[[0.9, 0.8, 0.1, 0.2, 0.7], [0.1, 0.3, 0.9, 0.7, 0.2]]
+    ),
+    "Categorical": mixem.Categorical().components(
+        probabilities=[
             [[0.7, 0.2, 0.1, 0.0], [0.1, 0.1, 0.8, 0.0], [0.5, 0.25, 0.15, 0.1]],
             [[0.1, 0.1, 0.8, 0.0], [0.6, 0.3, 0.1, 0.0], [0.05, 0.15, 0.3, 0.5]],
         ],
         n_levels=[3, 3, 4],
     ),
-    "Exponential": mixem.Exponential([[1.0, 0.2], [12.0, 3.0]]),
+    "Exponential": mixem.Exponential().components(rates=[[1.0, 0.2], [12.0, 3.0]]),
 }
 FAMILIES = sorted(TRUE)
 COUNTS = np.array([400, 600])
@@ -45,7 +47,7 @@ def true_start(name):
 
 def fit(name, X, **kw):
     fit_kw = {k: kw.pop(k) for k in ("sample_weight", "init_params") if k in kw}
-    return mixem.MixtureModel(type(TRUE[name]), n_components=2, **kw).fit(X, **fit_kw)
+    return mixem.MixtureModel(TRUE[name].family, n_components=2, **kw).fit(X, **fit_kw)
 
 
 def agreement(labels, truth):
@@ -105,7 +107,7 @@ def test_save_load_round_trip(name, tmp_path):
     path = tmp_path / f"{name}.npz"
     res.save(path)
     loaded = mixem.load(path)
-    assert type(loaded.components[0]) is type(TRUE[name])
+    assert loaded.components[0].family == TRUE[name].family
     np.testing.assert_array_equal(loaded.score_samples(X), res.score_samples(X))
     np.testing.assert_array_equal(loaded.predict(X), res.predict(X))
     assert loaded.n_parameters == res.n_parameters
@@ -122,7 +124,7 @@ def test_predict_proba_and_sample(name):
     np.testing.assert_array_equal(proba.argmax(axis=1), res.predict(X[:50]))
     draws, drawn_labels = res.sample(500, random_state=1)
     assert draws.shape == (500, X.shape[1])
-    type(TRUE[name]).check_data(draws)  # every draw lies in the family's support
+    TRUE[name].family.check_data(draws)  # every draw lies in the family's support
     assert np.all(np.isfinite(res.score_samples(draws)))
     assert set(np.unique(drawn_labels)) <= {0, 1}
 
@@ -145,13 +147,13 @@ def problems(draw, name):
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     if name == "Poisson":
-        comp = mixem.Poisson(rng.uniform(0.0, 10.0, size=(k, d)))
+        comp = mixem.Poisson().components(rates=rng.uniform(0.0, 10.0, size=(k, d)))
     elif name == "Bernoulli":
-        comp = mixem.Bernoulli(rng.uniform(0.0, 1.0, size=(k, d)))
+        comp = mixem.Bernoulli().components(probabilities=rng.uniform(0.0, 1.0, size=(k, d)))
     elif name == "Exponential":
-        comp = mixem.Exponential(rng.uniform(0.1, 10.0, size=(k, d)))
+        comp = mixem.Exponential().components(rates=rng.uniform(0.1, 10.0, size=(k, d)))
     else:
-        comp = mixem.Categorical(rng.dirichlet(np.ones(3), size=(k, d)))
+        comp = mixem.Categorical().components(probabilities=rng.dirichlet(np.ones(3), size=(k, d)))
     X = comp.sample(np.full(k, m), rng)
     return X, k, seed
 
@@ -162,7 +164,7 @@ def test_loglik_never_decreases(name, data):
     X, k, seed = data.draw(problems(name))
     k = min(k, np.unique(X, axis=0).shape[0])  # the model needs k distinct rows
     model = mixem.MixtureModel(
-        type(TRUE[name]), n_components=k, init="random", max_iter=30, tol=0.0, random_state=seed
+        TRUE[name].family, n_components=k, init="random", max_iter=30, tol=0.0, random_state=seed
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", mixem.ConvergenceWarning)
@@ -189,7 +191,7 @@ def test_search_on_a_subsample_covers_rows_it_never_saw():
     The search's components give that 1 probability 0 everywhere; the fit starts instead from
     one M-step on all rows (engine fix: ``cover_all_rows``).
     """
-    comp = mixem.Bernoulli([[0.9, 0.8, 0.0], [0.1, 0.3, 0.0]])
+    comp = mixem.Bernoulli().components(probabilities=[[0.9, 0.8, 0.0], [0.1, 0.3, 0.0]])
     X = comp.sample(np.array([100, 100]), np.random.default_rng(1))
     for seed in range(6):  # without the fix, most of these seeds fail
         Y = X.copy()
@@ -216,7 +218,7 @@ def test_chunked_fit_equals_one_chunk(name):
 
 @pytest.mark.parametrize("name", FAMILIES)
 def test_zero_weight_component_in_the_m_step_is_named(name):
-    cls = type(TRUE[name])
+    cls = TRUE[name].family
     X, _ = data(name, counts=np.array([5, 5]))
     resp = np.zeros((X.shape[0], 2))
     resp[:, 0] = 1.0

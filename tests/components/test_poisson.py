@@ -17,7 +17,7 @@ def oracle(rates):
 
 
 def test_check_component():
-    check_component(mixem.Poisson(RATES), oracle=oracle(RATES))
+    check_component(mixem.Poisson().components(rates=RATES), oracle=oracle(RATES))
 
 
 def test_log_prob_matches_scipy_including_rate_zero_and_off_support():
@@ -26,7 +26,7 @@ def test_log_prob_matches_scipy_including_rate_zero_and_off_support():
     X[:5, 2] = 0.0  # possible under the rate-0 component
     X[5, 0] = -1.0  # negative count: probability 0
     X[6, 1] = 2.5  # non-integer count: probability 0
-    got = mixem.Poisson(RATES).log_prob(X)
+    got = mixem.Poisson().components(rates=RATES).log_prob(X)
     with np.errstate(divide="ignore"):
         ref = oracle(RATES)(X)
     np.testing.assert_array_equal(np.isneginf(got), np.isneginf(ref))
@@ -40,7 +40,7 @@ def test_m_step_is_the_closed_form():
     rng = np.random.default_rng(1)
     X = rng.poisson(4.0, size=(200, 3)).astype(float)
     resp = rng.dirichlet(np.ones(3), size=200)
-    fitted = mixem.Poisson.from_statistics(mixem.Poisson.statistics(X, resp))
+    fitted = mixem.Poisson().from_statistics(mixem.Poisson().statistics(X, resp))
     expected = np.array(
         [[np.sum(resp[:, c] * X[:, j]) / np.sum(resp[:, c]) for j in range(3)] for c in range(3)]
     )
@@ -49,13 +49,13 @@ def test_m_step_is_the_closed_form():
 
 def test_all_zero_feature_gives_rate_zero_and_finite_log_prob():
     X = np.array([[0.0, 3.0], [0.0, 1.0], [0.0, 4.0]])
-    fitted = mixem.Poisson.from_statistics(mixem.Poisson.statistics(X, np.ones((3, 1))))
+    fitted = mixem.Poisson().from_statistics(mixem.Poisson().statistics(X, np.ones((3, 1))))
     assert fitted.rates[0, 0] == 0.0
     assert np.isfinite(fitted.log_prob(X)).all()
 
 
 def test_fit_recovers_rates_within_standard_errors():
-    true = mixem.Poisson([[2.0, 10.0], [15.0, 3.0]])
+    true = mixem.Poisson().components(rates=[[2.0, 10.0], [15.0, 3.0]])
     counts = np.array([1500, 2500])
     X = true.sample(counts, np.random.default_rng(2))
     res = mixem.MixtureModel(mixem.Poisson, n_components=2, random_state=0).fit(X)
@@ -69,7 +69,7 @@ def test_fit_recovers_rates_within_standard_errors():
 
 @pytest.mark.parametrize(("k", "d"), [(1, 1), (2, 3), (4, 2)])
 def test_n_parameters(k, d):
-    assert mixem.Poisson(np.ones((k, d))).n_parameters() == k * d
+    assert mixem.Poisson().components(rates=np.ones((k, d))).n_parameters() == k * d
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_n_parameters(k, d):
 )
 def test_invalid_rates_are_named(rates, match):
     with pytest.raises((TypeError, ValueError), match=match):
-        mixem.Poisson(rates)
+        mixem.Poisson().components(rates=rates)
 
 
 @pytest.mark.parametrize(

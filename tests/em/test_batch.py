@@ -20,7 +20,7 @@ def _starts(X, family, k, count, seed=0):
     structure = Structure((family,), (k,))
     out = []
     for _ in range(count):
-        nk, stats = initial_statistics(X, None, (family,), (k,), "kmeans++", rng, 256)
+        nk, stats = initial_statistics(X, None, structure.families, (k,), "kmeans++", rng, 256)
         out.append(structure.start(nk, stats, 1e-6))
     return out
 
@@ -62,7 +62,11 @@ def test_a_fit_that_needs_a_reseed_leaves_the_batch_and_goes_on_alone():
     )
     collapsing = (
         np.array([0.45, 0.45, 0.1]),
-        (mixem.GaussianDiagonal([[0, 0], [8, 8], [20, 20]], np.ones((3, 2))),),
+        (
+            mixem.GaussianDiagonal().components(
+                means=[[0, 0], [8, 8], [20, 20]], covariances=np.ones((3, 2))
+            ),
+        ),
     )
     starts = [collapsing, *_starts(X, mixem.GaussianDiagonal, 3, 3)]
     batched = run_many(X, None, starts, max_iter=100, tol=1e-8, reg_covar=1e-6, chunk=97)

@@ -18,7 +18,7 @@ FULL2 = Structure((mixem.GaussianFull,), (2,))
 def _start(X):
     means = np.array([X[0], X[-1]])
     cov = np.stack([np.cov(X.T)] * 2)
-    return np.array([0.4, 0.6]), (mixem.GaussianFull(means, cov),)
+    return np.array([0.4, 0.6]), (mixem.GaussianFull().components(means=means, covariances=cov),)
 
 
 def test_one_iteration_from_a_given_start_is_the_closed_form_em_step():
@@ -77,7 +77,11 @@ def test_a_reseed_is_an_event_not_a_warning():
     )
     start = (
         np.array([0.45, 0.45, 0.1]),
-        (mixem.GaussianDiagonal([[0, 0], [8, 8], [20, 20]], np.ones((3, 2))),),
+        (
+            mixem.GaussianDiagonal().components(
+                means=[[0, 0], [8, 8], [20, 20]], covariances=np.ones((3, 2))
+            ),
+        ),
     )
     # filterwarnings = error: a warning from the engine would fail this test.
     record = em.fit(
@@ -166,8 +170,9 @@ def test_fresh_starts_within_the_margin_beat_a_poor_warm_start():
     poor = (  # two clusters under one component, one component on half a cluster
         np.array([0.34, 0.33, 0.33]),
         (
-            mixem.GaussianSpherical(
-                np.stack([X[:200].mean(0), X[200:].mean(0), X[250:].mean(0)]), np.ones(3)
+            mixem.GaussianSpherical().components(
+                means=np.stack([X[:200].mean(0), X[200:].mean(0), X[250:].mean(0)]),
+                covariances=np.ones(3),
             ),
         ),
     )

@@ -87,7 +87,11 @@ def _collapsing_among_ordinary():
     )
     collapsing = (
         np.array([0.45, 0.45, 0.1]),
-        (mixem.GaussianFull([[0, 0], [8, 8], [20, 20]], np.tile(np.eye(2), (3, 1, 1))),),
+        (
+            mixem.GaussianFull().components(
+                means=[[0, 0], [8, 8], [20, 20]], covariances=np.tile(np.eye(2), (3, 1, 1))
+            ),
+        ),
     )
     return X, [collapsing, *_starts(X, mixem.GaussianFull, 3, 3), collapsing]
 

@@ -36,6 +36,7 @@ def test_kmeans_plusplus_many_names_rows_too_close_to_measure():
 def test_nearest_seed_responsibilities_give_the_statistics_of_initial_statistics(
     family, duplicates
 ):
+    family = family()  # the engine's internals take family values
     X, _ = make_blobs(n=120, d=2, k=3, seed=4)
     w = np.random.default_rng(3).integers(0, 3, X.shape[0]).astype(float)
     if duplicates:  # rows at equal distance from the far seed, of different weights
