@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
-from mixem.components.family import moments_of
+from mixem.components.family import elliptical_of, moments_of
 from mixem.em.passes import blocks
 from mixem.exceptions import FitError
 
@@ -187,7 +187,10 @@ class Diagnostics:
         width = max(len(k) for k, _ in overview)
         lines += [f"{k:<{width}}  {v}" for k, v in overview]
         if self.normality is not None:
-            lines += ["-" * 60, "Normality of clusters (squared Mahalanobis vs chi2(d))"]
+            lines += [
+                "-" * 60,
+                "Normality of clusters (squared Mahalanobis vs chi2(d); StudentT: d F(d, dof))",
+            ]
             lines.append(self.normality.to_string(float_format=lambda v: f"{v:.4g}"))
         if self.standard_errors is not None:
             lines += [
@@ -232,20 +235,30 @@ class Diagnostics:
 def mahalanobis_sq(result: MixtureResult, X: np.ndarray) -> np.ndarray | None:
     """Squared Mahalanobis distance of every row from every component, shape ``(n, K)``.
 
-    None when a family has no moments (see :func:`mixem.components.family.moments_of`).
+    Each in its component's shape matrix (the covariance of a Gaussian, the scale matrix of a
+    Student t); None when a family is not elliptical (see :meth:`mixem.Family.elliptical`).
     """
-    moments = [moments_of(c) for c in result.components]
-    if any(m is None for m in moments):
+    forms = [elliptical_of(c) for c in result.components]
+    if any(f is None for f in forms):
         return None
     out = np.empty((X.shape[0], result.n_components))
-    for block, (means, covs) in zip(
-        blocks([c.n_components for c in result.components]), moments, strict=True
+    for block, (means, covs, _) in zip(
+        blocks([c.n_components for c in result.components]), forms, strict=True
     ):
         for j, (mean, cov) in enumerate(zip(means, covs, strict=True)):
             chol = np.linalg.cholesky(cov)
             z = np.linalg.solve(chol, (X - mean).T)
             out[:, block.start + j] = np.einsum("ij,ij->j", z, z)
     return out
+
+
+def radial_laws(result: MixtureResult) -> list[Any]:
+    """Every component's law of its rows' squared Mahalanobis distance.
+
+    Frozen :mod:`scipy.stats` distributions: chi-squared(d) for a Gaussian, ``d F(d, nu)`` for
+    a Student t. The families must be elliptical.
+    """
+    return [law for c in result.components for law in c.elliptical()[2]]
 
 
 def effective_size(resp: np.ndarray, freq: np.ndarray | None) -> float:
@@ -266,10 +279,11 @@ def _weighted_ks(
 
     Every row counts with its responsibility ``resp`` (times its frequency weight ``freq``).
     Under the model the responsibility-weighted distribution of a component's squared
-    distances is chi-squared(d) exactly, overlap or not, so no rows are cut at a class
-    boundary. The sample size is Kish's effective size ``(sum f r)**2 / sum f r**2`` (a
-    frequency weight of 2 counts a row twice). The parameters are fitted to the same rows, so
-    the p-value is conservative (too large), as Lilliefors showed for the plain test.
+    distances is its radial law (chi-squared(d) for a Gaussian) exactly, overlap or not, so no
+    rows are cut at a class boundary. The sample size is Kish's effective size
+    ``(sum f r)**2 / sum f r**2`` (a frequency weight of 2 counts a row twice). The parameters
+    are fitted to the same rows, so the p-value is conservative (too large), as Lilliefors
+    showed for the plain test.
     """
     f = np.ones_like(resp) if freq is None else freq
     w = resp * f
@@ -293,8 +307,8 @@ def _normality(
     d2 = mahalanobis_sq(result, X)
     if d2 is None:
         return None
-    K, d = result.n_components, result.n_features
-    cdf = stats.chi2(d).cdf
+    K = result.n_components
+    laws = radial_laws(result)
     rows = []
     for k in range(K):
         r = resp[:, k]
@@ -302,7 +316,7 @@ def _normality(
         freq = None if sample_weight is None else sample_weight[keep]
         if keep.sum() < 2:
             continue
-        distance, p_value, n_eff = _weighted_ks(d2[keep, k], r[keep], freq, cdf)
+        distance, p_value, n_eff = _weighted_ks(d2[keep, k], r[keep], freq, laws[k].cdf)
         if n_eff < MIN_NORMALITY_ROWS:
             continue  # too few rows to tell
         rows.append((k, n_eff, distance, p_value, p_value < NORMALITY_ALPHA / K))

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import stats
 
 import mixem
 from mixem.diagnostics import Finding, mahalanobis_sq
@@ -246,3 +247,49 @@ def test_rounded_data_ties_are_not_point_masses():
     result = mixem.MixtureModel(mixem.GaussianFull, 2, init="kmeans++", random_state=0).fit(spiked)
     found = [f for f in result.diagnostics(draws=0).findings if f.topic == "duplicates"]
     assert len(found) == 1 and "rows are identical (33)" in found[0].message
+
+
+def _t_clusters(seed, n=600, dof=4.0):
+    rng = np.random.default_rng(seed)
+    shape = np.array([[1.0, 0.4], [0.4, 0.5]])
+    return np.concatenate(
+        [stats.multivariate_t(c, shape, df=dof).rvs(size=n, random_state=rng) for c in CENTRES]
+    )
+
+
+def test_student_t_distances_are_in_the_scale_matrices_and_pass_the_t_reference():
+    # Squared distances of t rows in their scale matrix follow d F(d, nu), not chi2(d): the
+    # heavy tails that a Gaussian's normality test rejects are what a t component expects.
+    X = _t_clusters(0)
+    result = mixem.MixtureModel(mixem.StudentT(dof=4.0), 3, random_state=0).fit(X)
+    d2 = mahalanobis_sq(result, X)
+    comp = result.components[0]
+    for k in range(3):
+        diff = X - comp.means[k]
+        expected = np.einsum("ij,jk,ik->i", diff, np.linalg.inv(comp.covariances[k]), diff)
+        np.testing.assert_allclose(d2[:, k], expected, rtol=1e-10)
+    report = result.diagnostics()
+    assert report.normality is not None and len(report.normality) == 3
+    assert not report.normality["rejected"].any()
+    assert "StudentT: d F(d, dof)" in str(report)
+    gaussian = mixem.MixtureModel(mixem.GaussianFull, 3, random_state=0).fit(X)
+    assert gaussian.diagnostics().normality["rejected"].all()
+
+
+def test_student_t_covariances_are_scipys_and_exist_above_two_degrees_of_freedom():
+    family = mixem.StudentT()
+    shape = np.array([[[2.0, 0.3], [0.3, 1.0]], [[1.0, 0.0], [0.0, 3.0]]])
+    comp = family.components(means=np.zeros((2, 2)), covariances=shape, dof=[3.0, 7.5])
+    _, covs = comp.moments()
+    for j, nu in enumerate([3.0, 7.5]):
+        # scipy's univariate t: Var = nu / (nu - 2) scale^2, per coordinate
+        variances = [stats.t(nu, scale=np.sqrt(shape[j, i, i])).var() for i in range(2)]
+        np.testing.assert_allclose(np.diag(covs[j]), variances, rtol=1e-12)
+    heavy = family.components(means=np.zeros((2, 2)), covariances=shape, dof=[2.0, 7.5])
+    with pytest.raises(NotImplementedError, match=r"StudentT does not implement moments"):
+        heavy.moments()
+    laws = comp.elliptical()[2]
+    rng = np.random.default_rng(1)
+    draws = stats.multivariate_t(np.zeros(2), shape[0], df=3.0).rvs(size=20_000, random_state=rng)
+    delta = np.einsum("ij,jk,ik->i", draws, np.linalg.inv(shape[0]), draws)
+    assert stats.kstest(delta, laws[0].cdf).pvalue > 0.01

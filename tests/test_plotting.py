@@ -311,3 +311,16 @@ def test_criterion_plot_tells_mclusts_fourteen_models_apart():
     legend = ax.get_legend()
     assert legend._ncols == 2 and len(legend.get_texts()) == 15  # and the best cell's entry
     plt.close(ax.figure)
+
+
+def test_qq_of_student_t_components_uses_their_radial_laws():
+    rng = np.random.default_rng(2)
+    shape = np.array([[1.0, 0.3], [0.3, 0.8]])
+    X = stats.multivariate_t([0.0, 0.0], shape, df=3.0).rvs(size=3000, random_state=rng)
+    result = mixem.MixtureModel(mixem.StudentT(dof=3.0), 1, random_state=0).fit(X)
+    ax = result.plot.qq()
+    (series,) = by_gid(ax, "qq-0")
+    m = len(series.get_xdata())
+    theory = stats.f(2, 3.0, scale=2).ppf((np.arange(1, m + 1) - 0.5) / m)
+    np.testing.assert_allclose(np.sort(series.get_xdata()), theory, rtol=1e-10)
+    assert ax.get_xlabel() == "quantiles of the radial laws"

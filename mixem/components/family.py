@@ -34,6 +34,7 @@ __all__ = [
     "as_family",
     "family_from_spec",
     "family_name",
+    "elliptical_of",
     "moments_of",
     "updated",
     "with_params",
@@ -112,9 +113,19 @@ class Family(ABC):
     def moments(self, params: Components) -> tuple[np.ndarray, np.ndarray]:
         """Every component's mean ``(k, d)`` and covariance matrix ``(k, d, d)``.
 
-        Ellipses, QQ plots and normality tests need them.
+        Covariance ellipses and condition numbers need them.
         """
         raise self._missing("moments (means and covariance matrices)")
+
+    def elliptical(self, params: Components) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+        """Centres ``(k, d)``, shape matrices ``(k, d, d)`` and radial distributions.
+
+        For an elliptical family, component ``j``'s squared Mahalanobis distance
+        ``(x - c_j)' S_j^{-1} (x - c_j)`` of its own rows follows the ``j``-th distribution (a
+        frozen :mod:`scipy.stats` distribution): chi-squared(d) for a Gaussian, ``d F(d, nu)``
+        for a Student t. The QQ plot, Mahalanobis distances and the normality test need it.
+        """
+        raise self._missing("an elliptical form (centres, shape matrices, radial laws)")
 
     def check_params(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Validate parameter arrays given by a user (``init_params``, a loaded file).
@@ -327,6 +338,10 @@ class Components:
         """Means ``(k, d)`` and covariance matrices ``(k, d, d)`` (if the family has them)."""
         return self.family.moments(self)
 
+    def elliptical(self) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+        """Centres, shape matrices and radial distributions (if the family is elliptical)."""
+        return self.family.elliptical(self)
+
     def spurious(self, counts: np.ndarray, reg_covar: float) -> np.ndarray:
         """Which components look like a spurious maximiser."""
         return np.asarray(self.family.spurious(self, counts, reg_covar), dtype=bool)
@@ -355,6 +370,14 @@ def moments_of(components: Components) -> tuple[np.ndarray, np.ndarray] | None:
     """
     try:
         return components.moments()
+    except MissingCapability:
+        return None
+
+
+def elliptical_of(components: Components) -> tuple[np.ndarray, np.ndarray, list[Any]] | None:
+    """:meth:`Family.elliptical` of ``components``, or None if their family has no such form."""
+    try:
+        return components.elliptical()
     except MissingCapability:
         return None
 

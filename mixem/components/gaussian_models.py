@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy.stats import chi2
 
 from mixem.components.covariance_models import MODELS, ONE_DIMENSIONAL, CovarianceModel
 from mixem.components.family import Components, Family
@@ -197,6 +198,11 @@ class Gaussian(Family):
     def moments(self, params: Components) -> tuple[np.ndarray, np.ndarray]:
         """Means and full covariance matrices ``(k, d, d)``."""
         return params.means, _kernel(self, params).covariance_matrices
+
+    def elliptical(self, params: Components) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+        """Means, covariance matrices, and chi-squared(d) for every component."""
+        means, covs = self.moments(params)
+        return means, covs, [chi2(means.shape[1])] * means.shape[0]
 
     def covariance_matrices(self, params: Components) -> np.ndarray:
         """Every component's full covariance matrix, ``(k, d, d)``."""

@@ -23,6 +23,7 @@ import numpy as np
 from scipy.linalg.lapack import dtrtri
 from scipy.optimize import brentq
 from scipy.special import digamma, gammaln
+from scipy.stats import f as f_distribution
 
 from mixem.components.family import Components, Family
 from mixem.components.gaussian import _cholesky, _collapsed_full, _param
@@ -221,6 +222,27 @@ class StudentT(Family):
 
     def _mahalanobis_of(self, params: Components) -> Any:
         return lambda X: self.mahalanobis(params, X)
+
+    def moments(self, params: Components) -> tuple[np.ndarray, np.ndarray]:
+        """Means and covariance matrices ``nu / (nu - 2) Sigma``, which exist for ``nu > 2``.
+
+        Raises :class:`~mixem.components.family.MissingCapability` if a component has
+        ``nu <= 2`` (its covariance is infinite).
+        """
+        nu = self.dof_of(params)
+        if np.any(nu <= 2):
+            raise self._missing("moments where dof <= 2 (the covariance is infinite)")
+        return params.means, params.covariances * (nu / (nu - 2))[:, None, None]
+
+    def elliptical(self, params: Components) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+        """Means, scale matrices, and ``d F(d, nu_j)`` for component ``j``.
+
+        Under component ``j`` the squared Mahalanobis distance in its scale matrix,
+        ``delta = (x - mu)' Sigma^{-1} (x - mu)``, is ``d`` times an F(d, nu_j) variable.
+        """
+        d = params.means.shape[1]
+        radial = [f_distribution(d, float(nu), scale=d) for nu in self.dof_of(params)]
+        return params.means, params.covariances, radial
 
     # -- the contract ---------------------------------------------------------------------
     def log_prob(self, params: Components, X: np.ndarray) -> np.ndarray:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import stats
 
 from mixem.components.family import family_name
 from mixem.plotting._common import colour, new_axes
@@ -40,16 +39,18 @@ def qq(
     """Plot the QQ plot; see :meth:`mixem.plotting.ResultPlots.qq`."""
     from statsmodels.graphics.gofplots import ProbPlot
 
-    from mixem.diagnostics import effective_size, mahalanobis_sq
+    from mixem.diagnostics import effective_size, mahalanobis_sq, radial_laws
 
     d2 = mahalanobis_sq(result, X)
     if d2 is None:
         families = ", ".join(family_name(c.family) for c in result.components)
         raise ValueError(
-            "the QQ plot of Mahalanobis distances needs families with means and covariances "
-            f"(Gaussian ones), not [{families}]"
+            "the QQ plot of Mahalanobis distances needs elliptical families (Gaussian or "
+            f"StudentT), not [{families}]"
         )
     d = result.n_features
+    laws = radial_laws(result)
+    gaussian = all(law.dist.name == "chi2" for law in laws)
     resp = result.predict_proba(X)
     freq = np.ones(X.shape[0]) if weights is None else weights
     ax = new_axes(ax)
@@ -61,10 +62,10 @@ def qq(
         if m < 2:
             continue  # a component with no rows has no quantiles to show
         # Every row counts with its responsibility, as in the diagnostics' normality test:
-        # under the model these weighted distances are chi-squared(d), overlap or not, whereas
+        # under the model these weighted distances follow the radial law, overlap or not, whereas
         # the rows assigned to a component lose their tail towards its neighbours.
         sample = weighted_quantiles(d2[:, k], w, (np.arange(1, m + 1) - 0.5) / m)
-        plot = ProbPlot(sample, dist=stats.chi2, distargs=(d,), fit=False, a=0.5)
+        plot = ProbPlot(sample, dist=laws[k], a=0.5)
         plot.qqplot(
             ax=ax,
             marker="o",
@@ -77,7 +78,7 @@ def qq(
         )
         top = max(top, float(plot.theoretical_quantiles.max()), float(sample.max()))
     ax.plot([0, top], [0, top], color="0.4", lw=1, gid="identity")
-    ax.set_xlabel(f"chi-squared({d}) quantiles")
+    ax.set_xlabel(f"chi-squared({d}) quantiles" if gaussian else "quantiles of the radial laws")
     ax.set_ylabel("squared Mahalanobis distance")
     ax.set_title("every row weighted by its responsibility")
     ax.legend(frameon=False)
