@@ -50,7 +50,7 @@ DEFAULT_SHAPES: list[Shape] = [(1_000_000, 10, 8), (100_000, 2, 3), (100_000, 10
 QUICK_SHAPES: list[Shape] = [(20_000, 10, 8), (5_000, 2, 3), (5_000, 20, 5)]
 
 #: family name -> (mixem class, scikit-learn covariance_type)
-FAMILIES: dict[str, tuple[type[mixem.Component], str]] = {
+FAMILIES: dict[str, tuple[mixem.Family | type[mixem.Family], str]] = {
     "full": (mixem.GaussianFull, "full"),
     "diag": (mixem.GaussianDiagonal, "diag"),
     "spherical": (mixem.GaussianSpherical, "spherical"),

@@ -62,7 +62,7 @@ R_SCRIPT = HERE / "mclust_select.R"
 DEFAULT_REFERENCE = HERE / "reference_select.json"
 
 #: family name of mixem -> (class, scikit-learn covariance_type, mclust model name)
-FAMILIES: dict[str, tuple[type[mixem.Component], str, str]] = {
+FAMILIES: dict[str, tuple[mixem.Family | type[mixem.Family], str, str]] = {
     "GaussianFull": (mixem.GaussianFull, "full", "VVV"),
     "GaussianDiagonal": (mixem.GaussianDiagonal, "diag", "VVI"),
     "GaussianSpherical": (mixem.GaussianSpherical, "spherical", "VII"),
