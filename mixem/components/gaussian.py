@@ -161,9 +161,7 @@ def _check_weights(stats: GaussianStats | PooledGaussianStats) -> None:
 
 
 class _Gaussian:
-    """Shared parts of the Gaussian families: means, statistics, parameter dictionary."""
-
-    _full_scatter: ClassVar[bool]
+    """A log-density kernel of Gaussian components: checked means and covariances, factors."""
 
     def __init__(self, means: Any, covariances: Any) -> None:
         self._means = _param(means, "means", 2, (None, None))
@@ -249,10 +247,6 @@ class _Gaussian:
             return getattr(self, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    @classmethod
-    @abstractmethod
-    def _covariances_from(cls, stats: GaussianStats, reg_covar: float) -> np.ndarray: ...
-
     @property
     def n_components(self) -> int:
         """Number of stacked components ``k``."""
@@ -319,18 +313,6 @@ class _Gaussian:
                     f"X feature {int(const[0])} is constant (every value {X[0, const[0]]:g}); "
                     "a Gaussian mixture cannot estimate its variance: drop it"
                 )
-
-    @classmethod
-    def statistics(cls, X: np.ndarray, resp: np.ndarray) -> GaussianStats:
-        """Weights, means and centred scatter of the rows, per component."""
-        return GaussianStats.from_data(X, resp, full=cls._full_scatter)
-
-    @classmethod
-    def from_statistics(cls, stats: GaussianStats, *, reg_covar: float = 0.0) -> Self:
-        """Weighted means and covariances, with ``reg_covar`` added to every variance."""
-        _check_weights(stats)
-        # A copy: the statistics keep theirs, and the parameters become read-only.
-        return cls._trusted(np.array(stats.mean), cls._covariances_from(stats, reg_covar))
 
 
 def _collapsed_full(stats: GaussianStats) -> np.ndarray:
@@ -422,20 +404,10 @@ class FullKernel(_CholeskyGaussian):
         Symmetric positive-definite covariance matrices.
     """
 
-    _full_scatter = True
-    stackable = True
     param_dims: ClassVar[dict[str, tuple[str, ...]]] = {
         "means": ("component", "feature"),
         "covariances": ("component", "feature", "feature_bis"),
     }
-
-    @classmethod
-    def floats_per_row(cls, n_features: int) -> int:
-        """Centred and whitened copies of the rows, plus the scatter kernel's weighted rows.
-
-        Measured at d = 100 (benchmarks/): half the chunk of the other families ran faster.
-        """
-        return 4 * n_features
 
     def _check_covariances(self, covariances: Any) -> np.ndarray:
         k, d = self._means.shape
@@ -468,23 +440,6 @@ class FullKernel(_CholeskyGaussian):
         return out.T
 
     @classmethod
-    def _covariances_from(cls, stats: GaussianStats, reg_covar: float) -> np.ndarray:
-        cov = stats.scatter / stats.weight[:, None, None]
-        d = cov.shape[-1]
-        cov.reshape(cov.shape[0], -1)[:, :: d + 1] += reg_covar
-        return cov
-
-    def n_parameters(self) -> int:
-        """``k * (d + d (d + 1) / 2)``."""
-        k, d = self._means.shape
-        return k * (d + d * (d + 1) // 2)
-
-    @classmethod
-    def min_count(cls, n_features: int) -> float:
-        """A full covariance needs ``d + 1`` rows to be non-singular."""
-        return float(n_features + 1)
-
-    @classmethod
     def collapsed(cls, stats: GaussianStats) -> np.ndarray:
         """Components with a feature constant up to rounding, or a singular correlation."""
         return _collapsed_full(stats)
@@ -501,18 +456,10 @@ class TiedKernel(_CholeskyGaussian):
         The shared covariance matrix (scikit-learn's ``covariances_`` for ``"tied"``).
     """
 
-    _full_scatter = True
     param_dims: ClassVar[dict[str, tuple[str, ...]]] = {
         "means": ("component", "feature"),
         "covariances": ("feature", "feature_bis"),
     }
-
-    @classmethod
-    def _stack(cls, components: Any) -> Any:
-        """Tied fits stack as full covariances, each fit's repeated, pooled in the M-step."""
-        from mixem.components.stack import TiedStack
-
-        return TiedStack.of(components)
 
     def _check_covariances(self, covariances: Any) -> np.ndarray:
         d = self._means.shape[1]
@@ -546,17 +493,6 @@ class TiedKernel(_CholeskyGaussian):
         out += self._log_norm[0]
         return out.T
 
-    @classmethod
-    def statistics(cls, X: np.ndarray, resp: np.ndarray) -> PooledGaussianStats:
-        """Weights and means per component, and the pooled within-component scatter."""
-        return PooledGaussianStats.from_data(X, resp)
-
-    @classmethod
-    def _covariances_from(cls, stats: PooledGaussianStats, reg_covar: float) -> np.ndarray:
-        cov = stats.scatter / np.add.reduce(stats.weight)
-        cov.flat[:: cov.shape[0] + 1] += reg_covar
-        return cov
-
     def spurious(self, counts: np.ndarray, reg_covar: float) -> np.ndarray:
         """Components of a covariance flat down to the regulariser; their sizes do not matter.
 
@@ -566,17 +502,9 @@ class TiedKernel(_CholeskyGaussian):
         flat = super().spurious(np.full(self.n_components, np.inf), reg_covar)
         return np.broadcast_to(flat, (self.n_components,)).copy()
 
-    def n_parameters(self) -> int:
-        """``k * d + d (d + 1) / 2``."""
-        k, d = self._means.shape
-        return k * d + d * (d + 1) // 2
-
 
 class _AxisGaussian(_Gaussian):
     """Gaussians with axis-aligned covariances: densities from per-feature variances."""
-
-    _full_scatter = False
-    stackable = True
 
     def _variances(self) -> np.ndarray:
         """Per-feature variances, shape (k, d)."""
@@ -643,11 +571,6 @@ class _AxisGaussian(_Gaussian):
         return np.concatenate(parts, axis=0)
 
     @classmethod
-    def min_count(cls, n_features: int) -> float:
-        """A variance needs two distinct rows."""
-        return 2.0
-
-    @classmethod
     def collapsed(cls, stats: GaussianStats) -> np.ndarray:
         """Components with a feature (all features, if spherical) constant up to rounding."""
         floor = _variance_floor(stats.mean)
@@ -681,15 +604,6 @@ class DiagonalKernel(_AxisGaussian):
     def _variances(self) -> np.ndarray:
         return self._covariances
 
-    @classmethod
-    def _covariances_from(cls, stats: GaussianStats, reg_covar: float) -> np.ndarray:
-        return stats.scatter / stats.weight[:, None] + reg_covar
-
-    def n_parameters(self) -> int:
-        """``2 k d``."""
-        k, d = self._means.shape
-        return 2 * k * d
-
 
 class SphericalKernel(_AxisGaussian):
     """Gaussian components with one variance each (covariance ``variance * I``).
@@ -711,21 +625,6 @@ class SphericalKernel(_AxisGaussian):
         cov = _param(covariances, "covariances", 1, (self._means.shape[0],))
         _check_positive(cov, "covariances")
         return cov
-
-    @classmethod
-    def statistics(cls, X: np.ndarray, resp: np.ndarray) -> GaussianStats:
-        """Weights, means and the centred scatter summed over features, per component."""
-        return GaussianStats.from_data(X, resp, full=False, pool_features=True)
-
-    @classmethod
-    def _covariances_from(cls, stats: GaussianStats, reg_covar: float) -> np.ndarray:
-        d = stats.mean.shape[1]
-        return stats.scatter[:, 0] / (stats.weight * d) + reg_covar
-
-    def n_parameters(self) -> int:
-        """``k (d + 1)``."""
-        k, d = self._means.shape
-        return k * (d + 1)
 
 
 def __getattr__(name: str) -> Any:
