@@ -270,3 +270,52 @@ def test_settings_given_as_numpy_numbers_are_the_same_family(tmp_path):
     assert mixem.load(tmp_path / "f.npz").components[0].family == family
     with pytest.raises(ValueError, match="m_step_tol must be a non-negative number"):
         Gaussian("VEV", m_step_tol=True)
+
+
+@pytest.mark.filterwarnings("ignore::mixem.DegenerateComponentWarning")
+@pytest.mark.parametrize("m", MODELS)
+def test_the_core_works_for_every_model(m, tmp_path):
+    import dask.array as da
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Ellipse
+
+    X = data("faithful")
+    n, k = X.shape[0], 3
+    resp = np.eye(k)[np.array(reference()["datasets"]["faithful"]["partitions"][k - 1]) - 1]
+    model = mixem.MixtureModel(Gaussian(m), k, tol=1e-8)
+    fit = model.fit(X, init_params={"resp": resp})
+    # Sample weights are frequencies: weight 2 on every other row is those rows twice.
+    w = np.where(np.arange(n) % 2 == 0, 2.0, 1.0)
+    twice = np.repeat(np.arange(n), w.astype(int))
+    weighted = model.fit(X, sample_weight=w, init_params={"resp": resp})
+    repeated = model.fit(X[twice], init_params={"resp": resp[twice]})
+    assert weighted.loglik == pytest.approx(repeated.loglik, rel=1e-9)
+    assert weighted.bic == pytest.approx(repeated.bic, rel=1e-9)
+    # Out of core and Dask: the same start gives the in-memory fit.
+    path = tmp_path / "x.dat"
+    mm = np.memmap(path, dtype=np.float64, mode="w+", shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    chunked = mixem.MixtureModel(Gaussian(m), k, tol=1e-8, chunk_size=50)
+    on_disk = chunked.fit(
+        np.memmap(path, dtype=np.float64, mode="r", shape=X.shape), init_params={"resp": resp}
+    )
+    lazy = chunked.fit(da.from_array(X, chunks=(100, 2)), init_params={"resp": resp})
+    for other in (on_disk, lazy):
+        assert other.n_iter == fit.n_iter
+        assert other.loglik == pytest.approx(fit.loglik, rel=1e-10)
+    # Restarts and the default search run, and count the model's parameters.
+    searched = mixem.MixtureModel(Gaussian(m), k, n_init=2, random_state=0).fit(X)
+    assert np.isfinite(searched.loglik) and searched.n_parameters == fit.n_parameters
+    # Predictions, draws, criteria, standard errors, diagnostics, ellipses, ArviZ.
+    assert fit.predict(X).shape == (n,)
+    rows, labels = fit.sample(40, random_state=0)
+    assert rows.shape == (40, 2) and labels.shape == (40,)
+    assert fit.icl >= fit.bic
+    table = fit.standard_errors(draws=12, random_state=0)
+    assert np.isfinite(table["se"]).all() and (table["se"] > 0).all()
+    assert "Mixture diagnostics" in str(fit.diagnostics(draws=0))
+    ax = fit.plot.density()
+    assert sum(isinstance(p, Ellipse) for p in ax.patches) == 2 * k
+    plt.close("all")
+    assert "means" in fit.to_arviz(draws=40, random_state=0).posterior
