@@ -281,3 +281,20 @@ def test_random_rows_init_ignores_zero_weight_duplicates():
         X, sample_weight=w
     )
     assert np.isfinite(res.loglik)
+
+
+@pytest.mark.parametrize(
+    ("call", "hint"),
+    [
+        (lambda: mixem.GaussianFull(np.zeros((1, 2)), np.eye(2)[None]), "means=..., covariances"),
+        (lambda: mixem.GaussianDiagonal(means=np.zeros((1, 2))), "means=..., covariances"),
+        (lambda: mixem.Poisson(np.ones((1, 2))), r"Poisson\(\)\.components\(rates=\.\.\.\)"),
+        (lambda: mixem.StudentT([[0.0, 0.0]]), "means=..., covariances=..., dof=..."),
+        (lambda: mixem.Bernoulli(probabilities=[[0.2]]), "probabilities=..."),
+    ],
+)
+def test_parameter_arrays_given_to_a_family_say_how_to_build_components(call, hint):
+    # Families took their parameter arrays before they were values; the old call says what
+    # replaced it.
+    with pytest.raises(TypeError, match=f"not parameter arrays; build components with .*{hint}"):
+        call()

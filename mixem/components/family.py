@@ -74,6 +74,21 @@ class Family(ABC):
     #: its own), so that the engine runs many fits at once (:mod:`mixem.components.stack`).
     stackable: ClassVar[bool] = False
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Family:
+        """A new family; refuses parameter arrays, which belong to :meth:`components`."""
+        # Families took parameter arrays once (``GaussianFull(means, covariances)``); a
+        # family's settings are hashable values, so an array or a list is that old call.
+        if any(isinstance(v, np.ndarray | list) for v in (*args, *kwargs.values())):
+            try:
+                names = ", ".join(f"{name}=..." for name in cls().param_dims)
+            except Exception:  # noqa: BLE001 (a family without a default: no names to show)
+                names = "..."
+            raise TypeError(
+                f"{cls.__name__}(...) takes the family's settings, not parameter arrays; build "
+                f"components with mixem.{cls.__name__}().components({names})"
+            )
+        return super().__new__(cls)
+
     # -- the contract ---------------------------------------------------------------------
     @abstractmethod
     def log_prob(self, params: Components, X: np.ndarray) -> np.ndarray:

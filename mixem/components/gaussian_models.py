@@ -314,11 +314,11 @@ class _Named(Gaussian):
     def __init__(
         self, *arrays: Any, m_step_tol: float = 1.5e-8, m_step_max_iter: int = 1000
     ) -> None:
-        name = type(self).__name__
         if arrays:
+            name = type(self).__name__
             raise TypeError(
-                f"{name}() takes no parameter arrays: it is a family; build components with "
-                f"mixem.{name}().components(means=..., covariances=...)"
+                f"{name}(...) takes the family's settings, not parameter arrays; build "
+                f"components with mixem.{name}().components(means=..., covariances=...)"
             )
         object.__setattr__(self, "model", type(self).model)
         object.__setattr__(self, "m_step_tol", m_step_tol)
