@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
 import numpy as np
+from scipy.stats import chi2
 
 from mixem.components.family import Components, Family
 from mixem.components.stats import Stats
@@ -113,7 +114,7 @@ class Component(ABC):
             "a mixem.Family (see 'Writing a component' in the docs); until then it fits "
             "through an adapter",
             DeprecationWarning,
-            stacklevel=2,
+            stacklevel=3,  # the class statement, past ABCMeta.__new__
         )
 
     @property
@@ -344,3 +345,24 @@ class Legacy(Family):
     def n_features(self, params: Components) -> int:
         """The object's ``n_features``."""
         return int(self._object(params).n_features)
+
+    def n_components(self, params: Components) -> int:
+        """The object's ``n_components``."""
+        return int(self._object(params).n_components)
+
+    @property
+    def stackable(self) -> bool:  # type: ignore[override]
+        """The class's ``stackable``: several fits' components stack into one object."""
+        return bool(self.component.stackable)
+
+    def moments(self, params: Components) -> tuple[np.ndarray, np.ndarray]:
+        """The object's ``moments()``, if its class has them."""
+        moments = getattr(self._object(params), "moments", None)
+        if moments is None:
+            raise self._missing("moments (means and covariance matrices)")
+        return moments()
+
+    def elliptical(self, params: Components) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+        """The object's moments with chi-squared(d) laws, as the first contract read them."""
+        means, covs = self.moments(params)
+        return means, covs, [chi2(means.shape[1])] * means.shape[0]

@@ -76,9 +76,16 @@ class Family(ABC):
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Family:
         """A new family; refuses parameter arrays, which belong to :meth:`components`."""
-        # Families took parameter arrays once (``GaussianFull(means, covariances)``); a
-        # family's settings are hashable values, so an array or a list is that old call.
-        if any(isinstance(v, np.ndarray | list) for v in (*args, *kwargs.values())):
+        params = cls.__dict__.get("__dataclass_params__")
+        if params is None or not params.frozen:
+            # Equality, hashing, labels and saved files read the dataclass fields: a subclass
+            # that is not a frozen dataclass of its own would compare equal to any other.
+            raise TypeError(
+                f"{cls.__name__} must be a frozen dataclass: decorate it with "
+                "@dataclasses.dataclass(frozen=True) (its fields are the family's settings)"
+            )
+        # Families took parameter arrays once (``GaussianFull(means, covariances)``).
+        if any(_numeric_array(v) for v in (*args, *kwargs.values())):
             try:
                 names = ", ".join(f"{name}=..." for name in cls().param_dims)
             except Exception:  # noqa: BLE001 (a family without a default: no names to show)
@@ -158,15 +165,33 @@ class Family(ABC):
                 raise TypeError(
                     f"{name} must be a numeric array, got {type(value).__name__}"
                 ) from err
-            if arr.ndim == 0 or arr.shape[0] == 0:
-                raise ValueError(f"{name} must have a leading component axis, got {arr.shape}")
             if not np.all(np.isfinite(arr)):
                 raise ValueError(f"{name} contains NaN or infinite values")
+            out[name] = arr
+            if not self._per_component(name):
+                continue  # an array the components share (a tied covariance)
+            if arr.ndim == 0 or arr.shape[0] == 0:
+                raise ValueError(f"{name} must have a leading component axis, got {arr.shape}")
             if k is not None and arr.shape[0] != k:
                 raise ValueError(f"{name} describes {arr.shape[0]} components, the others {k}")
             k = arr.shape[0]
-            out[name] = arr
         return out
+
+    def _per_component(self, name: str) -> bool:
+        """Whether array ``name`` has a leading component axis (per :attr:`param_dims`)."""
+        dims = self.param_dims.get(name)
+        return dims is None or (len(dims) > 0 and dims[0] == "component")
+
+    def n_components(self, params: Components) -> int:
+        """Components ``k`` the parameters describe.
+
+        The leading axis of the first array that :attr:`param_dims` gives a component axis
+        (an array it does not name has one).
+        """
+        for name, arr in params.params().items():
+            if self._per_component(name):
+                return int(arr.shape[0])
+        raise ValueError(f"{self.label} parameters have no array with a component axis")
 
     def check_data(self, X: np.ndarray) -> None:  # noqa: B027 (optional, accepts everything)
         """Raise ``ValueError`` naming the problem if this family cannot model ``X``."""
@@ -188,8 +213,15 @@ class Family(ABC):
         return np.zeros(params.n_components, dtype=bool)
 
     def n_features(self, params: Components) -> int:
-        """Data columns the parameters describe: the first array's second axis, or 1."""
-        first = next(iter(params.params().values()))
+        """Data columns the parameters describe.
+
+        The second axis of the first array with a component axis (see :meth:`n_components`),
+        or 1.
+        """
+        arrays = params.params()
+        first = next((a for name, a in arrays.items() if self._per_component(name)), None)
+        if first is None:
+            first = next(iter(arrays.values()))
         return int(first.shape[1]) if first.ndim > 1 else 1
 
     # -- derived -------------------------------------------------------------------------
@@ -316,8 +348,8 @@ class Components:
 
     @property
     def n_components(self) -> int:
-        """Number of components ``k``: the first array's leading axis."""
-        return int(next(iter(self._arrays.values())).shape[0])
+        """Number of components ``k`` (see :meth:`Family.n_components`)."""
+        return self.cached("n_components", lambda: self.family.n_components(self))
 
     @property
     def n_features(self) -> int:
@@ -366,6 +398,18 @@ class Components:
             f"Components({self.family!r}, n_components={self.n_components}, "
             f"n_features={self.n_features})"
         )
+
+
+def _numeric_array(value: Any) -> bool:
+    """Whether ``value`` is an array of numbers (a parameter array, never a family setting)."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "biufc"
+    if not isinstance(value, list):
+        return False
+    try:
+        return np.asarray(value).dtype.kind in "biufc"
+    except (TypeError, ValueError):  # ragged or mixed: not an array of numbers
+        return False
 
 
 def updated(family: Family, stats: Stats, reg_covar: float, previous: Any) -> Components:
@@ -445,34 +489,15 @@ def family_from_spec(spec: Mapping[str, Any]) -> Family:
         name, config = str(spec["name"]), dict(spec["config"])
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"a family entry must hold a name and a config, got {spec!r}") from err
-    obj = family_class(name)
-    if obj is None:
+    from mixem.components.base import component_class
+
+    obj = component_class(name)
+    if not issubclass(obj, Family):
         raise ValueError(f"{name!r} is not a component family")
     try:
         return obj.from_config({key: _tuples(value) for key, value in config.items()})
     except (TypeError, ValueError) as err:
         raise ValueError(f"invalid configuration of {name}: {config!r} ({err})") from err
-
-
-def family_class(name: str) -> type[Family] | None:
-    """The class ``module.QualName`` names (its module imported), if it is a Family class.
-
-    Raises ValueError if the name resolves to nothing.
-    """
-    import importlib
-
-    module, _, qualname = name.rpartition(".")
-    if not module:
-        raise ValueError(f"unknown component family {name!r} (expected module.ClassName)")
-    try:
-        obj: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as err:
-        raise ValueError(
-            f"unknown component family {name!r}; import or define it before loading"
-        ) from err
-    return obj if isinstance(obj, type) and issubclass(obj, Family) else None
 
 
 def _tuples(value: Any) -> Any:

@@ -188,30 +188,6 @@ class _Gaussian:
         return bool(np.isfinite(np.add.reduce(self._log_norm, axis=None)))
 
     @classmethod
-    def _trusted(cls, means: np.ndarray, covariances: np.ndarray) -> Self:
-        """Components from new arrays the M-step computed, without the public validation.
-
-        Parameters from statistics of finite rows with positive weights are finite and
-        symmetric by construction, so the constructor's copies and checks (shapes, finiteness,
-        symmetry) would only cost time: on Old Faithful they took 15-20% of an EM iteration
-        (benchmarks/bench_small.py). What can still go wrong, a covariance that is not
-        positive definite or a variance of zero, shows while preparing; then the public
-        constructor runs and raises its error naming the component. ``means`` and
-        ``covariances`` become read-only.
-        """
-        obj = cls.__new__(cls)
-        means.setflags(write=False)
-        covariances.setflags(write=False)
-        obj._means = means
-        obj._covariances = covariances
-        try:
-            if obj._prepared():
-                return obj
-        except ValueError:
-            pass
-        return cls(means, covariances)
-
-    @classmethod
     def _valid(cls, means: np.ndarray, covariances: np.ndarray) -> Self:
         """Components of parameters known to be valid, prepared when first used.
 
@@ -273,10 +249,6 @@ class _Gaussian:
         variances = self._variances()
         return variances[:, :, None] * np.eye(self.n_features)
 
-    def moments(self) -> tuple[np.ndarray, np.ndarray]:
-        """Means ``(k, d)`` and covariance matrices ``(k, d, d)``."""
-        return self._means, self.covariance_matrices
-
     def _smallest_eigenvalues(self) -> np.ndarray:
         """Smallest eigenvalue of every component's covariance, shape ``(k,)``."""
         return self._variances().min(axis=1)
@@ -298,10 +270,6 @@ class _Gaussian:
 
     def _largest_eigenvalues(self) -> np.ndarray:
         return self._variances().max(axis=1)
-
-    def params(self) -> dict[str, np.ndarray]:
-        """Return ``{"means": ..., "covariances": ...}``."""
-        return {"means": self._means, "covariances": self._covariances}
 
     @classmethod
     def check_data(cls, X: np.ndarray) -> None:

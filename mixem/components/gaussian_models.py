@@ -214,8 +214,8 @@ class Gaussian(Family):
             raise ValueError(
                 f"{self.label} takes parameters means and covariances, got {sorted(arrays)}"
             )
-        legacy = _LEGACY[self._layout]
-        checked = legacy(arrays["means"], arrays["covariances"])  # shapes, symmetry, positivity
+        kernel = _KERNELS[self._layout]
+        checked = kernel(arrays["means"], arrays["covariances"])  # shapes, symmetry, positivity
         out = {"means": checked.means, "covariances": checked.covariances}
         excess = self.covariance_model.violation(_natural_arrays(self._layout, out))
         if excess > CONSTRAINT_TOL:
@@ -261,7 +261,7 @@ class Gaussian(Family):
         return _kernel(self, params).spurious(counts, reg_covar)
 
 
-_LEGACY = {
+_KERNELS = {
     "spherical": SphericalKernel,
     "diagonal": DiagonalKernel,
     "tied": TiedKernel,
@@ -274,7 +274,7 @@ def _kernel(family: Gaussian, params: Components) -> Any:
     return params.cached(
         "kernel",
         lambda: (
-            _LEGACY[family._layout]
+            _KERNELS[family._layout]
             ._valid(np.array(params.means), np.array(params.covariances))
             ._checked()
         ),
@@ -317,8 +317,9 @@ class _Named(Gaussian):
         if arrays:
             name = type(self).__name__
             raise TypeError(
-                f"{name}(...) takes the family's settings, not parameter arrays; build "
-                f"components with mixem.{name}().components(means=..., covariances=...)"
+                f"{name}() is mclust's model {type(self).model}, and takes only the M-step's "
+                f"settings (use mixem.Gaussian(name) for another model); build components "
+                f"with mixem.{name}().components(means=..., covariances=...)"
             )
         object.__setattr__(self, "model", type(self).model)
         object.__setattr__(self, "m_step_tol", m_step_tol)

@@ -30,8 +30,8 @@ class Stack:
 
     Parameters
     ----------
-    family : Component class
-    stacked : Component
+    family : Family
+    stacked : Components
         The ``B * k`` components, fit ``b`` holding components ``b * k`` to ``(b + 1) * k``.
     k : int
         Components per fit.

@@ -31,7 +31,7 @@ from numba import literally, types
 from numba.extending import intrinsic
 
 from mixem.components import covariance_kernels
-from mixem.components.family import Components, family_name
+from mixem.components.family import Components, Family, family_name
 from mixem.components.gaussian import COLLAPSE_CORRELATION, COLLAPSE_ULPS
 from mixem.components.gaussian_models import Gaussian
 from mixem.components.stats import BLAS_MIN_FEATURES, GaussianStats
@@ -937,7 +937,7 @@ def compiled_kind(X: object, starts: Sequence[Start]) -> int | None:
     return kind
 
 
-def family_kind(X: object, families: Sequence[type]) -> int | None:
+def family_kind(X: object, families: Sequence[Family]) -> int | None:
     """The kind of the compiled loop for a mixture of ``families`` on rows ``X``, or None."""
     if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[1] >= BLAS_MIN_FEATURES:
         return None
@@ -966,7 +966,7 @@ def run_compiled(
     reg_covar: float,
     chunk: int,
     race: Race | None = None,
-    resp: tuple[type, np.ndarray] | None = None,
+    resp: tuple[Gaussian, np.ndarray] | None = None,
 ) -> list[EMRun | FitError]:
     """:func:`mixem.em.batch.run_many` for starts of one Gaussian family (see the module).
 
