@@ -69,6 +69,17 @@ def check_array(
     """
     if X is None:
         raise TypeError(f"{name} must be a numeric array of shape (n, d), got None")
+    if type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(
+            f"{name} is a scipy sparse {type(X).__name__}; mixem's statistics are dense: pass "
+            f"{name}.toarray() ({X.shape[0]} x {X.shape[1]} floats)"
+        )
+    # Rows with holes cannot be fitted, nor scored by a fitted model.
+    advice = (
+        "drop or impute them before fitting"
+        if n_features is None
+        else ("drop or impute them: a fitted model scores complete rows only")
+    )
     names = _feature_names(X)
     _reject_non_numeric(X, name, names)
     if isinstance(X, str | bytes):
@@ -77,7 +88,7 @@ def check_array(
         rows, cols = np.nonzero(X.isna().to_numpy())
         raise ValueError(
             f"{name} contains {rows.size} non-finite values (first: NaN at row {int(rows[0])}, "
-            f"column {names[cols[0]]!r}); drop or impute them before fitting"
+            f"column {names[cols[0]]!r}); {advice}"
         )
     try:
         arr = np.asarray(X, dtype=np.float64) if names is not None else np.asarray(X)
@@ -114,7 +125,7 @@ def check_array(
         col = names[cols[0]] if names else int(cols[0])
         raise ValueError(
             f"{name} contains {bad.sum()} non-finite values (first: {kind} at row "
-            f"{rows[0]}, column {col!r}); drop or impute them before fitting"
+            f"{rows[0]}, column {col!r}); {advice}"
         )
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(

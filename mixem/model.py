@@ -23,7 +23,7 @@ from mixem._validation import (
 from mixem.components.family import Components, Family, as_family, family_name
 from mixem.em.engine import FitRecord
 from mixem.em.engine import fit as em_fit
-from mixem.em.events import Event
+from mixem.em.events import Event, rounded_down
 from mixem.em.init import INIT_METHODS
 from mixem.em.passes import UncoveredRowError, accumulate, chunk_rows
 from mixem.em.settings import SearchSettings, Settings
@@ -366,7 +366,7 @@ class MixtureModel:
             eff = nk[j] * n / total
             if eff < cls.min_count(d):
                 raise ValueError(
-                    f"init_params['resp'] column {j} carries {eff:.3g} effective rows; "
+                    f"init_params['resp'] column {j} carries {rounded_down(eff)} effective rows; "
                     f"{family_name(cls)} needs at least {cls.min_count(d):g}"
                 )
         return self._structure.start(nk, stats, self.reg_covar)
@@ -419,6 +419,18 @@ class MixtureModel:
                     f"init_params for {name} must have keys {sorted(cls.param_dims)}, "
                     f"got {sorted(p)}"
                 )
+            for key, value in p.items():
+                # The component count first, so that a wrong one is named in the array at
+                # fault rather than in a later one whose shape then disagrees with it.
+                try:
+                    count = len(value)
+                except TypeError:  # a number, or a 0-d array: its checks name it
+                    continue
+                if cls._per_component(key) and count != k:
+                    raise ValueError(
+                        f"init_params: {key} for {name} describe {count} "
+                        f"component{'s' if count != 1 else ''}, the model has {k}"
+                    )
             try:
                 comp = cls.components(**p)
             except (TypeError, ValueError) as err:

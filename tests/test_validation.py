@@ -101,7 +101,7 @@ CASES = [
         "init_params means shape",
         lambda: fit(init_params={**GOOD_PARAMS, "means": np.zeros((3, 2))}),
         ValueError,
-        "covariances must have shape (3, 2, 2)",
+        "means for GaussianFull describe 3 components, the model has 2",
     ),
     (
         "init_params not positive definite",
@@ -298,3 +298,47 @@ def test_parameter_arrays_given_to_a_family_say_how_to_build_components(call, hi
     # replaced it.
     with pytest.raises(TypeError, match=f"not parameter arrays; build components with .*{hint}"):
         call()
+
+
+def test_init_params_name_the_array_with_the_wrong_component_count():
+    X = mixem.datasets.load_faithful().to_numpy()
+    start = {"weights": [0.5, 0.5], "means": np.zeros((3, 2)), "covariances": [np.eye(2)] * 2}
+    with pytest.raises(ValueError, match="means for GaussianFull describe 3 components, the mo"):
+        mixem.MixtureModel(mixem.GaussianFull, 2).fit(X, init_params=start)
+    # A one-element shape reads as Python writes it.
+    spherical = {"weights": [0.5, 0.5], "means": np.zeros((2, 2)), "covariances": [[1.0], [1.0]]}
+    with pytest.raises(ValueError, match=r"covariances must have shape \(2,\), got \(2, 1\)"):
+        mixem.MixtureModel(mixem.GaussianSpherical, 2).fit(X, init_params=spherical)
+
+
+def test_a_sparse_matrix_is_refused_as_sparse():
+    from scipy import sparse
+
+    X = sparse.csr_matrix(mixem.datasets.load_faithful().to_numpy())
+    with pytest.raises(TypeError, match=r"X is a scipy sparse csr_matrix.*X.toarray\(\)"):
+        mixem.MixtureModel(mixem.GaussianFull, 2).fit(X)
+
+
+def test_an_effective_row_count_never_reads_as_the_bound_it_misses():
+    from mixem.em.events import rounded_down
+
+    assert [rounded_down(v) for v in (1.9996, 2.0, 0.012345, 123456.0)] == [
+        "1.99",
+        "2",
+        "0.0123",
+        "123000",
+    ]
+    X = mixem.datasets.load_faithful().to_numpy()
+    share = 1.9996 / X.shape[0]
+    resp = np.column_stack([np.full(X.shape[0], 1 - share), np.full(X.shape[0], share)])
+    with pytest.raises(ValueError, match="carries 1.99 effective rows; GaussianDiagonal needs"):
+        mixem.MixtureModel(mixem.GaussianDiagonal, 2).fit(X, init_params={"resp": resp})
+
+
+def test_a_row_with_a_hole_given_to_a_fitted_model_is_not_told_to_fit():
+    X = mixem.datasets.load_faithful().to_numpy()
+    result = mixem.MixtureModel(mixem.GaussianFull, 2, random_state=0).fit(X)
+    for method in (result.predict, result.predict_proba, result.score_samples):
+        with pytest.raises(ValueError, match="a fitted model scores complete rows only") as err:
+            method(np.array([[np.nan, 70.0]]))
+        assert "before fitting" not in str(err.value)

@@ -53,7 +53,8 @@ def _param(value: Any, name: str, ndim: int, shape: tuple[int | None, ...]) -> n
         arr = np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}") from err
-    expected = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
+    expected = "(" + ", ".join("?" if s is None else str(s) for s in shape)
+    expected += ",)" if len(shape) == 1 else ")"
     if arr.ndim != ndim or any(
         s is not None and s != a for s, a in zip(shape, arr.shape, strict=False)
     ):

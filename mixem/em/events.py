@@ -7,6 +7,7 @@ run into warnings once, at the caller's line, and studies turn them into notes o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 __all__ = ["KINDS", "Event"]
@@ -57,3 +58,11 @@ def decrease_event(drop: float, iteration: int) -> Event:
         "EM should never do this: please report it with the data and settings",
         iteration=iteration,
     )
+
+
+def rounded_down(value: float) -> str:
+    """``value`` to 3 significant digits, rounded down: never shown as the bound it is below."""
+    if not value > 0:
+        return "0"
+    scale = 10.0 ** (2 - math.floor(math.log10(value)))
+    return f"{math.floor(value * scale) / scale:g}"

@@ -10,7 +10,7 @@ import numpy as np
 
 from mixem.components.family import Components, family_name, updated
 from mixem.components.stats import Stats
-from mixem.em.events import Event, decrease_event
+from mixem.em.events import Event, decrease_event, rounded_down
 from mixem.em.init import locate_component, seed_from_rows, seed_size
 from mixem.em.passes import EPass, e_pass, iter_log_prob, log_sum_exp
 from mixem.em.trace import Trace
@@ -190,7 +190,8 @@ def m_step(
                 how = f"from the {rows.size} worst-fitted rows"
                 kind = "reseed"
             why = (
-                f"was left with {effective[j]:.3g} effective rows (it needs at least {need:g})"
+                f"was left with {rounded_down(effective[j])} effective rows (it needs at "
+                f"least {need:g})"
                 if effective[j] < need
                 else "collapsed onto (near-)identical values, a likelihood spike"
             )
