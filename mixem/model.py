@@ -203,9 +203,13 @@ class MixtureModel:
             kept as ``result.feature_names``.
         sample_weight : array-like of shape (n,), optional
             Non-negative frequency weights: an integer weight ``w`` is the same as repeating the
-            row ``w`` times, and ``n_obs`` (the ``n`` of BIC) becomes their sum. Weights that
-            are not counts (say, normalised to sum to 1) make BIC and ICL meaningless: rescale
-            them to sum to the number of observations they stand for.
+            row ``w`` times, and ``n_obs`` (the ``n`` of BIC) becomes their sum. The rows a
+            component has, and those a re-seeded component starts from, are counted in weight
+            too, so integer weights give the fit of repeated rows also through re-seeds.
+            Weights that are not counts (say, normalised to sum to 1) make BIC and ICL
+            meaningless and the components' minimum row counts unreachable: rescale them to
+            sum to the number of observations they stand for (weights summing to fewer rows
+            than the components need are refused).
         init_params : dict, optional
             Either the starting parameters, ``{"weights": (K,), "means": (K, d),
             "covariances": ...}`` with covariances shaped as ``result.covariances`` (the fit
@@ -474,6 +478,14 @@ def _validated(model: MixtureModel, X: Any, sample_weight: Any, rng: np.random.G
             f"X has {usable.shape[0]} {what}; {K} component{'s' * (K != 1)} of "
             f"{' + '.join(family_name(c) for c in families)} in {d} dimensions need at "
             f"least {need:g}"
+        )
+    if w is not None and w.sum() < need:
+        # Frequency weights: the rows they stand for are what the components' minimum counts.
+        raise ValueError(
+            f"sample_weight sums to {w.sum():.4g}: frequency weights, the observations the rows "
+            f"stand for, and {K} component{'s' * (K != 1)} of "
+            f"{' + '.join(family_name(c) for c in families)} in {d} dimensions need at least "
+            f"{need:g}; rescale the weights to the number of observations"
         )
     chunk = chunk_rows(d, families, K, model.chunk_size)
     return _Data(X, w, names, categories, chunk)

@@ -175,3 +175,30 @@ def test_save_load_round_trip(tmp_path_factory, problem):
         res.icl,
         res.n_iter,
     )
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+@pytest.mark.parametrize("family", [mixem.GaussianDiagonal, mixem.GaussianFull, mixem.GaussianTied])
+def test_integer_weights_equal_repeated_rows_through_a_reseed(monkeypatch, family, compiled):
+    # A component started far from every row is re-seeded from the worst-fitted rows; counted
+    # in weight, a row of weight 3 is three of them (issue 16: -7.99 against -16.12 before).
+    from mixem.em import gaussian_batch
+
+    if not compiled:
+        monkeypatch.setattr(gaussian_batch, "family_kind", lambda X, families: None)
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (40, 2)), rng.normal(6, 1, (40, 2))])
+    w = rng.integers(1, 4, X.shape[0])
+    w[rng.choice(X.shape[0], 10, replace=False)] = 0
+    cov = {"GaussianTied": np.eye(2), "GaussianFull": np.stack([np.eye(2)] * 3)}.get(
+        family.__name__, np.ones((3, 2))
+    )
+    start = {"weights": [0.4, 0.4, 0.2], "means": [[0, 0], [6, 6], [100, 100]], "covariances": cov}
+    model = mixem.MixtureModel(family, 3, tol=1e-10)
+    with pytest.warns(mixem.DegenerateComponentWarning, match="component 2"):
+        weighted = model.fit(X, sample_weight=w.astype(float), init_params=start)
+    with pytest.warns(mixem.DegenerateComponentWarning, match="component 2"):
+        repeated = model.fit(np.repeat(X, w, axis=0), init_params=start)
+    assert weighted.n_iter == repeated.n_iter
+    assert weighted.loglik == pytest.approx(repeated.loglik, rel=1e-10)
+    np.testing.assert_allclose(weighted.means, repeated.means, rtol=1e-9, atol=1e-12)

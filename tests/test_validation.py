@@ -342,3 +342,10 @@ def test_a_row_with_a_hole_given_to_a_fitted_model_is_not_told_to_fit():
         with pytest.raises(ValueError, match="a fitted model scores complete rows only") as err:
             method(np.array([[np.nan, 70.0]]))
         assert "before fitting" not in str(err.value)
+
+
+def test_weights_summing_to_fewer_rows_than_the_components_need_are_refused():
+    X = mixem.datasets.load_faithful().to_numpy()
+    w = np.full(X.shape[0], 1.0 / X.shape[0])  # normalised: one observation in all
+    with pytest.raises(ValueError, match="sample_weight sums to 1: frequency weights"):
+        mixem.MixtureModel(mixem.GaussianFull, 2).fit(X, sample_weight=w)

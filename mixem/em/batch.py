@@ -240,7 +240,8 @@ class _Batch:
         self.totals = np.broadcast_to(
             weights.sum(axis=1) if w is not None else float(n), (B,)
         ).copy()
-        self.usable = np.broadcast_to(np.count_nonzero(weights > 0, axis=1), (B,)).copy()
+        # Rows counted in weight (frequency weights), as the loop's re-seed rule counts them.
+        self.usable = np.broadcast_to(weights.sum(axis=1), (B,)).copy()
         self.need = stack.family.min_count(d)
         self.out: list[EMRun | FitError | None] = [None] * B
         self.ids = np.arange(B)  # positions in ``out`` of the fits in the stack

@@ -1098,7 +1098,8 @@ def _batch(
         means, cov, weights = np.zeros((B, K, d)), np.zeros((B, K, d, d)), np.zeros((B, K))
     W = _owned(np.ones((1, n)) if sample_weight is None else np.atleast_2d(sample_weight))
     totals = _owned(np.broadcast_to(W.sum(axis=1) if sample_weight is not None else float(n), (B,)))
-    usable = _owned(np.broadcast_to(np.count_nonzero(W > 0, axis=1), (B,)))
+    # Rows counted in weight (frequency weights), as the NumPy loop's re-seed rule counts them.
+    usable = _owned(np.broadcast_to(W.sum(axis=1), (B,)).astype(np.float64))
     need = float(family.min_count(d))
     layout = _layout(kind)
     if kind >= MODEL_BASE:

@@ -226,10 +226,17 @@ def seed_from_rows(
     nk: np.ndarray,
     j: int,
     rows: np.ndarray,
+    row_weights: np.ndarray | None = None,
 ) -> None:
-    """Replace component ``j``'s statistics (in ``stats`` and ``nk``) by those of ``rows``."""
+    """Replace component ``j``'s statistics (in ``stats`` and ``nk``) by those of ``rows``.
+
+    Each row counts with its sample weight, or with ``row_weights`` when given.
+    """
     f, local = locate_component(sizes, j)
-    w = np.ones(rows.size) if sample_weight is None else sample_weight[rows]
+    if row_weights is not None:
+        w = np.asarray(row_weights, dtype=float)
+    else:
+        w = np.ones(rows.size) if sample_weight is None else sample_weight[rows]
     resp = np.zeros((rows.size, sizes[f]))
     resp[:, local] = w
     seeded = components[f].statistics(X[rows], resp)

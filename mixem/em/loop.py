@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -59,23 +60,40 @@ class RunError(FitError):
         self.events = tuple(events)
 
 
-def _worst_rows(
+def _worst_blocks(
     X: np.ndarray,
     sample_weight: np.ndarray | None,
     log_weights: np.ndarray,
     components: Sequence[Components],
     chunk: int,
+    size: int,
     count: int,
-) -> np.ndarray:
-    """Indices of the ``count`` rows with the lowest log-likelihood, worst first."""
+) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """``count`` blocks of ``size`` rows with the lowest log-likelihood, worst first.
+
+    Each block is its rows and, for weighted rows, the weight each gives: blocks are cut in
+    weight, so a row of weight 3 counts as three rows and may be shared by two blocks (as its
+    three copies would be).
+    """
     ll = np.empty(X.shape[0])
     for rows, logp in iter_log_prob(X, log_weights, components, chunk):
         ll[rows] = log_sum_exp(logp)
-    if sample_weight is not None:
-        ll[sample_weight <= 0] = np.inf
-    count = min(count, X.shape[0])
-    idx = np.argpartition(ll, count - 1)[:count]
-    return idx[np.argsort(ll[idx])]
+    if sample_weight is None:
+        total = min(size * count, X.shape[0])
+        idx = np.argpartition(ll, total - 1)[:total]
+        worst = idx[np.argsort(ll[idx])]
+        return [(worst[i * size : (i + 1) * size], None) for i in range(count)]
+    usable = np.flatnonzero(sample_weight > 0)
+    order = usable[np.argsort(ll[usable], kind="stable")]
+    upper = np.cumsum(sample_weight[order])
+    lower = upper - sample_weight[order]
+    out = []
+    for i in range(count):
+        start, stop = i * size, (i + 1) * size
+        share = np.clip(np.minimum(upper, stop) - np.maximum(lower, start), 0.0, None)
+        keep = share > 0
+        out.append((order[keep], share[keep]))
+    return out
 
 
 def _split_heaviest(
@@ -157,14 +175,19 @@ def m_step(
     nk = epass.nk.copy()
     stats: list[Stats] = list(epass.stats)
     n, d = X.shape
-    n_usable = n if sample_weight is None else int(np.count_nonzero(sample_weight > 0))
+    # Frequency weights: a row of weight 3 is three rows, so the rows a component has and the
+    # rows a re-seed takes are counted in weight (integer weights then re-seed as repeated
+    # rows do).
+    n_usable = n if sample_weight is None else int(math.floor(sample_weight.sum()))
     per_comp = [cls for cls, size in zip(classes, sizes, strict=True) for _ in range(size)]
-    effective = nk * n_usable / nk.sum()
+    effective = nk * (n if sample_weight is None else sample_weight.sum()) / nk.sum()
     collapsed = np.concatenate([cls.collapsed(s) for cls, s in zip(classes, stats, strict=True)])
     thin = [j for j, cls in enumerate(per_comp) if effective[j] < cls.min_count(d) or collapsed[j]]
     if thin:
-        m = max(seed_size(per_comp[j], d, n_usable) for j in thin)
-        worst = _worst_rows(X, sample_weight, np.log(current[0]), components, chunk, m * len(thin))
+        m = max(1, max(seed_size(per_comp[j], d, n_usable) for j in thin))
+        blocks = _worst_blocks(
+            X, sample_weight, np.log(current[0]), components, chunk, m, len(thin)
+        )
         for i, j in enumerate(thin):
             reseeds[j] += 1
             need = per_comp[j].min_count(d)
@@ -185,9 +208,9 @@ def m_step(
                 how = f"by splitting component {heaviest} along its principal axis"
                 kind = "recovery"
             else:
-                rows = worst[i * m : (i + 1) * m]
-                seed_from_rows(X, sample_weight, classes, sizes, stats, nk, j, rows)
-                how = f"from the {rows.size} worst-fitted rows"
+                rows, row_weights = blocks[i]
+                seed_from_rows(X, sample_weight, classes, sizes, stats, nk, j, rows, row_weights)
+                how = f"from the {m} worst-fitted rows"
                 kind = "reseed"
             why = (
                 f"was left with {rounded_down(effective[j])} effective rows (it needs at "
