@@ -9,6 +9,8 @@ class ConvergenceWarning(UserWarning):
     """EM stopped at ``max_iter`` before the log-likelihood change fell below ``tol``.
 
     The fit is still returned; inspect ``result.trace`` to judge how far it was from converging.
+    It is not a subclass of scikit-learn's ``ConvergenceWarning``: scikit-learn is optional, so
+    mixem cannot derive from its classes; a filter written for scikit-learn needs this class too.
     """
 
 

@@ -200,7 +200,8 @@ class MixtureModel:
         ----------
         X : array-like of shape (n, d), or pandas.DataFrame
             Rows are observations; a 1-D array is one feature. Column names of a DataFrame are
-            kept as ``result.feature_names``.
+            kept as ``result.feature_names``. Values are read as float64, and every result is
+            float64, also for float32 input (the centred statistics need float64).
         sample_weight : array-like of shape (n,), optional
             Non-negative frequency weights: an integer weight ``w`` is the same as repeating the
             row ``w`` times, and ``n_obs`` (the ``n`` of BIC) becomes their sum. The rows a
