@@ -32,7 +32,12 @@ from mixem.components import (
     UniformNoise,
 )
 from mixem.em.trace import Trace
-from mixem.exceptions import ConvergenceWarning, DegenerateComponentWarning, FitError
+from mixem.exceptions import (
+    ConvergenceWarning,
+    DegenerateComponentWarning,
+    FitError,
+    ResultFileError,
+)
 from mixem.model import MixtureModel
 from mixem.result import MixtureResult
 from mixem.selection import SelectionResult, bootstrap_lrt, select
@@ -50,6 +55,7 @@ __all__ = [
     "Family",
     "Gaussian",
     "FitError",
+    "ResultFileError",
     "GaussianDiagonal",
     "GaussianFull",
     "GaussianSpherical",

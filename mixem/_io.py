@@ -1,6 +1,6 @@
 """Saving and loading fitted mixtures in a versioned, pickle-free format.
 
-Format ``mixem.MixtureResult`` version 2: a NumPy ``.npz`` archive (zip of ``.npy`` arrays)
+Format ``mixem.MixtureResult`` version 3: a NumPy ``.npz`` archive (zip of ``.npy`` arrays)
 holding
 
 - ``__meta__``: a JSON document (0-d unicode array) with ``format``, ``format_version``,
@@ -12,7 +12,9 @@ holding
   ``families``: for each family ``family`` (its ``name``, the ``module.QualName`` of its class,
   and its ``config``, the keyword arguments that rebuild it), ``n_components`` and the names
   of its parameter arrays (version 1 named a family by ``class`` alone, a configured one as
-  ``Name[config]``; both still load);
+  ``Name[config]``; both still load), and ``checksum``, the SHA-256 of the rest of the
+  metadata and of every array (new in version 3: a changed or damaged file is refused;
+  version 2 files, without it, still load);
 - ``weights``; ``family{i}.{name}`` for every parameter array of family ``i``;
 - ``trace.loglik``, ``trace.change``, ``trace.seconds``, ``trace.reseeded`` and
   ``trace.moved`` (optional: read as all False when absent, as in files saved before it
@@ -24,7 +26,11 @@ Arrays are read back with ``allow_pickle=False``: loading never executes code fr
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import math
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +41,24 @@ from mixem.components.family import Family, as_family, family_from_spec
 from mixem.components.product import Product
 from mixem.em.events import Event
 from mixem.em.trace import Trace
+from mixem.exceptions import ResultFileError
 from mixem.result import MixtureResult
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "save_result", "load"]
 
 FORMAT = "mixem.MixtureResult"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+
+#: Bounds on a result file, checked before anything is decompressed. A fitted mixture holds
+#: its parameters and its trace: a few MB at most for the largest models mixem fits.
+MAX_MEMBERS = 10_000
+MAX_BYTES = 1 << 30
+#: Members larger than this may not inflate more than MAX_RATIO times (float arrays deflate
+#: less than 2:1; a zip bomb 1000:1).
+RATIO_FROM_BYTES = 1 << 20
+MAX_RATIO = 100
+#: Levels of a categorical column a file may list.
+MAX_LEVELS = 1 << 20
 
 
 def _legacy_components(name: str, arrays: dict[str, np.ndarray]) -> Any:
@@ -134,6 +152,8 @@ def save_result(result: MixtureResult, path: str | Path) -> None:
         ),
         "families": families,
     }
+    meta = json.loads(json.dumps(meta))  # the form a load reads back, tuples as lists
+    meta["checksum"] = _digest(meta, arrays)
     arrays["__meta__"] = np.array(json.dumps(meta))
     with open(path, "wb") as fh:
         np.savez_compressed(fh, **arrays)
@@ -141,6 +161,12 @@ def save_result(result: MixtureResult, path: str | Path) -> None:
 
 def load(path: str | Path) -> MixtureResult:
     """Load a result saved by :meth:`MixtureResult.save`.
+
+    Everything read is checked against the format before it is used: the archive's members
+    and their sizes (before decompression), the metadata's fields and types, the arrays'
+    shapes against the metadata, and the values (weights on the simplex, each family's own
+    checks of its parameters, finite criteria, sane options). Loading never runs code from the
+    file and never defines a class.
 
     Parameters
     ----------
@@ -154,61 +180,268 @@ def load(path: str | Path) -> MixtureResult:
 
     Raises
     ------
-    ValueError
-        If the file is not a mixem result, has a newer format version, or names a component
-        class that has not been defined or imported in this session.
+    FileNotFoundError
+        If there is no such file.
+    mixem.ResultFileError
+        (a ``ValueError``) If the file is damaged, malformed or not a mixem result, has a newer
+        format version, or names a component family that has not been imported in this
+        session; the message names the file and the problem.
     """
     try:
-        archive = np.load(path, allow_pickle=False)
+        return _load(path)
+    except (FileNotFoundError, ResultFileError):
+        raise
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+        RecursionError,
+        MemoryError,
+        OverflowError,
+        NotImplementedError,
+        np.linalg.LinAlgError,
+    ) as err:
+        raise ResultFileError(f"{path} cannot be loaded: {_reason(err)}") from err
+
+
+def _reason(err: BaseException) -> str:
+    if isinstance(err, zipfile.BadZipFile | zlib.error | EOFError):
+        return f"the archive is damaged ({err})"
+    if isinstance(err, RecursionError):
+        return "its metadata are nested too deeply"
+    if isinstance(err, MemoryError):
+        return "an array is larger than memory allows"
+    return str(err) or type(err).__name__
+
+
+def _fail(path: str | Path, what: str) -> ResultFileError:
+    return ResultFileError(f"{path} cannot be loaded: {what}")
+
+
+def _load(path: str | Path) -> MixtureResult:
+    try:
+        zf = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise
-    except (OSError, ValueError) as err:
-        raise ValueError(
-            f"{path} is not a mixem result file (expected an .npz archive written by "
-            "MixtureResult.save)"
+    except (OSError, zipfile.BadZipFile, ValueError) as err:
+        raise _fail(
+            path,
+            "it is not a mixem result file (expected an .npz archive written by "
+            f"MixtureResult.save; {err})",
         ) from err
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} is not a mixem result file (a single .npy array, not .npz)")
-    with archive:
+    with zf:
+        _check_members(zf, path)
+    with np.load(path, allow_pickle=False) as archive:
         if "__meta__" not in archive.files:
-            raise ValueError(f"{path} is not a mixem result file (no __meta__ entry)")
-        meta = json.loads(str(archive["__meta__"]))
+            raise _fail(path, "it is not a mixem result file (no __meta__ entry)")
+        raw = archive["__meta__"]
+        if raw.dtype.kind != "U" or raw.ndim != 0:
+            raise _fail(path, "its __meta__ entry is not a JSON text")
+        meta = json.loads(str(raw))
+        if not isinstance(meta, dict):
+            raise _fail(path, "its metadata are not a JSON object")
         if meta.get("format") != FORMAT:
-            raise ValueError(f"{path} holds {meta.get('format')!r}, not {FORMAT!r}")
-        if meta["format_version"] > FORMAT_VERSION:
-            raise ValueError(
-                f"{path} has format version {meta['format_version']}; this mixem reads up to "
-                f"{FORMAT_VERSION}: upgrade mixem"
+            raise _fail(path, f"it holds {meta.get('format')!r}, not {FORMAT!r}")
+        version = meta.get("format_version")
+        if not _is_int(version) or version < 1:
+            raise _fail(path, f"its format_version is {version!r}")
+        if version > FORMAT_VERSION:
+            raise _fail(
+                path,
+                f"it has format version {version}; this mixem reads up to {FORMAT_VERSION}: "
+                "upgrade mixem",
             )
-        components = []
-        for i, fam in enumerate(meta["families"]):
-            arrays = {name: archive[f"family{i}.{name}"] for name in fam["params"]}
-            if "family" in fam:
-                components.append(family_from_spec(fam["family"]).components(**arrays))
-            else:
-                components.append(_legacy_components(str(fam["class"]), arrays))
-        trace = Trace(
-            meta["initial_loglik"],
-            *(archive[f"trace.{name}"] for name in ("loglik", "change", "seconds", "reseeded")),
-            rows=int(meta.get("trace_rows", 0)),
-            moved=archive["trace.moved"] if "trace.moved" in archive.files else None,
+        arrays = {name: archive[name] for name in archive.files if name != "__meta__"}
+    if version >= 3:
+        checksum = meta.pop("checksum", None)
+        if checksum != _digest(meta, arrays):
+            raise _fail(path, "its contents do not match its checksum (changed or damaged)")
+    return _result(meta, arrays, path)
+
+
+def _digest(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 of the metadata (canonical JSON) and of every array's name, dtype, shape, bytes."""
+    h = hashlib.sha256(json.dumps(meta, sort_keys=True).encode())
+    for name in sorted(arrays):
+        arr = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{arr.dtype.str}|{arr.shape}|".encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+def _check_members(zf: zipfile.ZipFile, path: str | Path) -> None:
+    """Bound the archive before anything is decompressed: members, sizes, ratios, headers."""
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise _fail(path, f"it holds {len(infos)} members (at most {MAX_MEMBERS})")
+    total = sum(info.file_size for info in infos)
+    if total > MAX_BYTES:
+        raise _fail(path, f"its members inflate to {total} bytes (at most {MAX_BYTES})")
+    for info in infos:
+        if not info.filename.endswith(".npy") or "/" in info.filename:
+            raise _fail(path, f"it holds a member {info.filename!r} that is no array")
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > RATIO_FROM_BYTES and ratio > MAX_RATIO:
+            raise _fail(
+                path, f"member {info.filename!r} inflates {ratio:.0f}:1 (at most {MAX_RATIO}:1)"
+            )
+        with zf.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(member)
+            if dtype.hasobject:
+                raise _fail(path, f"member {info.filename!r} holds Python objects")
+            size = math.prod(shape) * dtype.itemsize
+            if size > info.file_size:
+                raise _fail(
+                    path,
+                    f"member {info.filename!r} declares {size} bytes of data in "
+                    f"{info.file_size} bytes",
+                )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _result(meta: dict[str, Any], arrays: dict[str, np.ndarray], path: str | Path) -> MixtureResult:
+    """The result that validated metadata and arrays describe."""
+
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise _fail(path, what)
+
+    def array(name: str, kind: str, ndim: int | None = None) -> np.ndarray:
+        need(name in arrays, f"it has no {name!r} array")
+        arr = arrays[name]
+        need(arr.dtype.kind in kind, f"{name} has dtype {arr.dtype}")
+        need(ndim is None or arr.ndim == ndim, f"{name} has {arr.ndim} dimensions, not {ndim}")
+        if arr.dtype.kind == "f":
+            need(
+                bool(np.all(np.isfinite(arr)) or name.startswith("trace.")), f"{name} is not finite"
+            )
+        return arr
+
+    families = meta.get("families")
+    need(isinstance(families, list) and len(families) >= 1, "its families are not a list")
+    components = []
+    for i, fam in enumerate(families):
+        need(isinstance(fam, dict), f"family {i} is not an object")
+        names = fam.get("params")
+        need(
+            isinstance(names, list) and all(isinstance(n, str) for n in names) and names,
+            f"family {i}'s parameter names are not a list of names",
         )
-        names = meta["feature_names"]
-        return MixtureResult(
-            weights=archive["weights"],
-            components=tuple(components),
-            loglik=meta["loglik"],
-            entropy=meta["entropy"],
-            n_obs=meta["n_obs"],
-            n_iter=meta["n_iter"],
-            converged=meta["converged"],
-            trace=trace,
-            feature_names=tuple(names) if names else None,
-            spec=meta["spec"],
-            events=tuple(Event(**e) for e in meta.get("events", [])),
-            categories=(
-                {col: tuple(levels) for col, levels in meta["categories"].items()}
-                if meta.get("categories")
-                else None
-            ),
+        params = {name: array(f"family{i}.{name}", "biuf") for name in names}
+        if "family" in fam:
+            family = family_from_spec(fam["family"])
+        else:
+            need(isinstance(fam.get("class"), str), f"family {i} has no name")
+            family = _legacy_family(str(fam["class"]))
+        comps = family.components(**params)
+        need(
+            fam.get("n_components") == comps.n_components,
+            f"family {i} says {fam.get('n_components')!r} components; its arrays hold "
+            f"{comps.n_components}",
         )
+        components.append(comps)
+    d = components[0].n_features
+    need(all(c.n_features == d for c in components), "its families disagree on the features")
+    k = sum(c.n_components for c in components)
+    weights = array("weights", "f", 1)
+    need(weights.size == k, f"it has {weights.size} weights for {k} components")
+    need(
+        bool(np.all(weights >= 0)) and abs(float(weights.sum()) - 1.0) <= 1e-8,
+        "its weights are not on the simplex (non-negative, summing to 1)",
+    )
+    for key in ("loglik", "entropy", "initial_loglik"):
+        need(_is_number(meta.get(key)), f"its {key} is {meta.get(key)!r}")
+    need(
+        math.isfinite(meta["loglik"]) and math.isfinite(meta["entropy"]), "its loglik is not finite"
+    )
+    need(_is_number(meta.get("n_obs")) and meta["n_obs"] > 0, f"its n_obs is {meta.get('n_obs')!r}")
+    need(
+        _is_int(meta.get("n_iter")) and meta["n_iter"] >= 0, f"its n_iter is {meta.get('n_iter')!r}"
+    )
+    need(isinstance(meta.get("converged"), bool), f"its converged is {meta.get('converged')!r}")
+    rows = meta.get("trace_rows", 0)
+    need(_is_int(rows) and rows >= 0, f"its trace_rows is {rows!r}")
+    trace_arrays = [
+        array("trace.loglik", "f", 1),
+        array("trace.change", "f", 1),
+        array("trace.seconds", "f", 1),
+        array("trace.reseeded", "b", 1),
+    ]
+    moved = array("trace.moved", "b", 1) if "trace.moved" in arrays else None
+    length = trace_arrays[0].size
+    need(
+        all(a.size == length for a in [*trace_arrays, *([moved] if moved is not None else [])]),
+        "its trace arrays differ in length",
+    )
+    names = meta.get("feature_names")
+    need(
+        names is None
+        or (isinstance(names, list) and len(names) == d and all(isinstance(n, str) for n in names)),
+        f"its feature_names are not {d} names",
+    )
+    spec = meta.get("spec")
+    need(isinstance(spec, dict), "its spec is not an object")
+    _check_spec(spec, need)
+    events = meta.get("events", [])
+    need(isinstance(events, list) and all(isinstance(e, dict) for e in events), "its events")
+    categories = meta.get("categories")
+    need(
+        categories is None
+        or (
+            isinstance(categories, dict)
+            and all(isinstance(v, list) and len(v) <= MAX_LEVELS for v in categories.values())
+        ),
+        "its categories are not lists of levels",
+    )
+    trace = Trace(meta["initial_loglik"], *trace_arrays, rows=rows, moved=moved)
+    return MixtureResult(
+        weights=weights,
+        components=tuple(components),
+        loglik=float(meta["loglik"]),
+        entropy=float(meta["entropy"]),
+        n_obs=meta["n_obs"],
+        n_iter=meta["n_iter"],
+        converged=meta["converged"],
+        trace=trace,
+        feature_names=tuple(names) if names else None,
+        spec=spec,
+        events=tuple(Event(**e) for e in events),
+        categories=(
+            {str(col): tuple(levels) for col, levels in categories.items()} if categories else None
+        ),
+    )
+
+
+def _check_spec(spec: dict[str, Any], need: Any) -> None:
+    """The model options a result reuses (chunk size, regulariser, EM settings) are sane."""
+    chunk = spec.get("chunk_size")
+    need(chunk is None or (_is_int(chunk) and chunk >= 1), f"its chunk_size is {chunk!r}")
+    for key in ("tol", "reg_covar"):
+        value = spec.get(key, 0.0)
+        need(_is_number(value) and math.isfinite(value) and value >= 0, f"its {key} is {value!r}")
+    for key in ("max_iter", "n_init"):
+        value = spec.get(key, 1)
+        need(_is_int(value) and value >= 1, f"its {key} is {value!r}")
+    init = spec.get("init", "short_em")
+    need(isinstance(init, str), f"its init is {init!r}")
+    seed = spec.get("random_state")
+    need(seed is None or _is_int(seed), f"its random_state is {seed!r}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ConvergenceWarning", "DegenerateComponentWarning", "FitError"]
+__all__ = ["ConvergenceWarning", "DegenerateComponentWarning", "FitError", "ResultFileError"]
 
 
 class ConvergenceWarning(UserWarning):
@@ -20,3 +20,11 @@ class DegenerateComponentWarning(UserWarning):
 
 class FitError(RuntimeError):
     """EM could not produce a valid fit (for example, components kept collapsing)."""
+
+
+class ResultFileError(ValueError):
+    """A file that :func:`mixem.load` cannot trust: damaged, malformed, or not a mixem result.
+
+    The message names the file and what is wrong with it. Loading never runs code from a file
+    and never defines a class.
+    """
