@@ -7,7 +7,8 @@ expected and what was given.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,16 @@ def check_array(
     """
     if X is None:
         raise TypeError(f"{name} must be a numeric array of shape (n, d), got None")
+    if isinstance(X, Mapping | Iterator | AbstractSet):
+        raise TypeError(
+            f"{name} must be an array of shape (n, d) (a NumPy array, a DataFrame or nested "
+            f"lists), got a {type(X).__name__}"
+        )
+    if isinstance(X, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a masked array, and mixem does not read masks: fill the masked entries "
+            f"({name}.filled(value)) or drop their rows"
+        )
     if type(X).__module__.startswith("scipy.sparse"):
         raise TypeError(
             f"{name} is a scipy sparse {type(X).__name__}; mixem's statistics are dense: pass "
@@ -234,6 +245,17 @@ def check_random_state(random_state: Any) -> np.random.Generator:
         "random_state must be None, an int or a numpy.random.Generator, "
         f"got {type(random_state).__name__}"
     )
+
+
+def check_seed(random_state: Any) -> int | None:
+    """A study's seed: None or a non-negative int (a bool is refused, not read as 0 or 1)."""
+    if random_state is None:
+        return None
+    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
+        raise TypeError(f"random_state must be None or an int >= 0, got {random_state!r:.60}")
+    if random_state < 0:
+        raise ValueError(f"random_state must be a non-negative int, got {random_state}")
+    return int(random_state)
 
 
 def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:

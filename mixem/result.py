@@ -38,6 +38,10 @@ __all__ = ["MixtureResult"]
 SUMMARY_INFORMATION = 40
 
 
+#: Most bytes of draws one :meth:`MixtureResult.sample` call returns.
+MAX_SAMPLE_BYTES = 1 << 30
+
+
 @dataclass(frozen=True, eq=False)
 class MixtureResult:
     """A fitted finite mixture. Returned by :meth:`mixem.MixtureModel.fit`; immutable.
@@ -278,6 +282,10 @@ class MixtureResult:
     def sample(self, n: int, random_state: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n`` rows from the fitted mixture.
 
+        One call draws at most :data:`MAX_SAMPLE_BYTES` of rows (a GiB: 67 million rows of
+        two features; it holds about four times that while it draws); draw more in batches
+        with one ``numpy.random.Generator`` passed to each call.
+
         Returns
         -------
         X : ndarray of shape (n, d)
@@ -286,6 +294,13 @@ class MixtureResult:
             The component each row was drawn from.
         """
         n = check_positive_int(n, "n")
+        size = n * self.n_features * 8
+        if size > MAX_SAMPLE_BYTES:
+            raise ValueError(
+                f"sample({n}) would hold {size / 2**30:.3g} GiB of draws, more than the "
+                f"{MAX_SAMPLE_BYTES / 2**30:g} GiB one call draws; draw in batches, passing one "
+                "numpy.random.Generator to every call"
+            )
         rng = check_random_state(random_state)
         counts = rng.multinomial(n, self.weights)
         parts, start = [], 0

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mixem import _grid
-from mixem._validation import check_array, check_positive_int, check_sample_weight
+from mixem._validation import check_array, check_positive_int, check_sample_weight, check_seed
 from mixem.components.covariance_models import MODELS, ONE_DIMENSIONAL
 from mixem.components.family import Family, family_name
 from mixem.components.gaussian_models import (
@@ -436,7 +436,16 @@ def select(
     """
     if criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {sorted(CRITERIA)}, got {criterion!r}")
+    if isinstance(n_components, numbers.Integral | str | bytes) or not isinstance(
+        n_components, Iterable
+    ):
+        raise TypeError(
+            "n_components must be the numbers of components to try, such as range(1, 7) or "
+            f"[3], got {n_components!r:.60}"
+        )
     ks = [check_positive_int(k, "n_components") for k in n_components]
+    if not isinstance(exclude_spurious, bool):
+        raise TypeError(f"exclude_spurious must be True or False, got {exclude_spurious!r:.60}")
     if not ks:
         raise ValueError("n_components is empty; give at least one number of components")
     X_arr, names = check_array(X, "X")
@@ -448,8 +457,7 @@ def select(
         raise TypeError(f"n_jobs must be a positive integer or -1, got {n_jobs!r}")
     if n_jobs < 1 and n_jobs != -1:
         raise ValueError(f"n_jobs must be a positive integer or -1, got {n_jobs}")
-    if random_state is not None and not isinstance(random_state, int | np.integer):
-        raise TypeError(f"random_state must be None or an int, got {type(random_state).__name__}")
+    random_state = check_seed(random_state)
     w = check_sample_weight(sample_weight, X_arr.shape[0])
     cv = check_positive_int(cv_folds, "cv_folds", minimum=2) if criterion == "cv" else 0
     if cv > X_arr.shape[0]:
@@ -662,8 +670,7 @@ def bootstrap_lrt(
     family = _check_family(component)
     max_components = check_positive_int(max_components, "max_components", minimum=2)
     n_boot = check_positive_int(n_boot, "n_boot")
-    if random_state is not None and not isinstance(random_state, int | np.integer):
-        raise TypeError(f"random_state must be None or an int, got {type(random_state).__name__}")
+    random_state = check_seed(random_state)
     X_arr, _ = check_array(X, "X")
     seeds = np.random.SeedSequence(random_state)
 

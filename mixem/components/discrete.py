@@ -330,8 +330,23 @@ class Categorical(Family):
         return int(params.n_components * (params.n_levels - 1).sum())
 
     def check_data(self, X: np.ndarray) -> None:
-        """Reject negative or non-integer codes."""
+        """Reject negative or non-integer codes, and codes far beyond the levels that occur.
+
+        A column has as many levels as its largest code plus one, and every component a
+        probability for each: a code of 2e7 among a few levels would be 2e7 parameters per
+        component. Codes may skip levels, up to ``10 * distinct + 100``.
+        """
         _first_bad(X, (X < 0) | _non_integer(X), "Categorical", "integer codes 0, 1, 2, ...")
+        for j in range(X.shape[1]):
+            distinct = np.unique(X[:, j])
+            levels = int(distinct[-1]) + 1
+            if levels > 10 * distinct.size + 100:
+                raise ValueError(
+                    f"X column {j}'s codes reach {levels - 1} but only {distinct.size} "
+                    f"distinct codes occur: Categorical would give every component {levels} "
+                    "levels; recode the column to 0 .. n_levels - 1 (pandas categorical columns "
+                    "are recoded for you)"
+                )
 
     def log_prob(self, params: Components, X: np.ndarray) -> np.ndarray:
         """``sum_j log p[x_j]`` of every row and component, shape ``(n, k)``.

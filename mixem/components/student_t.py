@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg.lapack import dtrtri
 from scipy.optimize import brentq
-from scipy.special import digamma, gammaln
+from scipy.special import betaln, digamma, gammaln
 from scipy.stats import f as f_distribution
 
 from mixem.components.family import Components, Family
@@ -199,8 +199,11 @@ class StudentT(Family):
             inv_chol = np.stack([dtrtri(c, lower=1)[0] for c in chol])
             nu, d = self.dof_of(params), params.means.shape[1]
             log_norm = (
-                gammaln((nu + d) / 2)
-                - gammaln(nu / 2)
+                # log G((nu + d) / 2) - log G(nu / 2), without the cancellation of the two
+                # log-gammas at large nu (B(x, a) = G(x) G(a) / G(x + a)): exact as nu grows to
+                # the Gaussian limit.
+                gammaln(d / 2)
+                - betaln(nu / 2, d / 2)
                 - 0.5 * d * (np.log(nu) + _LOG_PI)
                 - np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
             )
