@@ -14,9 +14,10 @@ import argparse
 import html
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import mixem
 from mixem.components.covariance_models import MODELS, ONE_DIMENSIONAL
@@ -58,6 +59,12 @@ def _positive(text: str) -> int:
     return value
 
 
+def _folder(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder for the report")
+    return Path(text)
+
+
 def _jobs(text: str) -> int:
     value = int(text)
     if value < 1 and value != -1:
@@ -77,12 +84,34 @@ def read_data(path: str) -> Any:
     if not file.is_file():
         raise DataError(f"{path}: no such file")
     try:
-        frame = pd.read_csv(file)
+        with file.open(encoding="utf-8", errors="replace") as fh:
+            header = fh.readline()
+        # index_col=False: a row with more fields than the header would otherwise make the
+        # first column an index, silently.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            frame = pd.read_csv(file, index_col=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         reason = " ".join(str(err).split())
         raise DataError(f"{path}: not a readable CSV file ({reason})") from None
+    if ";" in header and "," not in header:
+        raise DataError(
+            f"{path}: the header is separated by ';', and mixem reads comma-separated files "
+            "(with '.' decimals); convert it, e.g. pandas.read_csv(path, sep=';', decimal=',')"
+            ".to_csv(new_path, index=False)"
+        )
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        line, fields = _first_long_line(file, frame.shape[1])
+        raise DataError(
+            f"{path}: line {line} has {fields} fields, more than the header's {frame.shape[1]}"
+        )
+    if frame.shape[1] > 0 and all(_is_number(str(c)) for c in frame.columns):
+        raise DataError(
+            f"{path}: the first line ({header.strip()[:40]!r}) holds numbers, not column names; "
+            "add a header row"
+        )
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise DataError(f"{path}: no data rows under the header")
     unnamed = [str(c) for c in frame.columns if str(c).startswith("Unnamed:")]
@@ -112,6 +141,25 @@ def read_data(path: str) -> Any:
     return frame
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _first_long_line(file: Path, n_fields: int) -> tuple[int, int]:
+    """The first line (1-based) with more than ``n_fields`` fields, and its field count."""
+    import csv
+
+    with file.open(newline="", encoding="utf-8", errors="replace") as fh:
+        for number, row in enumerate(csv.reader(fh), start=1):
+            if len(row) > n_fields:
+                return number, len(row)
+    return 0, n_fields
+
+
 def parse_k(text: str) -> list[int]:
     """``"3"``, ``"1-9"`` or ``"1,2,5"`` into a list of component counts."""
     out: list[int] = []
@@ -121,8 +169,10 @@ def parse_k(text: str) -> list[int]:
                 low, high = (int(v) for v in part.split("-"))
                 if high < low:
                     raise argparse.ArgumentTypeError(f"--k range {part!r} is reversed or empty")
-                if high > MAX_K:
-                    break
+                if low < 1 or high > MAX_K:
+                    raise argparse.ArgumentTypeError(
+                        f"--k needs component counts from 1 to {MAX_K}; {part!r} goes beyond"
+                    )
                 out.extend(range(low, high + 1))
             else:
                 out.append(int(part))
@@ -263,12 +313,19 @@ def _study_args(parser: argparse.ArgumentParser, *, default_k: str, default_fami
     )
     parser.add_argument("--seed", type=_non_negative, default=0, help="seed of the study (0)")
     parser.add_argument("--n-jobs", type=_jobs, default=1, help="worker processes (1; -1: all)")
-    parser.add_argument("--out", type=Path, help="report folder to write")
+    parser.add_argument("--out", type=_folder, help="report folder to write")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line, ``mixem: error: ...`` (``--help`` shows the usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog.split()[0]} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``mixem`` command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mixem", description="Finite mixture models fitted by EM: model-selection studies."
     )
     sub = parser.add_subparsers(dest="command")
@@ -301,6 +358,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "mixem: error: fit takes one --k and one --components; use select for a grid",
             file=sys.stderr,
         )
+        return 2
+    if args.out is not None and str(args.out).strip() in ("", "."):
+        print("mixem: error: --out must name a folder for the report", file=sys.stderr)
         return 2
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         print(f"mixem: error: --out {args.out} exists and is not a folder", file=sys.stderr)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import numbers
+import os
 import time
 import warnings
 import zlib
@@ -352,6 +353,19 @@ class SelectionSummary:
         )
 
 
+def _workers(n_jobs: int, tasks: int) -> int:
+    """Worker processes for ``tasks`` fits: ``n_jobs`` (-1: every usable CPU).
+
+    At most one per task and per usable CPU: more would only compete for the cores.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    wanted = cpus if n_jobs == -1 else n_jobs
+    return max(1, min(wanted, cpus, tasks))
+
+
 def select(
     X: Any,
     n_components: Iterable[int] = range(1, 10),
@@ -397,7 +411,8 @@ def select(
         Seed of the whole study; results do not depend on ``n_jobs``, ``client`` or the order
         of ``n_components``.
     n_jobs : int, default 1
-        Worker processes (``concurrent.futures``); ``-1`` uses every CPU. A study (the default
+        Worker processes (``concurrent.futures``); ``-1`` uses every CPU. At most one per
+        usable CPU and per independent fit are started. A study (the default
         search) runs in this process, and the workers take its independent parts: the
         studies of the folds for ``criterion="cv"``, and, on more than ``search.rows`` rows
         (5000), each cell's run over all rows after the study on a subsample.
@@ -553,7 +568,7 @@ def _run_study(
     bar = tqdm(total=cells, desc="mixem.select", unit="fit", disable=_disable(progress))
     pool = None
     if n_jobs != 1 and client is None:
-        pool = ProcessPoolExecutor(max_workers=None if n_jobs == -1 else n_jobs)
+        pool = ProcessPoolExecutor(max_workers=_workers(n_jobs, cells))
     try:
         return _grid.fit_grid(
             X,
@@ -600,8 +615,7 @@ def _run_tasks(
                 out.append(_fit_cell(task))
                 bar.update()
             return out
-        workers = None if n_jobs == -1 else n_jobs
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=_workers(n_jobs, len(tasks))) as pool:
             out = []
             for outcome in pool.map(_fit_cell, tasks):
                 out.append(outcome)

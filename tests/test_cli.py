@@ -1,5 +1,6 @@
 """The mixem command line, end to end in a subprocess."""
 
+import argparse
 import json
 import subprocess
 import sys
@@ -119,7 +120,15 @@ def write(tmp_path, name, text):
         ("nan.csv", "x,y\n1,2\n3,\n5,6\n", "nan.csv: line 3 has a missing value in column 'y'"),
         ("ragged.csv", "a,b\n1,2\n3,4,5\n", "ragged.csv: not a readable CSV file"),
         ("index.csv", ",x,y\n0,1,2\n1,3,4\n", "index.csv: column 1 has no header"),
-        ("semi.csv", "x;y\n1;2\n3;4\n", "(is the file separated by ';'?)"),
+        # A ';'-separated file is named by its header now (issue 17), before any column is read.
+        ("semi.csv", "x;y\n1;2\n3;4\n", "semi.csv: the header is separated by ';'"),
+        ("decimal.csv", "x;y\n1,5;2,3\n4,1;5,2\n", "decimal.csv: the header is separated by ';'"),
+        (
+            "extra.csv",
+            "a,b\n1,2,3\n4,5,6\n",
+            "extra.csv: line 2 has 3 fields, more than the header's 2",
+        ),
+        ("nohead.csv", "1,2\n3,4\n5,6\n", "nohead.csv: the first line ('1,2') holds numbers"),
     ],
 )
 def test_bad_files_get_one_line_and_exit_2(tmp_path, name, text, fragment):
@@ -152,7 +161,32 @@ def test_bad_arguments_exit_2(faithful_csv):
     )
     for args in bad:
         proc = run("select", faithful_csv, *args)
-        assert proc.returncode == 2 and "usage" in proc.stderr
+        # One line naming the error, not argparse's usage block (issue 17).
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+        assert lines[0].startswith("mixem select: error: ") and "--help" in lines[0]
+
+
+def test_k_follows_one_rule():
+    from mixem.cli import parse_k
+
+    assert parse_k("1-3,7") == [1, 2, 3, 7]
+    for text in ("2,1-1000", "5,200", "0-3"):
+        with pytest.raises(argparse.ArgumentTypeError, match="from 1 to 100"):
+            parse_k(text)
+
+
+def test_out_must_name_a_folder(faithful_csv):
+    proc = run("fit", faithful_csv, "--k", "1", "--out", "")
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "must name a folder" in lines[0]
+
+
+def test_workers_are_capped_by_the_fits_and_the_cpus():
+    from mixem.selection import _workers
+
+    assert _workers(48, 2) <= 2
+    assert _workers(-1, 1000) == _workers(10**6, 10**6) >= 1
 
 
 def test_numeric_round_trip_of_written_csv(tmp_path):
