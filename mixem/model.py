@@ -105,7 +105,8 @@ class MixtureModel:
         Most EM iterations (M-steps) per run. ``0`` evaluates the start without iterating.
     tol : float, default 1e-6
         Convergence threshold on the change of the *mean* log-likelihood per row, so it does
-        not depend on the number of rows.
+        not depend on the number of rows. ``tol=0`` runs to ``max_iter`` or to an exact fixed
+        point (a change of exactly 0).
     reg_covar : float, default 1e-6
         Added to every variance (covariance diagonal) in the M-step, keeping covariances
         positive definite. It is absolute: scale the data, or this, when features are tiny.

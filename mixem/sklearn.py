@@ -338,6 +338,9 @@ class GaussianMixture(_ResultMethods):
             n_iter, converged = stop, True
         else:  # stop == first.n_iter + 1: one more M-step from mixem's converged fit
             result, n_iter, converged = run(_parameters(first), 1, 0.0), stop, True
+        # At an exact fixed point mixem stops (even at tol=0); scikit-learn's later bounds
+        # repeat the last one.
+        means += [means[-1]] * max(0, n_iter - len(means))
         bounds = [float(m) for m in means[:n_iter]]
         if self.verbose:
             for t in range(1, n_iter + 1):

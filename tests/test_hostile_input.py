@@ -68,3 +68,16 @@ def test_a_categorical_code_far_beyond_the_levels_is_refused():
         mixem.MixtureModel(mixem.Categorical, 2).fit(codes)
     codes[7, 0] = 40  # unused levels in between are fine
     assert mixem.MixtureModel(mixem.Categorical, 2, random_state=0).fit(codes).converged
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+def test_tol_zero_stops_at_an_exact_fixed_point(monkeypatch, compiled):
+    from mixem.em import gaussian_batch
+
+    if not compiled:
+        monkeypatch.setattr(gaussian_batch, "family_kind", lambda X, families: None)
+    # One component: the first M-step is the maximum, the second changes nothing at all.
+    model = mixem.MixtureModel(mixem.GaussianFull, 1, tol=0.0, max_iter=1000, random_state=0)
+    result = model.fit(FAITHFUL)
+    assert result.converged and result.n_iter < 10
+    assert result.trace.change[-1] == 0.0

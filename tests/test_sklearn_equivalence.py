@@ -47,7 +47,9 @@ def test_matches_sklearn_from_same_start(family, n_iter, shape):
     n, d, k = shape
     X, _ = make_blobs(n=n, d=d, k=k, seed=d)
     gm, res = fit_both(family, X, k, n_iter)
-    assert res.n_iter == n_iter
+    # tol=0 stops at an exact fixed point (issue 17), where scikit-learn's further iterations
+    # change nothing; the parameters below must agree all the same.
+    assert res.n_iter == n_iter or (res.n_iter < n_iter and res.trace.change[-1] == 0.0)
     np.testing.assert_allclose(res.weights, gm.weights_, rtol=1e-8)
     np.testing.assert_allclose(res.means, gm.means_, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(res.covariances, gm.covariances_, rtol=1e-8)

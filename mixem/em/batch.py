@@ -314,7 +314,7 @@ class _Batch:
                 keep = ~uncovered
                 loglik, entropy, nk, stats = self._subset(keep, loglik, entropy, nk, stats)
             change = change[~uncovered]
-            done = np.abs(change) < self.tol
+            done = (np.abs(change) < self.tol) | (change == 0.0)  # tol=0: an exact fixed point
             if done.any():
                 loglik, entropy, nk, stats = self._finish(done, loglik, entropy, nk, stats, True)
                 change = change[~done]

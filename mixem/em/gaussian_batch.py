@@ -862,7 +862,7 @@ def _loop(
                 status[b] = UNCOVERED
                 continue
             change = (ll - previous) / totals[b]
-            if abs(change) < tol:
+            if abs(change) < tol or change == 0.0:  # tol=0: an exact fixed point
                 status[b] = CONVERGED
                 if racing and _plausible(kind, own, cov[b], weights[b], totals[b], reg_covar, work):
                     targets[groups[b]] = max(targets[groups[b]], ll)

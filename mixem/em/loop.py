@@ -299,7 +299,8 @@ def run_em(
             # Plain EM cannot decrease the likelihood. With reg_covar > 0 the M-step is not the
             # exact maximiser any more, and small decreases are expected (see Trace.monotone).
             events.append(decrease_event(-change, it))
-        if abs(change) < tol and not did_reseed:
+        # tol=0 stops at an exact fixed point, where EM can change nothing any more.
+        if (abs(change) < tol or change == 0.0) and not did_reseed:
             converged = True
             break
     trace = Trace(
