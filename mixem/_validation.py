@@ -258,6 +258,10 @@ def check_seed(random_state: Any) -> int | None:
     return int(random_state)
 
 
+#: Largest total frequency weight: float64 counts whole observations exactly up to 2**53.
+MAX_TOTAL_WEIGHT = float(2**53)
+
+
 def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
     """Validate per-row weights: shape ``(n,)``, finite, non-negative, not all zero."""
     if sample_weight is None:
@@ -276,6 +280,13 @@ def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
         )
     if not np.any(w > 0):
         raise ValueError("sample_weight is zero for every row; at least one must be positive")
+    with np.errstate(over="ignore"):  # an overflowing sum is the problem reported below
+        total = float(np.sum(w))
+    if not total <= MAX_TOTAL_WEIGHT:
+        raise ValueError(
+            f"sample_weight sums to {total:.3g}, more observations than float64 counts exactly "
+            f"({MAX_TOTAL_WEIGHT:.3g}); rescale the weights"
+        )
     return np.ascontiguousarray(w)
 
 

@@ -153,6 +153,13 @@ class MixtureModel:
         self.sizes = as_int_sequence(n_components, "n_components", len(families))
         if not isinstance(n_components, numbers.Integral) and len(families) == 1:
             self.sizes = self.sizes[:1]
+        for family, size in zip(families, self.sizes, strict=True):
+            most = family.max_components
+            if most is not None and size > most:
+                raise ValueError(
+                    f"{family_name(family)} takes at most {most} component"
+                    f"{'s' * (most != 1)}, got n_components={size}"
+                )
         self.n_init = check_positive_int(n_init, "n_init")
         if init not in INIT_CHOICES:
             raise ValueError(

@@ -81,3 +81,35 @@ def test_tol_zero_stops_at_an_exact_fixed_point(monkeypatch, compiled):
     result = model.fit(FAITHFUL)
     assert result.converged and result.n_iter < 10
     assert result.trace.change[-1] == 0.0
+
+
+def test_subnormal_variances_are_refused_not_scored_as_nan():
+    with pytest.raises(ValueError, match=r"covariances\[0\] must be positive \(at least 2.2"):
+        mixem.GaussianDiagonal().components(means=[[0.0, 0.0]], covariances=[[1e-320, 1.0]])
+    with pytest.raises(ValueError, match=r"covariances\[0\] must be positive"):
+        mixem.GaussianSpherical().components(means=[[0.0, 0.0]], covariances=[1e-320])
+
+
+def test_weights_that_overflow_the_counts_are_refused():
+    X = FAITHFUL.to_numpy()
+    with pytest.raises(
+        ValueError, match="sample_weight sums to inf, more observations than float64 counts"
+    ):
+        mixem.MixtureModel(mixem.GaussianFull, 2).fit(X, sample_weight=np.full(272, 1e308))
+
+
+def test_uniform_noise_is_one_component():
+    with pytest.raises(ValueError, match="UniformNoise takes at most 1 component, got n_comp"):
+        mixem.MixtureModel([mixem.GaussianFull, mixem.UniformNoise], [1, 2])
+
+
+def test_a_shared_covariance_needs_rows_beyond_the_means():
+    # One row in three dimensions gave a "fit" of a tied covariance that is reg_covar alone.
+    one = np.array([[1.0, 2.0, 3.0]])
+    with pytest.raises(ValueError, match="GaussianTied in 3 dimensions need at least 4"):
+        mixem.MixtureModel(mixem.GaussianTied, 1).fit(one)
+    rows = np.random.default_rng(0).normal(size=(4, 3))
+    fit = mixem.MixtureModel(mixem.GaussianTied, 1, init="hierarchical").fit(rows)
+    np.testing.assert_allclose(fit.covariances, np.cov(rows.T, bias=True) + 1e-6 * np.eye(3))
+    with pytest.raises(ValueError, match="need at least 3"):
+        mixem.MixtureModel(mixem.Gaussian("EII"), 2).fit(rows[:2])

@@ -73,6 +73,9 @@ class Family(ABC):
     #: (every parameter has a leading component axis and every component's statistics are
     #: its own), so that the engine runs many fits at once (:mod:`mixem.components.stack`).
     stackable: ClassVar[bool] = False
+    #: Most components of the family one model may hold (None: no limit), such as the one
+    #: background component of :class:`~mixem.UniformNoise`.
+    max_components: ClassVar[int | None] = None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Family:
         """A new family; refuses parameter arrays, which belong to :meth:`components`."""
@@ -199,6 +202,13 @@ class Family(ABC):
     def min_count(self, n_features: int) -> float:
         """Fewest effective rows a component needs; below it the engine re-seeds it."""
         return 1.0
+
+    def min_rows(self, n_features: int, k: int) -> float:
+        """Fewest rows ``k`` components of the family need together.
+
+        The default is ``k`` times :meth:`min_count`.
+        """
+        return k * self.min_count(n_features)
 
     def floats_per_row(self, n_features: int) -> int:
         """Float64 temporaries per row of ``log_prob`` and ``statistics`` (sizes chunks)."""

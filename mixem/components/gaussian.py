@@ -145,10 +145,12 @@ def _inverse_lower(chol: np.ndarray) -> np.ndarray:
 
 
 def _check_positive(values: np.ndarray, name: str) -> None:
-    bad = np.flatnonzero(values.reshape(values.shape[0], -1).min(axis=1) <= 0)
+    # Subnormal variances are positive but their logarithms and inverses are not finite.
+    tiny = np.finfo(np.float64).tiny
+    bad = np.flatnonzero(~(values.reshape(values.shape[0], -1).min(axis=1) >= tiny))
     if bad.size:
         raise ValueError(
-            f"{name}[{bad[0]}] must be positive, got {values[bad[0]]}; "
+            f"{name}[{bad[0]}] must be positive (at least {tiny:.3g}), got {values[bad[0]]}; "
             "use fewer components, a larger reg_covar, or rescale the data"
         )
 

@@ -236,6 +236,21 @@ class Gaussian(Family):
             return float(n_features + 1)
         return 2.0 if "V" in name[:2] else 1.0
 
+    def min_rows(self, n_features: int, k: int) -> float:
+        """Rows ``k`` components need together.
+
+        A covariance the components share is estimated from the rows' scatter about their
+        ``k`` means, which has ``n - k`` degrees of freedom: it needs ``n >= k + d`` rows as a
+        full matrix (EEE), ``k + 1`` as shared variances (EEI, EII, E).
+        """
+        own = k * self.min_count(n_features)
+        name = self.covariance_model.in_dimensions(n_features).name
+        if name == "EEE":
+            return float(max(own, k + n_features))
+        if name in ("EEI", "EII", "E"):
+            return float(max(own, k + 1))
+        return float(own)
+
     def floats_per_row(self, n_features: int) -> int:
         """As :class:`~mixem.GaussianFull` for full matrices, else two per feature."""
         return (4 if self._layout == "full" else 2) * n_features

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -93,6 +93,9 @@ class UniformNoise(Family):
         "upper": ("component", "feature"),
     }
     derived = {"volume": "density_volume"}  # noqa: RUF012
+
+    #: One background component: several would be the same box, and unidentifiable.
+    max_components: ClassVar[int | None] = 1
 
     def __post_init__(self) -> None:
         v = self.volume

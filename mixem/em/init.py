@@ -111,6 +111,8 @@ class WardTree:
         rows = np.arange(X.shape[0]) if sample_weight is None else np.flatnonzero(sample_weight > 0)
         if rows.size > HIERARCHICAL_ROWS:
             rows = np.sort(rng.choice(rows, HIERARCHICAL_ROWS, replace=False))
+        if rows.size < 2:  # no merge to make: the one row is the one cluster
+            return cls(rows, np.zeros((0, 4)))
         Y = X[rows] - X[rows].mean(axis=0)
         _, sv, vt = np.linalg.svd(Y, full_matrices=False)
         scale = np.where(sv > sv[0] * 1e-12, sv, np.inf) / np.sqrt(max(rows.size - 1, 1))
@@ -137,6 +139,8 @@ class WardTree:
         """
         Z = self.linkage
         n = Z.shape[0] + 1
+        if n == 1:
+            return np.zeros(1, dtype=np.intp)
         if k >= n:
             from scipy.cluster.hierarchy import fcluster
 

@@ -48,7 +48,7 @@ class Structure:
     def min_rows(self, n_features: int) -> float:
         """Fewest rows the K components need together."""
         return sum(
-            f.min_count(n_features) * k for f, k in zip(self.families, self.sizes, strict=True)
+            f.min_rows(n_features, k) for f, k in zip(self.families, self.sizes, strict=True)
         )
 
     def start(self, nk: np.ndarray, stats: Sequence[Stats], reg_covar: float) -> Start:
