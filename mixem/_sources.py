@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from mixem._validation import too_large_message
+
 __all__ = ["PROGRESS_ROWS", "ChunkedRows", "as_chunked", "is_dask_array"]
 #: Sources of at least this many rows show a progress bar for every pass over them (tqdm's
 #: automatic bar: only on a terminal or in a notebook).
@@ -139,6 +141,8 @@ class ChunkedRows:
                 f"{self.name} contains non-finite values (first: {kind} at row {first}, column "
                 f"{int(c[0])}); drop or impute them before fitting"
             )
+        if not np.isfinite(np.einsum("ij,ij->", block, block)):  # as check_array, per chunk
+            raise ValueError(too_large_message(block, self.name))
         return block
 
     def __getitem__(self, key: Any) -> np.ndarray:

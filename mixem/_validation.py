@@ -41,6 +41,14 @@ def _reject_non_numeric(X: Any, name: str, names: tuple[str, ...] | None) -> Non
                 )
 
 
+def too_large_message(arr: np.ndarray, name: str) -> str:
+    """The error for finite rows whose squares overflow float64 (the statistics square them)."""
+    return (
+        f"{name} has values up to {np.abs(arr).max():.3g}, too large to square in float64; "
+        "rescale the data"
+    )
+
+
 def check_array(
     X: Any,
     name: str = "X",
@@ -127,10 +135,7 @@ def check_array(
     if not np.isfinite(np.einsum("ij,ij->", arr, arr)):
         bad = ~np.isfinite(arr)
         if not bad.any():
-            raise ValueError(
-                f"{name} has values up to {np.abs(arr).max():.3g}, too large to square in "
-                "float64; rescale the data"
-            )
+            raise ValueError(too_large_message(arr, name))
         rows, cols = np.nonzero(bad)
         kind = "NaN" if np.isnan(arr[rows[0], cols[0]]) else "infinite"
         col = names[cols[0]] if names else int(cols[0])

@@ -113,3 +113,17 @@ def test_a_shared_covariance_needs_rows_beyond_the_means():
     np.testing.assert_allclose(fit.covariances, np.cov(rows.T, bias=True) + 1e-6 * np.eye(3))
     with pytest.raises(ValueError, match="need at least 3"):
         mixem.MixtureModel(mixem.Gaussian("EII"), 2).fit(rows[:2])
+
+
+def test_rows_too_large_to_square_are_refused_out_of_core_as_in_memory(tmp_path):
+    X = FAITHFUL.to_numpy().copy()
+    result = mixem.MixtureModel(mixem.GaussianFull, 2, random_state=0).fit(X)
+    X[3, 0] = 1e300
+    path = tmp_path / "x.dat"
+    mm = np.memmap(path, dtype=np.float64, mode="w+", shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    on_disk = np.memmap(path, dtype=np.float64, mode="r", shape=X.shape)
+    for rows in (X, on_disk):
+        with pytest.raises(ValueError, match="values up to 1e\\+300, too large to square"):
+            result.score_samples(rows)
