@@ -171,7 +171,7 @@ def parse_k(text: str) -> list[int]:
                     raise argparse.ArgumentTypeError(f"--k range {part!r} is reversed or empty")
                 if low < 1 or high > MAX_K:
                     raise argparse.ArgumentTypeError(
-                        f"--k needs component counts from 1 to {MAX_K}; {part!r} goes beyond"
+                        f"--k needs component counts from 1 to {MAX_K}; {part!r} is outside"
                     )
                 out.extend(range(low, high + 1))
             else:

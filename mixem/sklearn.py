@@ -15,6 +15,7 @@ never imports this module.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from typing import Any
@@ -219,7 +220,8 @@ class GaussianMixture(_ResultMethods):
             resp = rng.uniform(size=(n, k))
             resp /= resp.sum(axis=1)[:, np.newaxis]
         elif self.init_params == "random_from_data":
-            resp[rng.choice(n, size=k, replace=False), np.arange(k)] = 1.0
+            pool = n if w is None else np.flatnonzero(w > 0)  # never a row of weight 0
+            resp[rng.choice(pool, size=k, replace=False), np.arange(k)] = 1.0
         else:
             _, indices = kmeans_plusplus(X, k, random_state=rng, sample_weight=w)
             resp[indices, np.arange(k)] = 1.0
@@ -323,21 +325,31 @@ class GaussianMixture(_ResultMethods):
                 return model.fit(X, sample_weight=w, init_params=init)
 
         if self.max_iter == 0:  # the starting parameters, as scikit-learn keeps them
-            result = run(start, 1, 0.0)
-            return -np.inf, _at_start(result, start), 0, False, []
-        first = run(start, self.max_iter, self.tol)
-        means = [first.trace.initial_loglik / total + offset, *(first.trace.loglik / total)]
-        # scikit-learn's first change is against `previous` (-inf, or a warm start's bound).
-        changes = np.diff([previous, *means])
-        stop = next((t for t, c in enumerate(changes, start=1) if abs(c) < self.tol), None)
+            return -np.inf, run(start, 0, 0.0), 0, False, []
+        means = [-np.inf]  # replaced by the first run's initial bound
+        current, done, stop = start, 0, None
+        while done < self.max_iter:
+            # mixem's rule at the same tol stops one M-step before scikit-learn's, or earlier
+            # (a first bound shifted by `offset`, an exact fixed point): go on until
+            # scikit-learn's rule holds in the bounds seen so far, or max_iter.
+            part = run(current, self.max_iter - done, self.tol)
+            if done == 0:
+                means[0] = part.trace.initial_loglik / total + offset
+            means += list(part.trace.loglik / total)
+            done += part.n_iter
+            current = _parameters(part)
+            # scikit-learn's first change is against `previous` (-inf, or a warm start's bound)
+            changes = np.diff([previous, *means])
+            stop = next((t for t, c in enumerate(changes, start=1) if abs(c) < self.tol), None)
+            if stop is not None or part.n_iter == 0:
+                break
         if stop is None or stop > self.max_iter:
-            result, n_iter, converged = first, self.max_iter, False
-        elif stop <= first.n_iter:
-            # mixem's run went one M-step past scikit-learn's stop only if stop < its n_iter.
-            result = first if stop == first.n_iter else run(start, stop, 0.0)
+            n_iter, converged = self.max_iter, False
+        else:
             n_iter, converged = stop, True
-        else:  # stop == first.n_iter + 1: one more M-step from mixem's converged fit
-            result, n_iter, converged = run(_parameters(first), 1, 0.0), stop, True
+        # One run from the start over scikit-learn's iterations: the result's trace, events and
+        # parameters are those of the whole fit.
+        result = dataclasses.replace(run(start, n_iter, 0.0), converged=converged)
         # At an exact fixed point mixem stops (even at tol=0); scikit-learn's later bounds
         # repeat the last one.
         means += [means[-1]] * max(0, n_iter - len(means))
@@ -474,14 +486,3 @@ def _precisions(precision_cholesky: np.ndarray, layout: str) -> np.ndarray:
     if layout in ("spherical", "diagonal"):
         return precision_cholesky**2
     return precision_cholesky @ np.swapaxes(precision_cholesky, -1, -2)
-
-
-def _at_start(result: MixtureResult, start: dict[str, Any]) -> MixtureResult:
-    """A result whose parameters are the start's (``max_iter=0``: no EM iteration)."""
-    import dataclasses
-
-    family = result.components[0].family
-    comps = family.components(means=start["means"], covariances=start["covariances"])
-    return dataclasses.replace(
-        result, weights=np.asarray(start["weights"], dtype=float), components=(comps,)
-    )

@@ -193,11 +193,15 @@ def test_the_issues_cases_are_refused_naming_the_file(tmp_path):
 
         with pytest.raises(mixem.ResultFileError, match=what.split()[0]):
             mixem.load(edited(consistent))
-    # A member that inflates 1000:1 is refused before it is decompressed.
+    # A member whose directory entry says it inflates to 4 GiB is refused before it is read.
     bomb = tmp_path / "bomb.npz"
     with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("__meta__.npy", b"\0" * (1 << 24))
-    with pytest.raises(mixem.ResultFileError, match="inflates"):
+        zf.writestr("__meta__.npy", b"\0" * 1000)
+    data = bytearray(bomb.read_bytes())
+    entry = data.rindex(b"PK\x01\x02")  # the central directory's entry of the member
+    data[entry + 24 : entry + 28] = (2**32 - 1).to_bytes(4, "little")  # uncompressed size
+    bomb.write_bytes(bytes(data))
+    with pytest.raises(mixem.ResultFileError, match="inflate to 4294967295 bytes"):
         mixem.load(bomb)
     deep = tmp_path / "deep.npz"
     deep.write_bytes(_resaved("full", lambda m, a: m.__setitem__("spec", [[[[]]]] * 2)))
@@ -207,3 +211,18 @@ def test_the_issues_cases_are_refused_naming_the_file(tmp_path):
 
 def test_loading_defines_no_class():
     assert _family_classes() == CLASSES_BEFORE
+
+
+def test_valid_files_of_unusual_fits_load(tmp_path):
+    # A fit of no iteration, and Categorical probabilities zero-padded to a wide column
+    # (they deflate far more than floats do).
+    X = mixem.datasets.load_faithful().to_numpy()
+    start = mixem.MixtureModel(mixem.GaussianFull, 2, max_iter=0, random_state=0).fit(X)
+    codes = np.random.default_rng(0).integers(0, 2, (300, 150)).astype(float)
+    codes[:, -1] = np.arange(300) * 10  # an ID-like column: 2991 levels
+    wide = mixem.MixtureModel(mixem.Categorical, 2, init="kmeans++", random_state=0).fit(codes)
+    for result in (start, wide):
+        path = tmp_path / "fit.npz"
+        result.save(path)
+        X_ = X if result is start else codes
+        np.testing.assert_array_equal(mixem.load(path).score_samples(X_), result.score_samples(X_))

@@ -175,3 +175,34 @@ def test_any_family_in_a_pipeline_and_a_grid_search():
 def test_import_mixem_never_imports_scikit_learn():
     code = "import sys, mixem; sys.exit('sklearn' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_a_stop_that_mixems_rule_reaches_first_still_follows_scikit_learns():
+    # mixem's own rule stops at once here (the first bound carries scikit-learn's offset of
+    # unnormalised starting weights); scikit-learn's goes on to iteration 3.
+    X = np.random.default_rng(0).normal(size=(400, 2))
+    kw = dict(n_components=3, init_params="k-means++", covariance_type="tied", tol=5.0)
+    ours = GaussianMixture(random_state=0, **kw).fit(X)
+    theirs = SklearnGaussianMixture(random_state=0, **kw).fit(X)
+    assert (ours.n_iter_, ours.converged_) == (theirs.n_iter_, theirs.converged_)
+    np.testing.assert_allclose(ours.means_, theirs.means_, rtol=1e-10)
+
+
+def test_the_result_is_the_whole_fit():
+    X = mixem.datasets.load_faithful().to_numpy()
+    est = GaussianMixture(3, random_state=0).fit(X)
+    assert est.result_.n_iter == est.n_iter_ and est.result_.converged == est.converged_
+    assert est.result_.trace.loglik.size == est.n_iter_
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = GaussianMixture(3, max_iter=0, random_state=0).fit(X)
+    assert start.result_.n_iter == 0
+    assert start.result_.loglik == pytest.approx(start.result_.score_samples(X).sum())
+
+
+@pytest.mark.filterwarnings("ignore::mixem.DegenerateComponentWarning")
+def test_seeds_from_data_never_take_a_row_of_weight_zero():
+    X = mixem.datasets.load_faithful().to_numpy()
+    w = np.where(np.arange(len(X)) % 2 == 0, 0.0, 1.0)
+    est = GaussianMixture(3, init_params="random_from_data", n_init=5, random_state=0)
+    assert est.fit(X, sample_weight=w).converged_

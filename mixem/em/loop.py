@@ -210,7 +210,8 @@ def m_step(
             else:
                 rows, row_weights = blocks[i]
                 seed_from_rows(X, sample_weight, classes, sizes, stats, nk, j, rows, row_weights)
-                how = f"from the {m} worst-fitted rows"
+                taken = rows.size if row_weights is None else f"{row_weights.sum():g} (in weight)"
+                how = f"from the {taken} worst-fitted rows"
                 kind = "reseed"
             why = (
                 f"was left with {rounded_down(effective[j])} effective rows (it needs at "
