@@ -330,14 +330,15 @@ class MixtureModel:
         rs = self.random_state
         return {
             "families": [c.spec() for c in self.families],
-            "sizes": list(self.sizes),
-            "n_init": self.n_init,
+            # Plain Python numbers: NumPy integers given as settings are not JSON.
+            "sizes": [int(k) for k in self.sizes],
+            "n_init": int(self.n_init),
             "init": self.init,
-            "max_iter": self.max_iter,
-            "tol": self.tol,
-            "reg_covar": self.reg_covar,
-            "random_state": rs if isinstance(rs, numbers.Integral) else None,
-            "chunk_size": self.chunk_size,
+            "max_iter": int(self.max_iter),
+            "tol": float(self.tol),
+            "reg_covar": float(self.reg_covar),
+            "random_state": int(rs) if isinstance(rs, numbers.Integral) else None,
+            "chunk_size": None if self.chunk_size is None else int(self.chunk_size),
         }
 
     def _start_from(

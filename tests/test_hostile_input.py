@@ -127,3 +127,13 @@ def test_rows_too_large_to_square_are_refused_out_of_core_as_in_memory(tmp_path)
     for rows in (X, on_disk):
         with pytest.raises(ValueError, match="values up to 1e\\+300, too large to square"):
             result.score_samples(rows)
+
+
+def test_a_numpy_integer_seed_saves(tmp_path):
+    # The spec kept np.int64(3), which JSON cannot write.
+    model = mixem.MixtureModel(
+        mixem.GaussianFull, np.int64(2), n_init=np.int64(1), random_state=np.int64(3)
+    )
+    result = model.fit(FAITHFUL)
+    result.save(tmp_path / "fit.npz")
+    assert mixem.load(tmp_path / "fit.npz").spec["random_state"] == 3
