@@ -209,8 +209,17 @@ def test_the_issues_cases_are_refused_naming_the_file(tmp_path):
         mixem.load(deep)
 
 
-def test_loading_defines_no_class():
-    assert _family_classes() == CLASSES_BEFORE
+def test_loading_defines_no_class(tmp_path):
+    before = _family_classes()
+    fixtures = Path(__file__).parent / "data"
+    paths = [p for p in fixtures.glob("format_v*/*.npz") if "expected" not in p.name]
+    for name in NAMES:  # and every family's own file
+        paths.append(tmp_path / f"{name}.npz")
+        paths[-1].write_bytes(FITS[name][0])
+    for path in paths:
+        mixem.load(path)
+    assert len(paths) >= 20
+    assert _family_classes() == before == CLASSES_BEFORE
 
 
 def test_valid_files_of_unusual_fits_load(tmp_path):

@@ -14,12 +14,22 @@ V1 = Path(__file__).parent / "data" / "format_v1"
 V2 = Path(__file__).parent / "data" / "format_v2"
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in V1.glob("*.npz") if "." not in p.stem))
-def test_format_version_1_files_load_and_predict_identically(name):
-    with np.load(V1 / f"{name}.npz") as archive:
-        assert json.loads(str(archive["__meta__"]))["format_version"] == 1
-    result = mixem.load(V1 / f"{name}.npz")
-    with np.load(V1 / f"{name}.expected.npz") as expected:
+FIXTURES = [
+    (folder, version, p.stem)
+    for folder, version in ((V1, 1), (V2, 2))
+    for p in sorted(folder.glob("*.npz"))
+    if "." not in p.stem
+]
+
+
+@pytest.mark.parametrize(
+    ("folder", "version", "name"), FIXTURES, ids=[f"v{v}-{n}" for _, v, n in FIXTURES]
+)
+def test_files_of_earlier_versions_load_and_predict_identically(folder, version, name):
+    with np.load(folder / f"{name}.npz") as archive:
+        assert json.loads(str(archive["__meta__"]))["format_version"] == version
+    result = mixem.load(folder / f"{name}.npz")
+    with np.load(folder / f"{name}.expected.npz") as expected:
         np.testing.assert_array_equal(result.predict_proba(expected["X"]), expected["proba"])
         np.testing.assert_array_equal(result.score_samples(expected["X"]), expected["score"])
 
@@ -37,13 +47,3 @@ def test_files_are_saved_in_version_3_with_each_familys_name_configuration_and_c
         "name": "mixem.components.gaussian_models.Gaussian",
         "config": {"model": "VEV", "m_step_tol": 1.5e-8, "m_step_max_iter": 1000},
     }
-
-
-@pytest.mark.parametrize("name", sorted(p.stem for p in V2.glob("*.npz") if "." not in p.stem))
-def test_format_version_2_files_load_and_predict_identically(name):
-    with np.load(V2 / f"{name}.npz") as archive:
-        assert json.loads(str(archive["__meta__"]))["format_version"] == 2
-    result = mixem.load(V2 / f"{name}.npz")
-    with np.load(V2 / f"{name}.expected.npz") as expected:
-        np.testing.assert_array_equal(result.predict_proba(expected["X"]), expected["proba"])
-        np.testing.assert_array_equal(result.score_samples(expected["X"]), expected["score"])

@@ -178,9 +178,10 @@ def m_step(
     # Frequency weights: a row of weight 3 is three rows, so the rows a component has and the
     # rows a re-seed takes are counted in weight (integer weights then re-seed as repeated
     # rows do).
-    n_usable = n if sample_weight is None else int(math.floor(sample_weight.sum()))
+    rows = float(n) if sample_weight is None else float(sample_weight.sum())
+    n_usable = int(math.floor(rows))
     per_comp = [cls for cls, size in zip(classes, sizes, strict=True) for _ in range(size)]
-    effective = nk * (n if sample_weight is None else sample_weight.sum()) / nk.sum()
+    effective = nk * rows / nk.sum()
     collapsed = np.concatenate([cls.collapsed(s) for cls, s in zip(classes, stats, strict=True)])
     thin = [j for j, cls in enumerate(per_comp) if effective[j] < cls.min_count(d) or collapsed[j]]
     if thin:
